@@ -1,0 +1,171 @@
+/**
+ * The encoder of protocol v1 frames: measure first, allocate once, fill with `set`.
+ *
+ * @module
+ */
+
+const encoder = new TextEncoder();
+
+/**
+ * Counts the UTF-8 bytes of a string without encoding it.
+ *
+ * @param text Any string.
+ * @returns Its length in UTF-8 bytes (lone surrogates count as the 3 bytes of U+FFFD).
+ * @example
+ * ```ts
+ * import { utf8Length } from "./encoder.ts";
+ * console.assert(utf8Length("héllo") === 6);
+ * ```
+ */
+export function utf8Length(text: string): number {
+  let n = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) n += 1;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      const d = text.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        n += 2;
+        i++;
+      } else n += 2;
+    } else n += 2;
+  }
+  return n;
+}
+
+/**
+ * Encodes a control line with no payload: `text` then CRLF.
+ *
+ * @param text The control line, without its line ending. Must not contain LF.
+ * @returns The bytes to send.
+ * @example
+ * ```ts
+ * import { encodeLine } from "./encoder.ts";
+ * console.assert(new TextDecoder().decode(encodeLine("PONG")) === "PONG\r\n");
+ * ```
+ */
+export function encodeLine(text: string): Uint8Array {
+  const size = utf8Length(text);
+  const out = new Uint8Array(size + 2);
+  encoder.encodeInto(text, out);
+  out[size] = 13;
+  out[size + 1] = 10;
+  return out;
+}
+
+/**
+ * Encodes a frame with a sized payload: `head N` CRLF, the N bytes, CRLF.
+ *
+ * @param head The control line before the byte count (`MSG lobby alice`).
+ * @param payload The payload bytes.
+ * @returns The bytes to send, in one allocation.
+ * @example
+ * ```ts
+ * import { encodeFrame } from "./encoder.ts";
+ * const bytes = encodeFrame("SAY lobby", new TextEncoder().encode("hi"));
+ * console.assert(new TextDecoder().decode(bytes) === "SAY lobby 2\r\nhi\r\n");
+ * ```
+ */
+export function encodeFrame(head: string, payload: Uint8Array): Uint8Array {
+  const line = `${head} ${payload.length}\r\n`;
+  const size = utf8Length(line);
+  const out = new Uint8Array(size + payload.length + 2);
+  encoder.encodeInto(line, out);
+  out.set(payload, size);
+  out[size + payload.length] = 13;
+  out[size + payload.length + 1] = 10;
+  return out;
+}
+
+/**
+ * Encodes a frame whose payload is UTF-8 text (JSON replies, help text).
+ *
+ * @param head The control line before the byte count (`WHO`).
+ * @param text The payload text.
+ * @returns The bytes to send.
+ * @example
+ * ```ts
+ * import { encodeTextFrame } from "./encoder.ts";
+ * console.assert(new TextDecoder().decode(encodeTextFrame("WHO", "[]")) === "WHO 2\r\n[]\r\n");
+ * ```
+ */
+export function encodeTextFrame(head: string, text: string): Uint8Array {
+  return encodeFrame(head, encoder.encode(text));
+}
+
+/**
+ * Encodes an error reply: `ERR code text`. Line breaks in the text become spaces.
+ *
+ * @param code The error code.
+ * @param text Human-readable text.
+ * @returns The bytes to send.
+ * @example
+ * ```ts
+ * import { encodeError } from "./encoder.ts";
+ * console.assert(new TextDecoder().decode(encodeError(404, "No such room")) === "ERR 404 No such room\r\n");
+ * ```
+ */
+export function encodeError(code: number, text: string): Uint8Array {
+  return encodeLine(`ERR ${code} ${text.replace(/[\r\n]+/g, " ")}`);
+}
+
+/**
+ * Percent-encodes a path for a control line: space, `%`, control characters and non-ASCII
+ * are escaped; `/` and other printable ASCII stay as they are.
+ *
+ * @param path A plain path (`my notes.txt`).
+ * @returns The encoded path (`my%20notes.txt`).
+ * @example
+ * ```ts
+ * import { encodePath } from "./encoder.ts";
+ * console.assert(encodePath("a b/é%.txt") === "a%20b/%C3%A9%25.txt");
+ * ```
+ */
+export function encodePath(path: string): string {
+  let out = "";
+  for (const byte of encoder.encode(path)) {
+    if (byte <= 0x20 || byte >= 0x7f || byte === 0x25) {
+      out += "%" + byte.toString(16).toUpperCase().padStart(2, "0");
+    } else out += String.fromCharCode(byte);
+  }
+  return out;
+}
+
+/**
+ * Decodes a percent-encoded path, once.
+ *
+ * @param text The path as it appeared on the wire.
+ * @returns The plain path, or `null` for a bad escape or bytes that are not UTF-8.
+ * @example
+ * ```ts
+ * import { decodePath } from "./encoder.ts";
+ * console.assert(decodePath("my%20notes.txt") === "my notes.txt");
+ * console.assert(decodePath("bad%zz") === null);
+ * ```
+ */
+export function decodePath(text: string): string | null {
+  if (!text.includes("%")) return text;
+  const bytes: number[] = [];
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x25) {
+      const hex = text.slice(i + 1, i + 3);
+      if (!/^[0-9A-Fa-f]{2}$/.test(hex)) return null;
+      bytes.push(parseInt(hex, 16));
+      i += 2;
+    } else if (c < 0x80) {
+      bytes.push(c);
+    } else {
+      // A whole code point: indexing one UTF-16 unit would split a surrogate pair.
+      const char = String.fromCodePoint(text.codePointAt(i)!);
+      bytes.push(...encoder.encode(char));
+      i += char.length - 1;
+    }
+  }
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(new Uint8Array(bytes));
+  } catch {
+    return null;
+  }
+}
