@@ -1,0 +1,77 @@
+/**
+ * `switchboard-server`: parses options, starts the server, and stops it on SIGINT/SIGTERM.
+ *
+ * @module
+ */
+
+import { VERSION } from "../lib/version.ts";
+import { optionsHelp, parseServerArgs } from "./config.ts";
+import { createLogger } from "./log.ts";
+import { startServer } from "./server.ts";
+
+const USAGE = `switchboard-server ${VERSION}: the Switchboard message and file server
+
+Usage:
+  switchboard-server [options]
+
+Options (flags win over SWITCHBOARD_* variables, which win over defaults):
+${optionsHelp()}
+  --help                 show this help
+  --version              print the version
+
+Sizes take KiB/MiB/GiB suffixes; times take ms/s/m.
+
+Examples:
+  switchboard-server                                   # 127.0.0.1:7373, sharing ./files
+  switchboard-server --host 0.0.0.0 --port 0 --files /srv/share
+  SWITCHBOARD_MAX_CLIENTS=200 switchboard-server --log-format json`;
+
+/**
+ * Runs the server command line until the server stops.
+ *
+ * @param args Arguments after the program name.
+ * @returns The exit code: 0 after a clean stop, 2 for wrong usage, 1 when the server cannot start.
+ */
+export async function runServerCli(args: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseServerArgs(args, (name) => Deno.env.get(name));
+  } catch (e) {
+    console.error(`switchboard-server: ${(e as Error).message}\nRun switchboard-server --help for the options.`);
+    return 2;
+  }
+  if (parsed.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (parsed.version) {
+    console.log(VERSION);
+    return 0;
+  }
+  if (parsed.positionals.length > 0) {
+    console.error(
+      `switchboard-server: unknown command "${parsed.positionals[0]}"\nRun switchboard-server --help for usage.`,
+    );
+    return 2;
+  }
+  const { config } = parsed;
+  const log = createLogger({ format: config.logFormat });
+  let server;
+  try {
+    server = startServer(config, { log });
+  } catch (e) {
+    const why = e instanceof Deno.errors.AddrInUse
+      ? `port ${config.port} is in use (pick another with --port, or --port 0 for any free port)`
+      : e instanceof Deno.errors.PermissionDenied
+      ? `permission denied (ports below 1024 need privileges): ${(e as Error).message}`
+      : (e as Error).message;
+    log.error("cannot start", { host: config.host, port: config.port, error: why });
+    return 1;
+  }
+  const stop = () => void server.shutdown(2000);
+  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT", "SIGBREAK"] : ["SIGINT", "SIGTERM"];
+  for (const sig of signals) Deno.addSignalListener(sig, stop);
+  await server.finished;
+  for (const sig of signals) Deno.removeSignalListener(sig, stop);
+  return 0;
+}

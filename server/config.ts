@@ -1,0 +1,266 @@
+/**
+ * Server options: one table gives every option its flag, environment variable, default and help.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { DEFAULT_HOST, DEFAULT_LIMITS, DEFAULT_PORT } from "../lib/limits.ts";
+
+/** Everything a server runs with. Sizes in bytes, times in milliseconds. */
+export interface ServerConfig {
+  /** Address to bind. */
+  host: string;
+  /** TCP port; 0 picks a free one. */
+  port: number;
+  /** The shared folder. */
+  files: string;
+  /** Longest control line. */
+  maxLine: number;
+  /** Largest message payload. */
+  maxPayload: number;
+  /** Largest file a PUT may send. */
+  maxFileSize: number;
+  /** Most clients at once. */
+  maxClients: number;
+  /** Most bytes queued to one client. */
+  maxPending: number;
+  /** Longest a write may make no progress. */
+  writeDeadline: number;
+  /** Silence before the server pings. */
+  pingInterval: number;
+  /** Log line format. */
+  logFormat: "text" | "json";
+  /** Refuse PUT and DEL. */
+  readOnly: boolean;
+}
+
+type Kind = "string" | "int" | "size" | "duration" | "bool" | "format";
+
+interface OptionSpec {
+  key: keyof ServerConfig;
+  flag: string;
+  kind: Kind;
+  help: string;
+}
+
+/** The options, in `--help` order. Defaults come from {@linkcode DEFAULT_CONFIG}. */
+export const OPTIONS: readonly OptionSpec[] = [
+  { key: "host", flag: "host", kind: "string", help: "address to listen on (0.0.0.0 for all)" },
+  { key: "port", flag: "port", kind: "int", help: "TCP port (0 = any free port)" },
+  { key: "files", flag: "files", kind: "string", help: "folder shared with clients" },
+  { key: "readOnly", flag: "read-only", kind: "bool", help: "refuse PUT and DEL (403)" },
+  { key: "maxLine", flag: "max-line", kind: "size", help: "longest command line" },
+  { key: "maxPayload", flag: "max-payload", kind: "size", help: "largest message payload" },
+  { key: "maxFileSize", flag: "max-file-size", kind: "size", help: "largest upload" },
+  { key: "maxClients", flag: "max-clients", kind: "int", help: "most clients at once" },
+  { key: "maxPending", flag: "max-pending", kind: "size", help: "bytes queued to one client before it is cut" },
+  { key: "writeDeadline", flag: "write-deadline", kind: "duration", help: "a write making no progress this long cuts the client" },
+  { key: "pingInterval", flag: "ping-interval", kind: "duration", help: "silence before PING; two missed = BYE idle" },
+  { key: "logFormat", flag: "log-format", kind: "format", help: "log lines as text or json" },
+];
+
+/** The defaults of every option. */
+export const DEFAULT_CONFIG: Readonly<ServerConfig> = {
+  host: DEFAULT_HOST,
+  port: DEFAULT_PORT,
+  files: "./files",
+  readOnly: false,
+  ...DEFAULT_LIMITS,
+  logFormat: "text",
+};
+
+const SIZE_UNITS: Record<string, number> = {
+  "": 1,
+  b: 1,
+  k: 1024,
+  kb: 1024,
+  kib: 1024,
+  m: 1024 ** 2,
+  mb: 1024 ** 2,
+  mib: 1024 ** 2,
+  g: 1024 ** 3,
+  gb: 1024 ** 3,
+  gib: 1024 ** 3,
+  t: 1024 ** 4,
+  tb: 1024 ** 4,
+  tib: 1024 ** 4,
+};
+const TIME_UNITS: Record<string, number> = { "": 1, ms: 1, s: 1000, m: 60_000, min: 60_000, h: 3_600_000 };
+
+/**
+ * Parses a size such as `4096`, `64KiB`, `1MiB`, `8G` (binary units).
+ *
+ * @param text The size.
+ * @returns Bytes.
+ * @throws {RangeError} When it is not a size.
+ * @example
+ * ```ts
+ * import { parseSize } from "./config.ts";
+ * console.assert(parseSize("1MiB") === 1048576);
+ * ```
+ */
+export function parseSize(text: string): number {
+  return parseUnit(text, SIZE_UNITS, "size (like 4096, 64KiB, 1MiB, 8GiB)");
+}
+
+/**
+ * Parses a duration such as `500ms`, `10s`, `1m`; a bare number is milliseconds.
+ *
+ * @param text The duration.
+ * @returns Milliseconds.
+ * @throws {RangeError} When it is not a duration.
+ * @example
+ * ```ts
+ * import { parseDuration } from "./config.ts";
+ * console.assert(parseDuration("10s") === 10000);
+ * ```
+ */
+export function parseDuration(text: string): number {
+  return parseUnit(text, TIME_UNITS, "duration (like 500ms, 10s, 1m)");
+}
+
+function parseUnit(text: string, units: Record<string, number>, what: string): number {
+  const m = /^\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*$/.exec(text);
+  const unit = m ? units[m[2]!.toLowerCase()] : undefined;
+  if (!m || unit === undefined) throw new RangeError(`"${text}" is not a ${what}`);
+  const value = Math.round(Number(m[1]) * unit);
+  if (!Number.isSafeInteger(value)) throw new RangeError(`"${text}" is too large`);
+  return value;
+}
+
+function formatSize(n: number): string {
+  for (const [unit, size] of [["GiB", 1024 ** 3], ["MiB", 1024 ** 2], ["KiB", 1024]] as const) {
+    if (n >= size && n % size === 0) return `${n / size}${unit}`;
+  }
+  return String(n);
+}
+
+function formatDuration(n: number): string {
+  if (n >= 1000 && n % 1000 === 0) return `${n / 1000}s`;
+  return `${n}ms`;
+}
+
+/** The environment variable of an option: `max-line` → `SWITCHBOARD_MAX_LINE`. */
+export function envName(flag: string): string {
+  return "SWITCHBOARD_" + flag.toUpperCase().replaceAll("-", "_");
+}
+
+function convert(spec: OptionSpec, raw: string | boolean, from: string): ServerConfig[keyof ServerConfig] {
+  if (spec.kind === "bool") {
+    if (typeof raw === "boolean") return raw;
+    if (/^(1|true|yes|on)$/i.test(raw)) return true;
+    if (/^(0|false|no|off|)$/i.test(raw)) return false;
+    throw new RangeError(`${from}: "${raw}" is not true or false`);
+  }
+  const text = String(raw);
+  try {
+    switch (spec.kind) {
+      case "string":
+        if (text === "") throw new RangeError("it must not be empty");
+        return text;
+      case "format":
+        if (text !== "text" && text !== "json") throw new RangeError(`"${text}" is not text or json`);
+        return text;
+      case "int": {
+        if (!/^[0-9]+$/.test(text)) throw new RangeError(`"${text}" is not a whole number`);
+        const n = Number(text);
+        if (spec.key === "port" && n > 65535) throw new RangeError(`${n} is not a port (0-65535)`);
+        return n;
+      }
+      case "size":
+        return parseSize(text);
+      case "duration":
+        return parseDuration(text);
+    }
+  } catch (e) {
+    throw new RangeError(`${from}: ${(e as Error).message}`);
+  }
+}
+
+function showDefault(spec: OptionSpec): string {
+  const v = DEFAULT_CONFIG[spec.key];
+  if (spec.kind === "size") return formatSize(v as number);
+  if (spec.kind === "duration") return formatDuration(v as number);
+  return String(v);
+}
+
+/**
+ * The option part of `switchboard-server --help`.
+ *
+ * @returns Lines for every option, with its default and environment variable.
+ */
+export function optionsHelp(): string {
+  const rows = OPTIONS.map((s) => {
+    const arg = s.kind === "bool" ? "" : s.kind === "format" ? " text|json" : s.kind === "size" ? " SIZE" : s.kind === "duration" ? " TIME" : s.kind === "int" ? " N" : " VALUE";
+    return [`  --${s.flag}${arg}`, `${s.help} (default: ${showDefault(s)}; env ${envName(s.flag)})`];
+  });
+  const width = Math.max(...rows.map((r) => r[0]!.length)) + 2;
+  return rows.map(([a, b]) => a!.padEnd(width) + b).join("\n");
+}
+
+/** Result of {@linkcode parseServerArgs}. */
+export interface ParsedServerArgs {
+  /** The configuration: flags over environment over defaults. */
+  config: ServerConfig;
+  /** `--help` was given. */
+  help: boolean;
+  /** `--version` was given. */
+  version: boolean;
+  /** Words that are not options (a subcommand). */
+  positionals: string[];
+}
+
+/**
+ * Reads server options from command-line flags, then `SWITCHBOARD_*` variables, then defaults.
+ *
+ * @param args Command-line arguments.
+ * @param env Environment lookup.
+ * @returns The configuration and the flags that stop the server from starting.
+ * @throws {RangeError} On an unknown flag or a bad value, with a message naming it.
+ */
+export function parseServerArgs(
+  args: string[],
+  env: (name: string) => string | undefined = () => undefined,
+): ParsedServerArgs {
+  const options: Record<string, { type: "string" | "boolean" }> = {
+    help: { type: "boolean" },
+    version: { type: "boolean" },
+  };
+  for (const s of OPTIONS) options[s.flag] = { type: s.kind === "bool" ? "boolean" : "string" };
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options, strict: true, allowPositionals: true });
+  } catch (e) {
+    throw new RangeError((e as Error).message.replace(/\. To specify.*$/s, ""));
+  }
+  const config = { ...DEFAULT_CONFIG } as Record<string, unknown>;
+  for (const s of OPTIONS) {
+    const flag = parsed.values[s.flag];
+    const fromEnv = env(envName(s.flag));
+    if (flag !== undefined) config[s.key] = convert(s, flag, `--${s.flag}`);
+    else if (fromEnv !== undefined) config[s.key] = convert(s, fromEnv, envName(s.flag));
+  }
+  const result = config as unknown as ServerConfig;
+  validateConfig(result);
+  return {
+    config: result,
+    help: parsed.values.help === true,
+    version: parsed.values.version === true,
+    positionals: parsed.positionals,
+  };
+}
+
+/**
+ * Checks the values of a configuration against each other.
+ *
+ * @param config The configuration.
+ * @throws {RangeError} Naming the option at fault.
+ */
+export function validateConfig(config: ServerConfig): void {
+  if (config.maxLine < 64) throw new RangeError("--max-line: must be at least 64 bytes");
+  if (config.maxClients < 1) throw new RangeError("--max-clients: must be at least 1");
+  if (config.maxPending < 64 * 1024) throw new RangeError("--max-pending: must be at least 64KiB");
+  if (config.pingInterval < 10) throw new RangeError("--ping-interval: must be at least 10ms");
+  if (config.writeDeadline < 10) throw new RangeError("--write-deadline: must be at least 10ms");
+}

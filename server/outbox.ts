@@ -1,0 +1,288 @@
+/**
+ * One outbox per connection: frames are appended, and a single loop writes whatever has
+ * accumulated in one `write` (coalescing), handling partial writes. A client whose queue passes
+ * `maxPending`, or whose socket makes no progress for `writeDeadline`, is cut; nobody else waits.
+ *
+ * @module
+ */
+
+/** The part of a connection the outbox needs. */
+export interface Writer {
+  /** Writes some bytes; resolves with how many were written. */
+  write(bytes: Uint8Array): Promise<number>;
+}
+
+/** Options of {@linkcode Outbox}. */
+export interface OutboxOptions {
+  /**
+   * Most bytes queued before the client is cut as a slow consumer.
+   * @default {8388608}
+   */
+  maxPending?: number;
+  /**
+   * Largest single write, in bytes (coalescing stops there).
+   * @default {1048576}
+   */
+  maxWrite?: number;
+  /** Called once when the outbox gives up: `"slow consumer"` or `"write failed"`. */
+  onCut?: (reason: string) => void;
+}
+
+type Item = Uint8Array | (() => void);
+interface Waiter {
+  below: number;
+  resolve: () => void;
+}
+
+/**
+ * A per-connection write queue with coalesced writes and a pending-bytes bound.
+ *
+ * @example
+ * ```ts
+ * import { Outbox } from "./outbox.ts";
+ * const written: Uint8Array[] = [];
+ * const box = new Outbox({ write: (b) => { written.push(b.slice()); return Promise.resolve(b.length); } });
+ * box.send(new TextEncoder().encode("PONG\r\n"));
+ * box.send(new TextEncoder().encode("PONG\r\n"));
+ * await box.flushed();
+ * console.assert(written.length === 1 && written[0]!.length === 12);
+ * ```
+ */
+export class Outbox {
+  readonly #writer: Writer;
+  readonly #maxPending: number;
+  readonly #maxWrite: number;
+  readonly #onCut: (reason: string) => void;
+
+  #queue: Item[] = [];
+  #head = 0;
+  #held: Item[] | null = null;
+  #pending = 0;
+  #writing = false;
+  #scheduled = false;
+  #progressAt = 0;
+  #written = 0;
+  #closed = false;
+  #waiters: Waiter[] = [];
+
+  /**
+   * @param writer Where bytes go (a `Deno.Conn`).
+   * @param options See {@linkcode OutboxOptions}.
+   */
+  constructor(writer: Writer, options: OutboxOptions = {}) {
+    this.#writer = writer;
+    this.#maxPending = options.maxPending ?? 8 * 1024 * 1024;
+    this.#maxWrite = options.maxWrite ?? 1024 * 1024;
+    this.#onCut = options.onCut ?? (() => {});
+  }
+
+  /** Bytes queued (held frames and the unwritten part of the write in flight included). */
+  get pending(): number {
+    return this.#pending;
+  }
+
+  /** Total bytes written to the socket so far. */
+  get written(): number {
+    return this.#written;
+  }
+
+  /** True once the outbox was cut or closed: it accepts nothing more. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Queues a frame (reply or push). While a stream runs, it waits behind the stream.
+   *
+   * @param bytes An encoded frame; it must not be changed afterwards (it may be shared).
+   * @returns `false` when the outbox is closed, or was just cut because of this frame.
+   */
+  send(bytes: Uint8Array): boolean {
+    if (this.#closed) return false;
+    this.#pending += bytes.length;
+    if (this.#pending > this.#maxPending) {
+      this.cut("slow consumer");
+      return false;
+    }
+    if (this.#held !== null) this.#held.push(bytes);
+    else {
+      this.#queue.push(bytes);
+      this.#schedule();
+    }
+    return true;
+  }
+
+  /**
+   * Calls `fn` once every byte queued before it is written (or never, if the outbox closes first).
+   *
+   * @param fn The callback.
+   */
+  mark(fn: () => void): void {
+    if (this.#closed) return;
+    if (this.#held !== null) this.#held.push(fn);
+    else {
+      this.#queue.push(fn);
+      this.#schedule();
+    }
+  }
+
+  /** Starts a streamed reply (`FILE`): frames sent until `endStream()` wait behind it. */
+  beginStream(): void {
+    if (this.#held === null) this.#held = [];
+  }
+
+  /**
+   * Queues bytes of the streamed reply; they do not count against `maxPending` (the streamer
+   * paces itself with {@linkcode Outbox.drain}).
+   *
+   * @param bytes Bytes of the stream; they must not be changed afterwards.
+   */
+  sendStream(bytes: Uint8Array): void {
+    if (this.#closed) return;
+    this.#pending += bytes.length;
+    this.#queue.push(bytes);
+    this.#schedule();
+  }
+
+  /** Ends the streamed reply: the frames held meanwhile follow it. */
+  endStream(): void {
+    const held = this.#held;
+    this.#held = null;
+    if (held === null || this.#closed) return;
+    for (const item of held) this.#queue.push(item);
+    this.#schedule();
+  }
+
+  /**
+   * Resolves once at most `below` bytes are pending, or the outbox closed.
+   *
+   * @param below The low-water mark in bytes.
+   * @returns A promise that never rejects.
+   */
+  drain(below: number): Promise<void> {
+    if (this.#pending <= below || this.#closed) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.push({ below, resolve }));
+  }
+
+  /** Resolves once everything queued is written, or the outbox closed. */
+  flushed(): Promise<void> {
+    return this.drain(0);
+  }
+
+  /**
+   * How long the write in flight has made no progress, in milliseconds (0 when idle).
+   *
+   * @param now The current time, `Date.now()`.
+   * @returns Milliseconds since the last progress of a pending write.
+   */
+  stalledFor(now: number): number {
+    return this.#writing && this.#progressAt > 0 ? now - this.#progressAt : 0;
+  }
+
+  /**
+   * Gives up: drops everything queued and reports `reason` once through `onCut`.
+   *
+   * @param reason Why (`slow consumer`, `write failed`).
+   */
+  cut(reason: string): void {
+    if (this.#closed) return;
+    this.close();
+    this.#onCut(reason);
+  }
+
+  /** Stops accepting frames and drops what is queued, without reporting a cut. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#queue = [];
+    this.#head = 0;
+    this.#held = null;
+    this.#pending = 0;
+    this.#wake();
+  }
+
+  #schedule(): void {
+    if (this.#writing || this.#scheduled) return;
+    this.#scheduled = true;
+    // Let the frames of the current batch (one read chunk) accumulate, then write them at once.
+    queueMicrotask(() => {
+      this.#scheduled = false;
+      if (!this.#writing) this.#pump();
+    });
+  }
+
+  async #pump(): Promise<void> {
+    this.#writing = true;
+    try {
+      while (!this.#closed && this.#head < this.#queue.length) {
+        const queue = this.#queue;
+        const start = this.#head;
+        let end = start;
+        let total = 0;
+        while (end < queue.length && total < this.#maxWrite) {
+          const item = queue[end]!;
+          if (typeof item === "function") break;
+          total += item.length;
+          end++;
+        }
+        this.#head = end;
+        if (total > 0) {
+          let buf: Uint8Array;
+          if (end - start === 1) buf = queue[start] as Uint8Array;
+          else {
+            buf = new Uint8Array(total);
+            let at = 0;
+            for (let i = start; i < end; i++) {
+              const part = queue[i] as Uint8Array;
+              buf.set(part, at);
+              at += part.length;
+            }
+          }
+          for (let i = start; i < end; i++) queue[i] = EMPTY;
+          let off = 0;
+          while (off < buf.length) {
+            this.#progressAt = Date.now();
+            const n = await this.#writer.write(off === 0 ? buf : buf.subarray(off));
+            if (this.#closed) return;
+            off += n;
+            this.#written += n;
+            this.#pending -= n;
+          }
+          this.#wake();
+        }
+        while (this.#head < this.#queue.length) {
+          const item = this.#queue[this.#head]!;
+          if (typeof item !== "function") break;
+          this.#queue[this.#head++] = EMPTY;
+          item();
+          if (this.#closed) return;
+        }
+        if (this.#head === this.#queue.length) {
+          this.#queue = [];
+          this.#head = 0;
+        } else if (this.#head > 4096 && this.#head * 2 > this.#queue.length) {
+          this.#queue = this.#queue.slice(this.#head);
+          this.#head = 0;
+        }
+      }
+    } catch {
+      this.cut("write failed");
+    } finally {
+      this.#writing = false;
+      this.#progressAt = 0;
+      this.#wake();
+    }
+  }
+
+  #wake(): void {
+    if (this.#waiters.length === 0) return;
+    const keep: Waiter[] = [];
+    for (const w of this.#waiters) {
+      if (this.#closed || this.#pending <= w.below) w.resolve();
+      else keep.push(w);
+    }
+    this.#waiters = keep;
+  }
+}
+
+const EMPTY = new Uint8Array(0);

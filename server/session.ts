@@ -1,0 +1,365 @@
+/**
+ * One session per connection: reads bytes, decodes frames, runs their handlers in order, and owns
+ * the connection's outbox, liveness and close.
+ *
+ * @module
+ */
+
+import { Decoder } from "../lib/decoder.ts";
+import { encodeError, encodeLine } from "../lib/encoder.ts";
+import { ErrorCode } from "../lib/errors.ts";
+import type { DecodeEvent, Frame, StreamStart } from "../lib/frame.ts";
+import { PROTOCOL_VERSION } from "../lib/limits.ts";
+import { VERSION } from "../lib/version.ts";
+import type { ServerConfig } from "./config.ts";
+import type { Hub, Member } from "./hub.ts";
+import type { Logger } from "./log.ts";
+import { Outbox } from "./outbox.ts";
+
+/** The part of a connection a session needs (a `Deno.Conn` or `Deno.TlsConn`). */
+export interface SessionConn {
+  read(buf: Uint8Array): Promise<number | null>;
+  write(buf: Uint8Array): Promise<number>;
+  close(): void;
+}
+
+/** Runs one command; may return a promise, and the next command waits for it. */
+export type Handler = (session: Session, frame: Frame) => void | Promise<void>;
+
+/** Receives a streamed payload (`PUT`). */
+export interface StreamSink {
+  /** A piece of the payload: a view, valid until the returned promise settles. */
+  data(bytes: Uint8Array): void | Promise<void>;
+  /** The payload ended cleanly. */
+  end(): void | Promise<void>;
+  /** The payload will never end (connection lost, framing lost). */
+  abort(): void | Promise<void>;
+}
+
+/** Starts receiving a streamed payload; answers the command itself. */
+export type StreamHandler = (session: Session, start: StreamStart) => StreamSink | Promise<StreamSink>;
+
+/** What sessions share: configuration, hub, logger, handlers. */
+export interface ServerContext {
+  readonly config: ServerConfig;
+  readonly hub: Hub;
+  readonly log: Logger;
+  readonly handlers: ReadonlyMap<string, Handler>;
+  readonly streamHandlers: ReadonlyMap<string, StreamHandler>;
+  /** Extra `HELLO` fields (`tls`, `auth_required`). */
+  readonly hello: Record<string, unknown>;
+  /** Called when a session ends. */
+  onClose(session: Session): void;
+}
+
+/** A sink that ignores a payload (a refused upload whose bytes are skipped). */
+export const DISCARD: StreamSink = { data() {}, end() {}, abort() {} };
+
+const PING = encodeLine("PING");
+const MIN_READ = 4096;
+const MAX_READ = 256 * 1024;
+
+let nextId = 0;
+
+/**
+ * A connected client: implements the hub's {@linkcode Member}.
+ */
+export class Session implements Member {
+  /** Unique per process. */
+  readonly id = ++nextId;
+  /** Connected since, unix milliseconds. */
+  readonly since = Date.now();
+  /** The peer address, `host:port`. */
+  readonly peer: string;
+  /** The server's shared state. */
+  readonly ctx: ServerContext;
+  /** Outgoing frames. */
+  readonly outbox: Outbox;
+  /** Free for later layers (authentication): the user this session acts as. */
+  user: string | null = null;
+
+  readonly #conn: SessionConn;
+  readonly #decoder: Decoder;
+  #nick = "";
+  #lastRx = Date.now();
+  #ping: { enqueuedAt: number; writtenAt: number } | null = null;
+  #missed = 0;
+  #ending = false;
+  #closed = false;
+  #reason = "";
+  #sink: StreamSink | null = null;
+  #done: Promise<void>;
+  #resolveDone!: () => void;
+
+  /**
+   * @param conn The connection.
+   * @param peer Its address, for logs.
+   * @param ctx Shared server state.
+   */
+  constructor(conn: SessionConn, peer: string, ctx: ServerContext) {
+    this.#conn = conn;
+    this.peer = peer;
+    this.ctx = ctx;
+    this.#decoder = new Decoder({ maxLine: ctx.config.maxLine, maxPayload: ctx.config.maxPayload });
+    this.outbox = new Outbox(conn, {
+      maxPending: ctx.config.maxPending,
+      onCut: (reason) => this.#cut(reason),
+    });
+    this.#done = new Promise((resolve) => this.#resolveDone = resolve);
+  }
+
+  /** The current nick. */
+  get nick(): string {
+    return this.#nick;
+  }
+
+  /** True once the session stopped taking commands. */
+  get ending(): boolean {
+    return this.#ending;
+  }
+
+  /** Resolves when the connection is closed and the session cleaned up. */
+  get done(): Promise<void> {
+    return this.#done;
+  }
+
+  /** Queues a push frame (hub fan-out). */
+  deliver(bytes: Uint8Array): boolean {
+    return this.outbox.send(bytes);
+  }
+
+  /** Queues a reply. */
+  reply(bytes: Uint8Array): void {
+    this.outbox.send(bytes);
+  }
+
+  /** Queues a one-line reply. */
+  replyLine(line: string): void {
+    this.outbox.send(encodeLine(line));
+  }
+
+  /** Queues an `ERR` reply. */
+  replyError(code: number, text: string): void {
+    this.outbox.send(encodeError(code, text));
+  }
+
+  /** Runs the session until the connection closes. Never rejects. */
+  async run(): Promise<void> {
+    try {
+      const nick = await this.ctx.hub.attach(this, (n) => this.#nick = n);
+      this.ctx.log.info("connect", { peer: this.peer, nick });
+      const hello = {
+        server: "switchboard",
+        version: VERSION,
+        proto: PROTOCOL_VERSION,
+        nick,
+        max_payload: this.ctx.config.maxPayload,
+        max_line: this.ctx.config.maxLine,
+        max_file_size: this.ctx.config.maxFileSize,
+        auth_required: false,
+        tls: false,
+        ...this.ctx.hello,
+      };
+      this.replyLine(`HELLO ${JSON.stringify(hello)}`);
+      await this.#readLoop();
+    } catch (e) {
+      this.ctx.log.error("session error", { peer: this.peer, nick: this.#nick, error: String(e) });
+      this.close("internal error");
+    } finally {
+      if (!this.#ending) this.close("eof");
+      await this.#sink?.abort();
+      this.#sink = null;
+    }
+  }
+
+  async #readLoop(): Promise<void> {
+    let buf = new Uint8Array(MIN_READ);
+    const decoder = this.#decoder;
+    while (!this.#ending) {
+      // Back-pressure: a client that does not read its replies stops being read.
+      if (this.outbox.pending > this.ctx.config.maxPending / 2) {
+        await this.outbox.drain(this.ctx.config.maxPending / 4);
+        if (this.#ending) return;
+      }
+      let n: number | null;
+      try {
+        n = await this.#conn.read(buf);
+      } catch {
+        n = null;
+      }
+      if (n === null) {
+        if (!this.#ending) this.close(this.#sink ? "eof during upload" : "eof");
+        return;
+      }
+      this.#lastRx = Date.now();
+      decoder.push(n === buf.length ? buf : buf.subarray(0, n));
+      for (let ev = decoder.next(); ev !== undefined; ev = decoder.next()) {
+        const r = this.#dispatch(ev);
+        if (r !== undefined) await r;
+        if (this.#ending) return;
+      }
+      // Grow the read buffer for busy clients; idle ones keep a small one.
+      if (n === buf.length && buf.length < MAX_READ) buf = new Uint8Array(buf.length * 2);
+    }
+  }
+
+  #dispatch(ev: DecodeEvent): void | Promise<void> {
+    switch (ev.type) {
+      case "frame":
+        if (ev.badText) {
+          this.replyError(ErrorCode.BadRequest, "Cannot read command: it is not valid UTF-8");
+          return;
+        }
+        return this.#command(ev);
+      case "stream":
+        return this.#stream(ev);
+      case "data":
+        return this.#sink?.data(ev.bytes);
+      case "end": {
+        const sink = this.#sink;
+        this.#sink = null;
+        return sink?.end();
+      }
+      case "error": {
+        const sink = this.#sink;
+        this.#sink = null;
+        const aborted = sink?.abort();
+        this.replyError(ev.error.code, ev.error.message);
+        this.ctx.log.warn("protocol error", { peer: this.peer, nick: this.#nick, error: ev.error.message });
+        this.end("protocol error");
+        return aborted;
+      }
+    }
+  }
+
+  #command(frame: Frame): void | Promise<void> {
+    const handler = this.ctx.handlers.get(frame.verb);
+    if (handler === undefined) {
+      const verb = frame.verb.length > 32 ? frame.verb.slice(0, 32) + "…" : frame.verb;
+      this.replyError(ErrorCode.BadRequest, `Unknown command "${verb}": send HELP for the list`);
+      return;
+    }
+    return handler(this, frame);
+  }
+
+  #stream(start: StreamStart): void | Promise<void> {
+    const handler = this.ctx.streamHandlers.get(start.verb);
+    if (handler === undefined || start.badText) {
+      this.#sink = DISCARD;
+      this.replyError(
+        ErrorCode.BadRequest,
+        start.badText ? "Cannot read command: it is not valid UTF-8" : `Unknown command "${start.verb}"`,
+      );
+      if (start.size > this.ctx.config.maxPayload) this.end("protocol error");
+      return;
+    }
+    const sink = handler(this, start);
+    if (sink instanceof Promise) return sink.then((s) => void (this.#sink = s));
+    this.#sink = sink;
+  }
+
+  /**
+   * Refuses a streamed command: replies `ERR`, then skips its bytes when there are at most
+   * `max_payload` of them, or closes the connection (framing cannot be kept cheaply).
+   *
+   * @returns The sink to hand back from a stream handler.
+   */
+  refuseStream(start: StreamStart, code: number, text: string): StreamSink {
+    this.replyError(code, text);
+    if (start.size > this.ctx.config.maxPayload) this.end("refused upload");
+    return DISCARD;
+  }
+
+  /**
+   * Renames the session (after the hub agreed).
+   *
+   * @param nick The new nick.
+   */
+  setNick(nick: string): void {
+    this.#nick = nick;
+  }
+
+  /**
+   * Ends the session politely: stops taking commands, sends `BYE reason` after what is queued,
+   * then closes. Closes anyway after `write_deadline`.
+   *
+   * @param reason Why, as sent in `BYE` and logged.
+   * @param bye Whether to send `BYE` (false after `QUIT`, whose `OK bye` says it all).
+   */
+  end(reason: string, bye = true): void {
+    if (this.#ending) return;
+    this.#ending = true;
+    this.#reason = reason;
+    if (bye) this.outbox.send(encodeLine(`BYE ${reason}`));
+    this.outbox.mark(() => this.close(reason));
+    const timer = setTimeout(() => this.close(reason), this.ctx.config.writeDeadline);
+    Deno.unrefTimer(timer);
+    void this.#done.then(() => clearTimeout(timer));
+  }
+
+  /**
+   * Closes the connection now and removes the client from the hub. Idempotent.
+   *
+   * @param reason Why, for the log.
+   */
+  close(reason: string): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#ending = true;
+    this.#reason ||= reason;
+    this.outbox.close();
+    try {
+      this.#conn.close();
+    } catch {
+      // Already closed.
+    }
+    const detached = this.ctx.hub.detach(this);
+    const finish = () => {
+      this.ctx.log.info("disconnect", { peer: this.peer, nick: this.#nick, reason: this.#reason });
+      this.ctx.onClose(this);
+      this.#resolveDone();
+    };
+    if (detached instanceof Promise) detached.catch(() => {}).finally(finish);
+    else finish();
+  }
+
+  #cut(reason: string): void {
+    this.#reason ||= reason;
+    this.close(reason);
+  }
+
+  /**
+   * Liveness and write deadline check, called by the server's sweeper.
+   *
+   * @param now `Date.now()`.
+   */
+  sweep(now: number): void {
+    if (this.#closed) return;
+    const { pingInterval, writeDeadline } = this.ctx.config;
+    if (this.outbox.stalledFor(now) > writeDeadline) {
+      this.close("slow consumer");
+      return;
+    }
+    if (this.#ending) return;
+    if (this.#ping !== null && this.#lastRx >= this.#ping.enqueuedAt) {
+      this.#ping = null;
+      this.#missed = 0;
+    }
+    if (this.#ping === null) {
+      if (now - this.#lastRx >= pingInterval) this.#sendPing(now);
+      return;
+    }
+    if (this.#ping.writtenAt === 0) return;
+    if (now - this.#ping.writtenAt >= pingInterval) {
+      if (++this.#missed >= 2) this.end("idle");
+      else this.#sendPing(now);
+    }
+  }
+
+  #sendPing(now: number): void {
+    const ping = { enqueuedAt: now, writtenAt: 0 };
+    this.#ping = ping;
+    this.outbox.send(PING);
+    this.outbox.mark(() => ping.writtenAt = Date.now());
+  }
+}
