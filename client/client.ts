@@ -57,6 +57,8 @@ export interface Hello {
   nick: string;
   max_payload: number;
   auth_required: boolean;
+  /** How to log in when `auth_required`: `password` (`AUTH user password`), `token` (`AUTH token`). */
+  auth_methods?: ("password" | "token")[];
   tls: boolean;
   [key: string]: unknown;
 }
@@ -487,6 +489,32 @@ export class Client implements AsyncDisposable {
   async help(): Promise<string> {
     const r = await this.command("HELP");
     return text.decode(r.payload ?? new Uint8Array(0));
+  }
+
+  /**
+   * Logs in: `AUTH user password` on a server with accounts, or `AUTH token` on a server with a
+   * shared token (`hello.auth_required` says whether one is needed, `hello.auth_methods` which).
+   * User names, passwords and tokens are one word each: no spaces or control characters.
+   *
+   * @param userOrToken The user name, or the token when `password` is left out.
+   * @param password The user's password.
+   * @returns The nick the server gave: the user name with accounts (`alice-2` for a second
+   *   connection of the same user), the current nick with a token.
+   * @throws {TypeError} When a word is empty or has spaces or control characters (nothing sent).
+   * @throws {ServerError} 401 when refused (the same answer for a wrong user and a wrong
+   *   password), 429 when the address is refused for a while, 400 when the server has no accounts.
+   */
+  async auth(userOrToken: string, password?: string): Promise<string> {
+    const words = password === undefined ? [userOrToken] : [userOrToken, password];
+    for (const w of words) {
+      // deno-lint-ignore no-control-regex
+      if (w === "" || /[\s\x00-\x1f\x7f]/.test(w)) {
+        throw new TypeError("Cannot log in: user names, passwords and tokens are one word without spaces");
+      }
+    }
+    const r = await this.command(`AUTH ${words.join(" ")}`);
+    this.#nick = r.args[0] ?? this.#nick;
+    return this.#nick;
   }
 
   /** Says goodbye and waits for the server to close. */
