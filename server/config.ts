@@ -33,6 +33,30 @@ export interface ServerConfig {
   logFormat: "text" | "json";
   /** Refuse PUT and DEL. */
   readOnly: boolean;
+  /** PEM certificate chain file: the port speaks TLS when set ("" = plain TCP). */
+  tlsCert: string;
+  /** PEM private key file of `tlsCert`. */
+  tlsKey: string;
+  /** Users file (JSON): logins with permissions are required when set ("" = none). */
+  users: string;
+  /** Shared secret for `AUTH token` ("" = none). */
+  authToken: string;
+  /** Failed `AUTH` on one connection before it is closed. */
+  maxAuthFailures: number;
+  /** Failed `AUTH` from one address within a minute before that address is refused. */
+  authFailuresPerMinute: number;
+  /** How long an address is refused after too many failed logins. */
+  authBan: number;
+  /** New connections per second from one address; 0 = no limit. */
+  connRate: number;
+  /** Commands per second per connection (token bucket); 0 = no limit. */
+  cmdRate: number;
+  /** Commands a connection may send at once above `cmdRate`; 0 = one second's worth. */
+  cmdBurst: number;
+  /** Rooms one client may be in, `lobby` included; 0 = no limit. */
+  maxRooms: number;
+  /** Time to finish the TLS handshake and, when logins are required, `AUTH`. */
+  loginTimeout: number;
 }
 
 type Kind = "string" | "int" | "size" | "duration" | "bool" | "format";
@@ -42,6 +66,8 @@ interface OptionSpec {
   flag: string;
   kind: Kind;
   help: string;
+  /** The value's name in `--help` (`FILE`), when not the kind's. */
+  arg?: string;
 }
 
 /** The options, in `--help` order. Defaults come from {@linkcode DEFAULT_CONFIG}. */
@@ -58,6 +84,18 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: "writeDeadline", flag: "write-deadline", kind: "duration", help: "a write making no progress this long cuts the client" },
   { key: "pingInterval", flag: "ping-interval", kind: "duration", help: "silence before PING; two missed = BYE idle" },
   { key: "logFormat", flag: "log-format", kind: "format", help: "log lines as text or json" },
+  { key: "tlsCert", flag: "tls-cert", kind: "string", arg: "FILE", help: "PEM certificate (chain): the port speaks TLS only" },
+  { key: "tlsKey", flag: "tls-key", kind: "string", arg: "FILE", help: "PEM private key of --tls-cert" },
+  { key: "users", flag: "users", kind: "string", arg: "FILE", help: "users file (JSON); AUTH user password required; SIGHUP reloads it" },
+  { key: "authToken", flag: "auth-token", kind: "string", arg: "TOKEN", help: "shared secret, AUTH token required (prefer the env variable: flags show in ps)" },
+  { key: "maxAuthFailures", flag: "max-auth-failures", kind: "int", help: "failed AUTH on one connection before it is closed" },
+  { key: "authFailuresPerMinute", flag: "auth-failures-per-minute", kind: "int", help: "failed AUTH from one address in a minute before it is refused (ERR 429)" },
+  { key: "authBan", flag: "auth-ban", kind: "duration", help: "how long such an address is refused" },
+  { key: "connRate", flag: "conn-rate", kind: "int", help: "new connections per second from one address (ERR 429), 0 = no limit" },
+  { key: "cmdRate", flag: "cmd-rate", kind: "int", help: "commands per second per connection (ERR 429), 0 = no limit" },
+  { key: "cmdBurst", flag: "cmd-burst", kind: "int", help: "most commands in one burst under --cmd-rate, 0 = one second's worth" },
+  { key: "maxRooms", flag: "max-rooms", kind: "int", help: "rooms per client, lobby included (ERR 413), 0 = no limit" },
+  { key: "loginTimeout", flag: "login-timeout", kind: "duration", help: "time to finish the TLS handshake and AUTH before the connection is closed" },
 ];
 
 /** The defaults of every option. */
@@ -68,6 +106,18 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = {
   readOnly: false,
   ...DEFAULT_LIMITS,
   logFormat: "text",
+  tlsCert: "",
+  tlsKey: "",
+  users: "",
+  authToken: "",
+  maxAuthFailures: 3,
+  authFailuresPerMinute: 20,
+  authBan: 5 * 60_000,
+  connRate: 0,
+  cmdRate: 0,
+  cmdBurst: 0,
+  maxRooms: 100,
+  loginTimeout: 10_000,
 };
 
 const SIZE_UNITS: Record<string, number> = {
@@ -137,6 +187,7 @@ function formatSize(n: number): string {
 }
 
 function formatDuration(n: number): string {
+  if (n >= 60_000 && n % 60_000 === 0) return `${n / 60_000}m`;
   if (n >= 1000 && n % 1000 === 0) return `${n / 1000}s`;
   return `${n}ms`;
 }
@@ -182,6 +233,7 @@ function showDefault(spec: OptionSpec): string {
   const v = DEFAULT_CONFIG[spec.key];
   if (spec.kind === "size") return formatSize(v as number);
   if (spec.kind === "duration") return formatDuration(v as number);
+  if (v === "") return "none";
   return String(v);
 }
 
@@ -192,7 +244,7 @@ function showDefault(spec: OptionSpec): string {
  */
 export function optionsHelp(): string {
   const rows = OPTIONS.map((s) => {
-    const arg = s.kind === "bool" ? "" : s.kind === "format" ? " text|json" : s.kind === "size" ? " SIZE" : s.kind === "duration" ? " TIME" : s.kind === "int" ? " N" : " VALUE";
+    const arg = s.arg ? ` ${s.arg}` : s.kind === "bool" ? "" : s.kind === "format" ? " text|json" : s.kind === "size" ? " SIZE" : s.kind === "duration" ? " TIME" : s.kind === "int" ? " N" : " VALUE";
     return [`  --${s.flag}${arg}`, `${s.help} (default: ${showDefault(s)}; env ${envName(s.flag)})`];
   });
   const width = Math.max(...rows.map((r) => r[0]!.length)) + 2;
@@ -263,4 +315,14 @@ export function validateConfig(config: ServerConfig): void {
   if (config.maxPending < 64 * 1024) throw new RangeError("--max-pending: must be at least 64KiB");
   if (config.pingInterval < 10) throw new RangeError("--ping-interval: must be at least 10ms");
   if (config.writeDeadline < 10) throw new RangeError("--write-deadline: must be at least 10ms");
+  if ((config.tlsCert === "") !== (config.tlsKey === "")) {
+    throw new RangeError("--tls-cert and --tls-key: give both, or neither");
+  }
+  // deno-lint-ignore no-control-regex
+  if (config.authToken !== "" && /[\s\x00-\x1f\x7f]/.test(config.authToken)) {
+    throw new RangeError("--auth-token: must be one word, without spaces or control characters");
+  }
+  if (config.maxAuthFailures < 1) throw new RangeError("--max-auth-failures: must be at least 1");
+  if (config.authFailuresPerMinute < 1) throw new RangeError("--auth-failures-per-minute: must be at least 1");
+  if (config.loginTimeout < 10) throw new RangeError("--login-timeout: must be at least 10ms");
 }
