@@ -1,8 +1,30 @@
 /**
- * `switchboard`: the client command line.
+ * `switchboard`: the client command line. Parses the arguments, runs one command, and turns
+ * every failure into a message that says what failed and what to do, with the exit code:
+ * 0 success, 1 a failure the server or the network reported, 2 wrong usage, 130 interrupted.
  *
  * @module
  */
+
+import { VERSION } from "../lib/version.ts";
+import { runChat } from "./chat.ts";
+import { CliError, parseCli, type ParsedCli, UsageError } from "./cli_args.ts";
+import { runListen, runPing, runRooms, runSend, runTime, runWho } from "./cli_commands.ts";
+import { COMMAND_HELP, OVERVIEW } from "./cli_help.ts";
+import { env } from "./term.ts";
+
+type Runner = (p: ParsedCli) => Promise<number>;
+
+const RUNNERS: Record<string, Runner> = {
+  send: runSend,
+  tell: runSend,
+  listen: runListen,
+  who: runWho,
+  rooms: runRooms,
+  ping: runPing,
+  time: runTime,
+  chat: runChat,
+};
 
 /**
  * Runs the client command line.
@@ -10,7 +32,72 @@
  * @param args Arguments after the program name.
  * @returns The exit code.
  */
-export function runClientCli(args: string[]): Promise<number> {
-  console.error(`switchboard: the command line is not built yet (${args.join(" ")})`);
-  return Promise.resolve(2);
+export async function runClientCli(args: string[]): Promise<number> {
+  let parsed: ParsedCli;
+  try {
+    parsed = parseCli(args, env);
+  } catch (e) {
+    // --help and --version work even next to a mistake.
+    if (args.includes("--version") || args.includes("-V")) {
+      console.log(VERSION);
+      return 0;
+    }
+    if (args.includes("--help") || args.includes("-h")) {
+      console.log(OVERVIEW);
+      return 0;
+    }
+    return fail(e);
+  }
+  if (parsed.version) {
+    console.log(VERSION);
+    return 0;
+  }
+  if (parsed.command === "help") {
+    const topic = parsed.positionals[0];
+    if (topic === undefined || parsed.help) {
+      console.log(OVERVIEW);
+      return 0;
+    }
+    const page = COMMAND_HELP[topic];
+    if (page === undefined) {
+      return fail(
+        new UsageError(`Cannot show help for "${topic}": no such command. Run switchboard --help`),
+      );
+    }
+    console.log(page);
+    return 0;
+  }
+  if (parsed.help) {
+    console.log(COMMAND_HELP[parsed.command] ?? OVERVIEW);
+    return 0;
+  }
+  const runner = RUNNERS[parsed.command];
+  if (runner === undefined) {
+    return fail(new CliError(`Cannot run ${parsed.command}: not available in this build yet`));
+  }
+  try {
+    return await runner(parsed);
+  } catch (e) {
+    return fail(e, parsed.command);
+  }
+}
+
+function fail(e: unknown, command?: string): number {
+  if (e instanceof UsageError) {
+    const cmd = e.command ?? command;
+    const more = cmd === undefined ? "switchboard --help" : `switchboard ${cmd} --help`;
+    console.error(`switchboard: ${e.message}\nRun ${more} for usage.`);
+    return 2;
+  }
+  if (e instanceof CliError) {
+    console.error(`switchboard: ${e.message}`);
+    return e.exitCode;
+  }
+  if (e instanceof Deno.errors.Interrupted) {
+    console.error("switchboard: interrupted");
+    return 130;
+  }
+  // A bug: say so, with the stack, so it can be reported.
+  console.error(`switchboard: unexpected error: ${(e as Error)?.stack ?? String(e)}`);
+  return 1;
 }

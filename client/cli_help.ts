@@ -1,0 +1,232 @@
+/**
+ * The help texts of the client command line: one overview and one page per command, each with
+ * examples.
+ *
+ * @module
+ */
+
+import { VERSION } from "../lib/version.ts";
+
+const WHERE = `Where the server is (every command):
+  --host HOST        server host name or address (default 127.0.0.1)
+  -p, --port N       server port (default 7373)
+  --tls              speak TLS
+  --ca FILE          trust the private CA in this PEM file (implies --tls; env SWITCHBOARD_CA)
+  SWITCHBOARD_URL    sb://host:port, or sbs://host:port for TLS (flags win over it)
+
+Who you are:
+  -n, --nick NAME    nick to take (1-32 of A-Z a-z 0-9 _ -; env SWITCHBOARD_NICK)
+  -u, --user NAME    log in as NAME when the server requires it (env SWITCHBOARD_USER); the
+                     password comes from SWITCHBOARD_PASSWORD, or is asked on the terminal
+  --token TOKEN      log in with a token instead (better: env SWITCHBOARD_TOKEN, which other
+                     users cannot see in the process list)`;
+
+/** The overview printed by `switchboard --help`. */
+export const OVERVIEW = `switchboard ${VERSION}: the Switchboard client (chat, messages, files)
+
+Usage:
+  switchboard <command> [arguments] [options]
+
+Commands:
+  chat [--room R]            interactive chat (slash commands, history, reconnects)
+  send <room> <text|->       send a message to a room (- reads stdin, one message per line)
+  tell <nick> <text|->       send a direct message
+  listen [room...]           print messages as they arrive (--json: one JSON object per line)
+  who [room]                 who is online, or in a room
+  rooms                      rooms and how many are in each
+  ping [--count N]           round-trip times to the server
+  time [--samples N]         the server's time and this clock's offset from it
+  ls [dir]                   list shared files
+  get <path> [local]         download a file (resumes an interrupted download)
+  put <local> [path]         upload a file
+  rm <path>                  delete a shared file or empty folder
+  help [command]             this overview, or a command's help
+
+${WHERE}
+
+Other options:
+  -h, --help         help (also: switchboard <command> --help)
+  -V, --version      print the version
+
+Exit codes: 0 success, 1 the server or the network reported a failure, 2 wrong usage,
+130 interrupted (Ctrl-C).
+
+Examples:
+  switchboard chat --nick alice
+  SWITCHBOARD_URL=sb://chat.example.org:7373 switchboard send lobby "deploy done"
+  make 2>&1 | switchboard send builds -
+  switchboard listen lobby ops --json | jq .text
+  switchboard get reports/2024.pdf && switchboard put notes.txt shared/notes.txt`;
+
+/** The help of each command, by name. */
+export const COMMAND_HELP: Record<string, string> = {
+  help: `switchboard help [command]: the overview, or one command's help
+
+Examples:
+  switchboard help
+  switchboard help get`,
+
+  chat: `switchboard chat [--room ROOM]: chat interactively
+
+Plain lines go to the current room; incoming messages appear above the line you are typing.
+Up/Down recall earlier lines. When the server goes away, chat reconnects with backoff, takes
+its nick back and rejoins its rooms. With stdin not a terminal it reads one line per command
+and quits at end of input, so it can be scripted.
+
+Options:
+  -r, --room ROOM    room to join and talk in at start (default lobby)
+
+Slash commands:
+  /join ROOM         join a room and make it the current one
+  /leave [ROOM]      leave a room (default: the current one)
+  /msg NICK TEXT     direct message
+  /who [ROOM]        who is online, or in a room
+  /rooms             rooms and member counts
+  /nick NAME         change nick
+  /time              the server's time and this clock's offset
+  /help              these commands
+  /quit              leave (Ctrl-D too)
+
+${WHERE}
+
+Examples:
+  switchboard chat --nick alice
+  switchboard chat --nick bob --room ops --host chat.example.org`,
+
+  send: `switchboard send <room> <text...>   |   switchboard send <room> -
+
+Sends a message to a room, joining it first. With "-" it reads standard input and sends one
+message per line (empty lines are skipped). Prints nothing on success, or with --json one line
+per message: {"room":"lobby","recipients":3}.
+
+${WHERE}
+
+Examples:
+  switchboard send lobby "hello everyone"
+  switchboard send ops deploy finished --nick ci
+  tail -f app.log | switchboard send logs -`,
+
+  tell: `switchboard tell <nick> <text...>   |   switchboard tell <nick> -
+
+Sends a direct message to a nick (any case). With "-" it reads standard input, one message
+per line.
+
+${WHERE}
+
+Examples:
+  switchboard tell bob "lunch?"
+  echo "build broke" | switchboard tell alice - --nick ci`,
+
+  listen: `switchboard listen [room...] [--json] [--count N]
+
+Joins the rooms and prints each message as it arrives, with direct messages to this client.
+Without rooms it listens to lobby. Text lines look like "12:01:02 [lobby] <bob> hi"; with
+--json each message is one JSON object on its own line:
+  {"type":"msg","room":"lobby","from":"bob","text":"hi","time":"2024-05-01T12:01:02.345Z"}
+  {"type":"dm","from":"bob","text":"psst","time":"..."}
+  {"type":"joined"|"left","room":"ops","nick":"carol","time":"..."}
+A line "Listening on ..." goes to stderr once the rooms are joined. Stops after N messages
+with --count, on Ctrl-C, or when the server closes the connection (exit 1).
+
+Options:
+  --json             one JSON object per line
+  -c, --count N      exit 0 after N messages (direct messages included)
+
+${WHERE}
+
+Examples:
+  switchboard listen
+  switchboard listen ops alerts --json | jq -r .text
+  switchboard listen builds --count 1    # wait for the next message`,
+
+  who: `switchboard who [room] [--json]: who is online, or in a room
+
+${WHERE}
+
+Examples:
+  switchboard who
+  switchboard who ops --json`,
+
+  rooms: `switchboard rooms [--json]: the rooms and how many members each has
+
+${WHERE}
+
+Examples:
+  switchboard rooms
+  switchboard rooms --json | jq '.[].room'`,
+
+  ping: `switchboard ping [--count N] [--json]: measure round trips to the server with PING
+
+Options:
+  -c, --count N      samples (default 4)
+  --json             one line: {"samples_ms":[...],"min_ms":..,"avg_ms":..,"max_ms":..}
+
+${WHERE}
+
+Examples:
+  switchboard ping
+  switchboard ping --count 20 --host chat.example.org`,
+
+  time: `switchboard time [--samples N] [--json]: the server's clock and this clock's offset
+
+Takes N samples with TIME and keeps the one with the smallest round trip (as NTP clients do):
+the offset is the server's clock minus this machine's, estimated at the middle of that round
+trip, so it is accurate to within half of it.
+
+Options:
+  --samples N        samples to take (default 8)
+  --json             one line: {"server_time":"...","server_ms":..,"rtt_ms":..,"offset_ms":..,"samples":N}
+
+${WHERE}
+
+Examples:
+  switchboard time
+  switchboard time --samples 32 --json`,
+
+  ls: `switchboard ls [dir] [--json]: list a shared folder
+
+${WHERE}
+
+Examples:
+  switchboard ls
+  switchboard ls reports --json`,
+
+  get: `switchboard get <path> [local] [--json] [--no-resume]: download a shared file
+
+Writes to LOCAL (default: the file's name in the current folder; a folder means inside it)
+through LOCAL.part, checks the whole file's sha256, then renames it into place. If a
+download is interrupted (Ctrl-C, network drop), run the same command again: it resumes from
+the .part file. A progress bar shows on a terminal; --json prints one result line instead.
+
+Options:
+  --no-resume        throw away a .part file and start over
+  --json             one line: {"path":..,"local":..,"size":..,"sha256":..,"resumed_from":..}
+
+${WHERE}
+
+Examples:
+  switchboard get reports/2024.pdf
+  switchboard get big.iso /tmp/ && sha256sum /tmp/big.iso`,
+
+  put: `switchboard put <local> [path] [--json]: upload a file
+
+Streams LOCAL to PATH (default: its file name at the top of the share). The server's sha256
+is checked against this file's. A progress bar shows on a terminal.
+
+Options:
+  --json             one line: {"path":..,"local":..,"size":..,"sha256":..}
+
+${WHERE}
+
+Examples:
+  switchboard put notes.txt
+  switchboard put build/app.tar.gz releases/app-1.2.tar.gz`,
+
+  rm: `switchboard rm <path> [--json]: delete a shared file or an empty folder
+
+${WHERE}
+
+Examples:
+  switchboard rm old/notes.txt
+  switchboard rm old`,
+};
