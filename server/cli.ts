@@ -6,6 +6,7 @@
 
 import { VERSION } from "../lib/version.ts";
 import { optionsHelp, parseServerArgs } from "./config.ts";
+import { runHashPassword } from "./hash_password.ts";
 import { createLogger } from "./log.ts";
 import { startServer } from "./server.ts";
 
@@ -13,6 +14,7 @@ const USAGE = `switchboard-server ${VERSION}: the Switchboard message and file s
 
 Usage:
   switchboard-server [options]
+  switchboard-server hash-password [--user NAME] [--permissions chat,read,write]
 
 Options (flags win over SWITCHBOARD_* variables, which win over defaults):
 ${optionsHelp()}
@@ -33,6 +35,7 @@ Examples:
  * @returns The exit code: 0 after a clean stop, 2 for wrong usage, 1 when the server cannot start.
  */
 export async function runServerCli(args: string[]): Promise<number> {
+  if (args[0] === "hash-password") return await runHashPassword(args.slice(1));
   let parsed;
   try {
     parsed = parseServerArgs(args, (name) => Deno.env.get(name));
@@ -71,7 +74,12 @@ export async function runServerCli(args: string[]): Promise<number> {
   const stop = () => void server.shutdown(2000);
   const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT", "SIGBREAK"] : ["SIGINT", "SIGTERM"];
   for (const sig of signals) Deno.addSignalListener(sig, stop);
+  // SIGHUP reloads the users file (POSIX only; a failed reload is logged and changes nothing).
+  const reload = () => void server.reloadUsers().catch(() => {});
+  const hup = Deno.build.os !== "windows" && config.users !== "";
+  if (hup) Deno.addSignalListener("SIGHUP", reload);
   await server.finished;
   for (const sig of signals) Deno.removeSignalListener(sig, stop);
+  if (hup) Deno.removeSignalListener("SIGHUP", reload);
   return 0;
 }

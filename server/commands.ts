@@ -72,7 +72,19 @@ function join(s: Session, f: Frame): void | Promise<void> {
   if (f.args.length !== 1) return usage(s, "JOIN room");
   const room = f.args[0]!;
   if (!isValidRoom(room)) return badRoom(s, room);
+  const max = s.ctx.config.maxRooms;
+  if (max > 0 && s.ctx.hub.roomCount(s) >= max) return joinAtLimit(s, room, max);
   return then(s.ctx.hub.join(s, room), (name) => s.replyLine(`OK ${name}`));
+}
+
+/** JOIN with `max_rooms` reached: fine for a room already joined (no push), else `ERR 413`. */
+async function joinAtLimit(s: Session, room: string, max: number): Promise<void> {
+  const members = await s.ctx.hub.who(room);
+  const me = s.nick.toLowerCase();
+  if (members === null || !members.some((m) => m.nick.toLowerCase() === me)) {
+    return s.replyError(ErrorCode.TooLarge, `Cannot join ${room}: over --max-rooms ${max} (rooms per client, lobby included)`);
+  }
+  s.replyLine(`OK ${await s.ctx.hub.join(s, room)}`);
 }
 
 function leave(s: Session, f: Frame): void | Promise<void> {

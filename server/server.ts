@@ -7,11 +7,16 @@
 
 import { encodeError } from "../lib/encoder.ts";
 import { ErrorCode } from "../lib/errors.ts";
+import { authCommand, Authenticator } from "./auth.ts";
 import { CHAT_HANDLERS } from "./commands.ts";
 import { DEFAULT_CONFIG, type ServerConfig, validateConfig } from "./config.ts";
+import { createFileHandlers } from "./file_commands.ts";
+import { FileStore } from "./file_store.ts";
 import { type Hub, LocalHub } from "./hub.ts";
 import { createLogger, type Logger } from "./log.ts";
+import { AbuseGuard } from "./rate_limit.ts";
 import { type Handler, type ServerContext, Session, type StreamHandler } from "./session.ts";
+import { handshake, isTlsConn, listenTls } from "./tls.ts";
 
 /** Options of {@linkcode startServer} beyond the configuration. */
 export interface StartOptions {
@@ -52,6 +57,15 @@ export interface Server extends AsyncDisposable {
    * `graceMs`).
    */
   shutdown(graceMs?: number): Promise<void>;
+  /**
+   * Reloads the users file (`SIGHUP`) without dropping connections: logged-in users get their
+   * new permissions at once, users no longer in the file get `BYE access revoked`. A broken file
+   * is refused with a log line and the users in force stay.
+   *
+   * @returns The number of users now loaded.
+   * @throws {Error} When there is no users file or it cannot be loaded (already logged).
+   */
+  reloadUsers(): Promise<number>;
 }
 
 const FULL = encodeError(ErrorCode.Unavailable, "server full");
@@ -74,29 +88,113 @@ export function startServer(config: Partial<ServerConfig> = {}, options: StartOp
   const cfg: ServerConfig = { ...DEFAULT_CONFIG, ...config };
   validateConfig(cfg);
   const log = options.log ?? createLogger({ format: cfg.logFormat });
+  const auth = cfg.users !== "" || cfg.authToken !== ""
+    ? new Authenticator({ usersFile: cfg.users, token: cfg.authToken })
+    : undefined;
+  const guard = new AbuseGuard({
+    connRate: cfg.connRate,
+    authFailuresPerMinute: cfg.authFailuresPerMinute,
+    authBan: cfg.authBan,
+  });
+  const tls = options.listener === undefined && cfg.tlsCert !== "";
   const hub = options.hub ?? new LocalHub();
   const sessions = new Set<Session>();
+  // Connections that are not sessions yet (TLS handshakes) or are being refused: they count
+  // toward max_clients and are closed on shutdown.
+  const handshaking = new Set<Deno.Conn>();
+  // The shared folder: created if missing (a failure here stops the start-up).
+  const store = FileStore.create(cfg.files, { readOnly: cfg.readOnly, maxFileSize: cfg.maxFileSize });
+  const files = createFileHandlers(store);
   const handlers = new Map(CHAT_HANDLERS);
+  for (const [verb, h] of files.handlers) handlers.set(verb, h);
   for (const [verb, h] of options.handlers ?? []) handlers.set(verb, h);
+  const streamHandlers = new Map(files.streamHandlers);
+  for (const [verb, h] of options.streamHandlers ?? []) streamHandlers.set(verb, h);
+  if (auth) handlers.set("AUTH", authCommand);
   const ctx: ServerContext = {
     config: cfg,
     hub,
     log,
     handlers,
-    streamHandlers: options.streamHandlers ?? new Map(),
-    hello: options.hello ?? {},
+    streamHandlers,
+    hello: {
+      ...(tls ? { tls: true } : {}),
+      ...(auth ? { auth_required: true, auth_methods: auth.methods } : {}),
+      ...options.hello,
+    },
     onClose: (s) => sessions.delete(s),
+    auth,
+    guard,
   };
   const listener = options.listener ??
-    Deno.listen({ hostname: cfg.host, port: cfg.port, transport: "tcp" });
+    (tls
+      ? listenTls({ hostname: cfg.host, port: cfg.port, certFile: cfg.tlsCert, keyFile: cfg.tlsKey })
+      : Deno.listen({ hostname: cfg.host, port: cfg.port, transport: "tcp" }));
   const addr = listener.addr as Deno.NetAddr;
   let stopping = false;
 
   const tick = Math.max(10, Math.min(1000, Math.floor(Math.min(cfg.pingInterval, cfg.writeDeadline) / 4)));
+  let guardSweptAt = Date.now();
   const sweeper = setInterval(() => {
     const now = Date.now();
     for (const s of sessions) s.sweep(now);
+    if (now - guardSweptAt >= 10_000) {
+      guardSweptAt = now;
+      guard.sweep(now);
+    }
   }, tick);
+
+  // Refusals are logged at most once a second (a flood must not flood the log too).
+  let refusalLoggedAt = 0;
+  let refusalsUnlogged = 0;
+  function refuse(conn: Deno.Conn, peer: string, bytes: Uint8Array, why: string): void {
+    const now = Date.now();
+    if (now - refusalLoggedAt >= 1000) {
+      log.warn(`refused: ${why}`, { peer, unlogged: refusalsUnlogged || undefined });
+      refusalLoggedAt = now;
+      refusalsUnlogged = 0;
+    } else refusalsUnlogged++;
+    const close = () => {
+      clearTimeout(timer);
+      handshaking.delete(conn);
+      try {
+        conn.close();
+      } catch {
+        // Gone already.
+      }
+    };
+    // A TLS client that never finishes its handshake must not hold the socket forever.
+    const timer = setTimeout(close, cfg.loginTimeout);
+    handshaking.add(conn);
+    conn.write(bytes).catch(() => {}).finally(close);
+  }
+
+  function startSession(conn: Deno.Conn, peer: string): void {
+    try {
+      (conn as Deno.TcpConn).setNoDelay?.(true);
+    } catch {
+      // Not TCP, or already closed.
+    }
+    const session = new Session(conn, peer, ctx);
+    sessions.add(session);
+    void session.run();
+  }
+
+  async function handshakeThenStart(conn: Deno.TlsConn, peer: string): Promise<void> {
+    handshaking.add(conn);
+    const failed = await handshake(conn, cfg.loginTimeout);
+    handshaking.delete(conn);
+    if (failed !== null || stopping) {
+      if (failed !== null) log.warn("tls handshake failed", { peer, error: failed });
+      try {
+        conn.close();
+      } catch {
+        // Gone already.
+      }
+      return;
+    }
+    startSession(conn, peer);
+  }
 
   async function acceptLoop(): Promise<void> {
     for (;;) {
@@ -111,27 +209,22 @@ export function startServer(config: Partial<ServerConfig> = {}, options: StartOp
       }
       const remote = conn.remoteAddr as Deno.NetAddr;
       const peer = remote.hostname.includes(":") ? `[${remote.hostname}]:${remote.port}` : `${remote.hostname}:${remote.port}`;
-      if (stopping || sessions.size >= cfg.maxClients) {
-        log.warn(stopping ? "refused: shutting down" : "refused: server full", { peer });
-        conn.write(stopping ? encodeError(ErrorCode.Unavailable, "shutting down") : FULL)
-          .catch(() => {})
-          .finally(() => {
-            try {
-              conn.close();
-            } catch {
-              // Gone already.
-            }
-          });
+      if (stopping || sessions.size + handshaking.size >= cfg.maxClients) {
+        refuse(
+          conn,
+          peer,
+          stopping ? encodeError(ErrorCode.Unavailable, "shutting down") : FULL,
+          stopping ? "shutting down" : "server full",
+        );
         continue;
       }
-      try {
-        (conn as Deno.TcpConn).setNoDelay?.(true);
-      } catch {
-        // Not TCP, or already closed.
+      const tooMany = guard.admit(remote.hostname, Date.now());
+      if (tooMany !== null) {
+        refuse(conn, peer, encodeError(ErrorCode.TooMany, tooMany), tooMany);
+        continue;
       }
-      const session = new Session(conn, peer, ctx);
-      sessions.add(session);
-      void session.run();
+      if (isTlsConn(conn)) void handshakeThenStart(conn, peer);
+      else startSession(conn, peer);
     }
   }
 
@@ -149,6 +242,13 @@ export function startServer(config: Partial<ServerConfig> = {}, options: StartOp
         // Closed already.
       }
       await accepting;
+      for (const conn of handshaking) {
+        try {
+          conn.close();
+        } catch {
+          // Gone already.
+        }
+      }
       const all = [...sessions];
       for (const s of all) s.end("shutdown");
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -156,6 +256,7 @@ export function startServer(config: Partial<ServerConfig> = {}, options: StartOp
       await Promise.race([Promise.all(all.map((s) => s.done)), grace]);
       clearTimeout(timer);
       for (const s of all) s.close("shutdown");
+      await store.abortAll();
       clearInterval(sweeper);
       log.info("stopped", { clients: all.length });
       finish();
@@ -167,7 +268,39 @@ export function startServer(config: Partial<ServerConfig> = {}, options: StartOp
     addr: addr.hostname.includes(":") ? `[${addr.hostname}]:${addr.port}` : `${addr.hostname}:${addr.port}`,
     files: cfg.files,
     max_clients: cfg.maxClients,
+    tls: tls || ctx.hello.tls === true,
+    auth: auth ? auth.methods.join(",") : "none",
+    users: auth?.usersFile ? auth.userCount : undefined,
   });
+
+  // Temporary upload files left by a crash: swept in the background (this process's own are kept).
+  store.sweep().then(
+    (n) => n > 0 && log.info("swept temporary uploads", { files: cfg.files, removed: n }),
+    (e) => log.warn("sweep failed", { files: cfg.files, error: String(e) }),
+  );
+
+  async function reloadUsers(): Promise<number> {
+    if (!auth?.usersFile) throw new Error("Cannot reload users: the server has no users file (--users)");
+    let count: number;
+    try {
+      count = await auth.reload();
+    } catch (e) {
+      log.error("users reload refused, the users in force stay", { error: (e as Error).message });
+      throw e;
+    }
+    let revoked = 0;
+    for (const s of sessions) {
+      if (s.user === null) continue;
+      const user = auth.user(s.user);
+      if (user !== undefined) s.setAccess(auth.accessOf(user));
+      else {
+        s.end("access revoked");
+        revoked++;
+      }
+    }
+    log.info("users reloaded", { file: auth.usersFile, users: count, revoked });
+    return count;
+  }
 
   return {
     config: cfg,
@@ -178,6 +311,7 @@ export function startServer(config: Partial<ServerConfig> = {}, options: StartOp
     },
     finished,
     shutdown,
+    reloadUsers,
     [Symbol.asyncDispose]: () => shutdown(500),
   };
 }

@@ -11,10 +11,12 @@ import { ErrorCode } from "../lib/errors.ts";
 import type { DecodeEvent, Frame, StreamStart } from "../lib/frame.ts";
 import { PROTOCOL_VERSION } from "../lib/limits.ts";
 import { VERSION } from "../lib/version.ts";
+import type { Authenticator } from "./auth.ts";
 import type { ServerConfig } from "./config.ts";
 import type { Hub, Member } from "./hub.ts";
 import type { Logger } from "./log.ts";
 import { Outbox } from "./outbox.ts";
+import type { AbuseGuard } from "./rate_limit.ts";
 
 /** The part of a connection a session needs (a `Deno.Conn` or `Deno.TlsConn`). */
 export interface SessionConn {
@@ -39,6 +41,18 @@ export interface StreamSink {
 /** Starts receiving a streamed payload; answers the command itself. */
 export type StreamHandler = (session: Session, start: StreamStart) => StreamSink | Promise<StreamSink>;
 
+/** What a session may do: set by authentication (see server/auth.ts). */
+export interface Access {
+  /** Verbs it may run; `null` for all. */
+  readonly verbs: ReadonlySet<string> | null;
+  /** Whether hub pushes (`MSG`, `DM`, `JOINED`, `LEFT`) reach it. */
+  readonly pushes: boolean;
+  /** Whether it has logged in. */
+  readonly loggedIn: boolean;
+  /** The `ERR` code and text for a verb outside `verbs`. */
+  deny(verb: string): [number, string];
+}
+
 /** What sessions share: configuration, hub, logger, handlers. */
 export interface ServerContext {
   readonly config: ServerConfig;
@@ -50,6 +64,10 @@ export interface ServerContext {
   readonly hello: Record<string, unknown>;
   /** Called when a session ends. */
   onClose(session: Session): void;
+  /** Accounts or token, when logins are required. */
+  readonly auth?: Authenticator;
+  /** Per-address abuse limits (failed logins). */
+  readonly guard?: AbuseGuard;
 }
 
 /** A sink that ignores a payload (a refused upload whose bytes are skipped). */
@@ -88,6 +106,12 @@ export class Session implements Member {
   #closed = false;
   #reason = "";
   #sink: StreamSink | null = null;
+  #access: Access | null;
+  #pushes: boolean;
+  #loginTimer: ReturnType<typeof setTimeout> | undefined;
+  // The command bucket (--cmd-rate): one decrement per command; Infinity when there is no limit.
+  #tokens: number;
+  #tokensAt = 0;
   #done: Promise<void>;
   #resolveDone!: () => void;
 
@@ -106,6 +130,25 @@ export class Session implements Member {
       onCut: (reason) => this.#cut(reason),
     });
     this.#done = new Promise((resolve) => this.#resolveDone = resolve);
+    this.#access = ctx.auth?.guest ?? null;
+    this.#pushes = this.#access?.pushes ?? true;
+    this.#tokens = ctx.config.cmdRate > 0 ? ctx.config.cmdBurst || ctx.config.cmdRate : Infinity;
+  }
+
+  /** What this session may do; `null` when the server requires no login. */
+  get access(): Access | null {
+    return this.#access;
+  }
+
+  /**
+   * Changes what this session may do (after `AUTH`, or a users file reload).
+   *
+   * @param access The new access.
+   */
+  setAccess(access: Access): void {
+    this.#access = access;
+    this.#pushes = access.pushes;
+    if (access.loggedIn) clearTimeout(this.#loginTimer);
   }
 
   /** The current nick. */
@@ -125,6 +168,7 @@ export class Session implements Member {
 
   /** Queues a push frame (hub fan-out). */
   deliver(bytes: Uint8Array): boolean {
+    if (!this.#pushes) return false;
     return this.outbox.send(bytes);
   }
 
@@ -161,6 +205,14 @@ export class Session implements Member {
         ...this.ctx.hello,
       };
       this.replyLine(`HELLO ${JSON.stringify(hello)}`);
+      if (this.#access?.loggedIn === false) {
+        const ms = this.ctx.config.loginTimeout;
+        this.#loginTimer = setTimeout(() => {
+          if (this.#access?.loggedIn) return;
+          this.ctx.log.warn("login timeout", { peer: this.peer, nick: this.#nick });
+          this.end("login timeout");
+        }, ms);
+      }
       await this.#readLoop();
     } catch (e) {
       this.ctx.log.error("session error", { peer: this.peer, nick: this.#nick, error: String(e) });
@@ -233,16 +285,54 @@ export class Session implements Member {
   }
 
   #command(frame: Frame): void | Promise<void> {
+    if (--this.#tokens < 0) {
+      const why = this.#overRate(frame.verb);
+      if (why !== null) return this.replyError(ErrorCode.TooMany, why);
+    }
     const handler = this.ctx.handlers.get(frame.verb);
     if (handler === undefined) {
       const verb = frame.verb.length > 32 ? frame.verb.slice(0, 32) + "…" : frame.verb;
       this.replyError(ErrorCode.BadRequest, `Unknown command "${verb}": send HELP for the list`);
       return;
     }
+    const access = this.#access;
+    if (access !== null && access.verbs !== null && !access.verbs.has(frame.verb)) {
+      const [code, text] = access.deny(frame.verb);
+      return this.replyError(code, text);
+    }
     return handler(this, frame);
   }
 
+  /**
+   * The command bucket ran dry: refill it for the time passed (lazily, from the clock) and try
+   * again. `PONG` and `QUIT` always pass.
+   *
+   * @returns `null` when the command may run, else the `ERR 429` text.
+   */
+  #overRate(verb: string): string | null {
+    const { cmdRate, cmdBurst } = this.ctx.config;
+    const now = Date.now();
+    const tokens = Math.min(cmdBurst || cmdRate, this.#tokens + 1 + ((now - this.#tokensAt) * cmdRate) / 1000);
+    this.#tokensAt = now;
+    if (tokens >= 1) {
+      this.#tokens = tokens - 1;
+      return null;
+    }
+    this.#tokens = tokens;
+    if (verb === "PONG" || verb === "QUIT") return null;
+    return `Too many commands: over --cmd-rate ${cmdRate}/s`;
+  }
+
   #stream(start: StreamStart): void | Promise<void> {
+    if (--this.#tokens < 0) {
+      const why = this.#overRate(start.verb);
+      if (why !== null) return void (this.#sink = this.refuseStream(start, ErrorCode.TooMany, why));
+    }
+    const access = this.#access;
+    if (access !== null && access.verbs !== null && !access.verbs.has(start.verb) && !start.badText) {
+      const [code, text] = access.deny(start.verb);
+      return void (this.#sink = this.refuseStream(start, code, text));
+    }
     const handler = this.ctx.streamHandlers.get(start.verb);
     if (handler === undefined || start.badText) {
       this.#sink = DISCARD;
@@ -306,6 +396,7 @@ export class Session implements Member {
     if (this.#closed) return;
     this.#closed = true;
     this.#ending = true;
+    clearTimeout(this.#loginTimer);
     this.#reason ||= reason;
     this.outbox.close();
     try {
