@@ -57,6 +57,8 @@ export class Outbox {
   #queue: Item[] = [];
   #head = 0;
   #held: Item[] | null = null;
+  // Bytes of frames held behind a stream: they cannot drain until `endStream()`.
+  #heldBytes = 0;
   #pending = 0;
   #writing = false;
   #scheduled = false;
@@ -104,8 +106,10 @@ export class Outbox {
       this.cut("slow consumer");
       return false;
     }
-    if (this.#held !== null) this.#held.push(bytes);
-    else {
+    if (this.#held !== null) {
+      this.#held.push(bytes);
+      this.#heldBytes += bytes.length;
+    } else {
       this.#queue.push(bytes);
       this.#schedule();
     }
@@ -148,19 +152,22 @@ export class Outbox {
   endStream(): void {
     const held = this.#held;
     this.#held = null;
+    this.#heldBytes = 0;
     if (held === null || this.#closed) return;
     for (const item of held) this.#queue.push(item);
     this.#schedule();
   }
 
   /**
-   * Resolves once at most `below` bytes are pending, or the outbox closed.
+   * Resolves once at most `below` bytes are pending, or the outbox closed. Frames held behind a
+   * stream do not count (they cannot drain before `endStream()`, so a streamer waiting for them
+   * would wait forever).
    *
    * @param below The low-water mark in bytes.
    * @returns A promise that never rejects.
    */
   drain(below: number): Promise<void> {
-    if (this.#pending <= below || this.#closed) return Promise.resolve();
+    if (this.#pending - this.#heldBytes <= below || this.#closed) return Promise.resolve();
     return new Promise((resolve) => this.#waiters.push({ below, resolve }));
   }
 
@@ -197,6 +204,7 @@ export class Outbox {
     this.#queue = [];
     this.#head = 0;
     this.#held = null;
+    this.#heldBytes = 0;
     this.#pending = 0;
     this.#wake();
   }
@@ -278,7 +286,7 @@ export class Outbox {
     if (this.#waiters.length === 0) return;
     const keep: Waiter[] = [];
     for (const w of this.#waiters) {
-      if (this.#closed || this.#pending <= w.below) w.resolve();
+      if (this.#closed || this.#pending - this.#heldBytes <= w.below) w.resolve();
       else keep.push(w);
     }
     this.#waiters = keep;

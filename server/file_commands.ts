@@ -1,0 +1,295 @@
+/**
+ * The file commands of protocol v1: `LIST`, `GET`, `DEL` (ordinary handlers) and `PUT` (a stream
+ * handler). Each is a plain verb handler, so a permission gate in the session's dispatch can wrap
+ * it. Downloads stream file → socket paced by the outbox; uploads stream socket → temporary file,
+ * each piece awaited on disk before the next is read (pausing only that client).
+ *
+ * @module
+ */
+
+import { encodeLine, encodeTextFrame } from "../lib/encoder.ts";
+import { ErrorCode } from "../lib/errors.ts";
+import type { Frame, StreamStart } from "../lib/frame.ts";
+import { FileError, type FileStore, type OpenedFile } from "./file_store.ts";
+import type { Handler, Session, StreamHandler, StreamSink } from "./session.ts";
+
+/** The handlers to register with the server. */
+export interface FileHandlers {
+  /** `LIST`, `GET`, `DEL`. */
+  readonly handlers: ReadonlyMap<string, Handler>;
+  /** `PUT`. */
+  readonly streamHandlers: ReadonlyMap<string, StreamHandler>;
+}
+
+/** Options of {@linkcode createFileHandlers}. */
+export interface FileHandlerOptions {
+  /**
+   * Bytes read from a file at a time for a download (each piece is one outbox write).
+   * @default {1048576}
+   */
+  chunkSize?: number;
+  /**
+   * Most bytes of one download queued to its client at once. Pushes held behind a download
+   * share `max_pending` with these bytes, so it is capped at half of `max_pending`.
+   * @default {4194304}
+   */
+  window?: number;
+}
+
+const CRLF = new Uint8Array([13, 10]);
+const SHA256_RE = /^[0-9A-Fa-f]{64}$/;
+const OFFSET_RE = /^[0-9]{1,16}$/;
+
+/** Replies to a failed file command: its `ERR`, and a log line for server-side failures. */
+function fail(s: Session, e: unknown, action: string): void {
+  if (e instanceof FileError) {
+    if (e.code >= 500) {
+      s.ctx.log.error("file error", {
+        peer: s.peer,
+        nick: s.nick,
+        error: e.message,
+        cause: String(e.cause),
+      });
+    }
+    s.replyError(e.code, e.message);
+    return;
+  }
+  s.ctx.log.error("file error", { peer: s.peer, nick: s.nick, action, error: String(e) });
+  s.replyError(ErrorCode.Internal, `Cannot ${action}: internal error`);
+}
+
+/**
+ * Queues a large reply in pieces, paced so the queue stays under `window` bytes (pushes wait
+ * behind it and `max_pending` is never passed by the reply alone).
+ */
+async function sendPaced(
+  s: Session,
+  bytes: Uint8Array,
+  piece: number,
+  window: number,
+): Promise<void> {
+  const outbox = s.outbox;
+  outbox.beginStream();
+  try {
+    for (let off = 0; off < bytes.length && !outbox.closed; off += piece) {
+      await outbox.drain(Math.max(0, window - piece));
+      outbox.sendStream(bytes.subarray(off, Math.min(off + piece, bytes.length)));
+    }
+  } finally {
+    outbox.endStream();
+  }
+}
+
+/**
+ * Makes the file command handlers over a store.
+ *
+ * @param store The shared folder.
+ * @param options See {@linkcode FileHandlerOptions}.
+ * @returns Handlers by verb.
+ * @example
+ * ```ts ignore
+ * import { createFileHandlers } from "./file_commands.ts";
+ * import { FileStore } from "./file_store.ts";
+ * import { startServer } from "./server.ts";
+ * const { handlers, streamHandlers } = createFileHandlers(FileStore.create("./files"));
+ * startServer({ port: 0 }, { handlers, streamHandlers });
+ * ```
+ */
+export function createFileHandlers(
+  store: FileStore,
+  options: FileHandlerOptions = {},
+): FileHandlers {
+  const chunkOption = options.chunkSize ?? 1024 * 1024;
+  const windowOption = options.window ?? 4 * 1024 * 1024;
+  if (!Number.isSafeInteger(chunkOption) || chunkOption < 1) {
+    throw new RangeError(
+      `Cannot create file handlers: chunkSize must be at least 1, got ${chunkOption}`,
+    );
+  }
+
+  /** The chunk size and queue window for one session (bounded by its `max_pending`). */
+  function pacing(s: Session): { chunk: number; window: number } {
+    const window = Math.max(2, Math.min(windowOption, Math.floor(s.ctx.config.maxPending / 2)));
+    const chunk = Math.max(1, Math.min(chunkOption, Math.floor(window / 2)));
+    return { chunk, window };
+  }
+
+  async function list(s: Session, f: Frame): Promise<void> {
+    if (f.args.length > 1) return s.replyError(ErrorCode.BadRequest, "Usage: LIST [dir]");
+    let bytes: Uint8Array;
+    try {
+      bytes = encodeTextFrame("LIST", JSON.stringify(await store.list(f.args[0] ?? "")));
+    } catch (e) {
+      return fail(s, e, "list");
+    }
+    const { chunk, window } = pacing(s);
+    if (bytes.length <= chunk) s.reply(bytes);
+    else await sendPaced(s, bytes, chunk, window);
+  }
+
+  async function get(s: Session, f: Frame): Promise<void> {
+    if (f.args.length < 1 || f.args.length > 2) {
+      return s.replyError(ErrorCode.BadRequest, "Usage: GET path [offset]");
+    }
+    let offset = 0;
+    if (f.args.length === 2) {
+      const text = f.args[1]!;
+      offset = Number(text);
+      if (!OFFSET_RE.test(text) || !Number.isSafeInteger(offset)) {
+        return s.replyError(
+          ErrorCode.BadRequest,
+          `Cannot get: offset "${text.slice(0, 20)}" is not a whole number of bytes`,
+        );
+      }
+    }
+    let opened: OpenedFile;
+    try {
+      opened = await store.open(f.args[0]!);
+    } catch (e) {
+      return fail(s, e, "get");
+    }
+    try {
+      if (offset > opened.size) {
+        return s.replyError(
+          ErrorCode.BadRequest,
+          `Cannot get "${opened.wire}": offset ${offset} is past the end (the file has ${opened.size} bytes)`,
+        );
+      }
+      await streamFile(s, opened, offset);
+    } finally {
+      opened.file.close();
+    }
+  }
+
+  async function streamFile(s: Session, opened: OpenedFile, offset: number): Promise<void> {
+    const { file, size, sha256, wire } = opened;
+    const outbox = s.outbox;
+    const { chunk, window } = pacing(s);
+    const ringSize = Math.max(2, Math.floor(window / chunk));
+    const ring: Uint8Array[] = [];
+    let left = size - offset;
+    if (offset > 0) await file.seek(offset, Deno.SeekMode.Start);
+    outbox.beginStream();
+    try {
+      outbox.sendStream(encodeLine(`FILE ${wire} ${size} ${sha256} ${left}`));
+      for (let slot = 0; left > 0; slot = (slot + 1) % ringSize) {
+        let buf = ring[slot];
+        if (buf === undefined) buf = ring[slot] = new Uint8Array(chunk);
+        else {
+          // This buffer may be reused once the bytes queued from it were written: at most
+          // ringSize - 1 full pieces are still queued after it.
+          await outbox.drain((ringSize - 1) * chunk);
+        }
+        if (outbox.closed) return;
+        const want = Math.min(chunk, left);
+        let got = 0;
+        while (got < want) {
+          const n = await file.read(buf.subarray(got, want));
+          if (n === null) break;
+          got += n;
+        }
+        if (outbox.closed) return;
+        if (got < want) {
+          // The file shrank in place (not through PUT, which renames): the announced size cannot
+          // be met, so framing is lost.
+          s.ctx.log.warn("download cut", {
+            peer: s.peer,
+            nick: s.nick,
+            path: opened.path,
+            reason: "file shrank",
+          });
+          s.close("file changed during download");
+          return;
+        }
+        outbox.sendStream(got === buf.length ? buf : buf.subarray(0, got));
+        left -= got;
+      }
+      outbox.sendStream(CRLF);
+    } finally {
+      outbox.endStream();
+    }
+  }
+
+  async function del(s: Session, f: Frame): Promise<void> {
+    if (f.args.length !== 1) return s.replyError(ErrorCode.BadRequest, "Usage: DEL path");
+    try {
+      s.replyLine(`OK ${await store.remove(f.args[0]!)}`);
+    } catch (e) {
+      fail(s, e, "delete");
+    }
+  }
+
+  function refuse(s: Session, start: StreamStart, e: unknown): StreamSink {
+    if (e instanceof FileError) {
+      if (e.code >= 500) {
+        s.ctx.log.error("file error", {
+          peer: s.peer,
+          nick: s.nick,
+          error: e.message,
+          cause: String(e.cause),
+        });
+      }
+      return s.refuseStream(start, e.code, e.message);
+    }
+    s.ctx.log.error("file error", {
+      peer: s.peer,
+      nick: s.nick,
+      action: "upload",
+      error: String(e),
+    });
+    return s.refuseStream(start, ErrorCode.Internal, "Cannot upload: internal error");
+  }
+
+  function put(s: Session, start: StreamStart): StreamSink | Promise<StreamSink> {
+    const args = start.args;
+    if (args.length < 1 || args.length > 2) {
+      return s.refuseStream(start, ErrorCode.BadRequest, "Usage: PUT path N, or PUT path sha256 N");
+    }
+    const sha = args[1];
+    if (sha !== undefined && !SHA256_RE.test(sha)) {
+      return s.refuseStream(
+        start,
+        ErrorCode.BadRequest,
+        "Cannot upload: the sha256 must be 64 hex digits",
+      );
+    }
+    // beginUpload checks read-only and max_file_size before anything touches the disk.
+    return store.beginUpload(args[0]!, start.size, sha?.toLowerCase()).then(
+      (upload): StreamSink => {
+        let failed = false;
+        let received = 0;
+        return {
+          async data(bytes) {
+            received += bytes.length;
+            if (failed) return;
+            try {
+              await upload.write(bytes);
+            } catch (e) {
+              failed = true;
+              fail(s, e, "upload");
+              // The rest of the bytes are skipped if that is cheap, else the connection closes.
+              if (start.size - received > s.ctx.config.maxPayload) s.end("upload failed");
+            }
+          },
+          async end() {
+            if (failed) return;
+            try {
+              s.replyLine(`OK ${await upload.commit()}`);
+            } catch (e) {
+              fail(s, e, "upload");
+            }
+          },
+          abort() {
+            return upload.abort();
+          },
+        };
+      },
+      (e) => refuse(s, start, e),
+    );
+  }
+
+  return {
+    handlers: new Map<string, Handler>([["LIST", list], ["GET", get], ["DEL", del]]),
+    streamHandlers: new Map<string, StreamHandler>([["PUT", put]]),
+  };
+}
