@@ -54,8 +54,8 @@ export async function runClientCli(args: string[]): Promise<number> {
   }
   if (parsed.command === "help") {
     const topic = parsed.positionals[0];
-    if (topic === undefined || parsed.help) {
-      console.log(OVERVIEW);
+    if (topic === undefined) {
+      console.log(parsed.help && args.includes("help") ? COMMAND_HELP.help : OVERVIEW);
       return 0;
     }
     const page = COMMAND_HELP[topic];

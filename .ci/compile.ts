@@ -1,0 +1,178 @@
+/**
+ * Builds the two standalone executables with `deno compile`, each with its role baked in as the
+ * first argument (`main.ts server`, `main.ts client`) and the narrowest permissions that work.
+ *
+ *   deno task compile                  dist/switchboard-server and dist/switchboard for this machine
+ *   deno task compile:all              dist/<target>/... for every target in TARGETS
+ *   deno run ... .ci/compile.ts --out DIR [--target T]...
+ *
+ * `deno compile` needs Deno's runtime binary (`denort`) for each target: it downloads it from
+ * dl.deno.land, or uses the file named by `DENORT_BIN` (this machine's target only).
+ *
+ * The permission lists are exported: tests/bundle_test.ts and the CLI tests run the program with
+ * exactly these flags, so what the executables are allowed to do is tested on every run.
+ *
+ * @module
+ */
+
+import { CLIENT_ENV_VARS } from "../client/cli_args.ts";
+import { envName, OPTIONS } from "../server/config.ts";
+
+/** Every target of `compile:all`: x86_64/aarch64 Linux, x86_64/aarch64 macOS, x86_64 Windows. */
+export const TARGETS: readonly string[] = [
+  "x86_64-unknown-linux-gnu",
+  "aarch64-unknown-linux-gnu",
+  "x86_64-apple-darwin",
+  "aarch64-apple-darwin",
+  "x86_64-pc-windows-msvc",
+];
+
+/**
+ * The permissions baked into `switchboard-server`: the network (listen, and accept anyone), read
+ * and write anywhere (the shared folder, TLS files and the user list are chosen at run time), and
+ * only its own `SWITCHBOARD_*` variables.
+ *
+ * @returns Deno permission flags.
+ */
+export function serverPermissions(): string[] {
+  const vars = OPTIONS.map((o) => envName(o.flag));
+  return ["--allow-net", "--allow-read", "--allow-write", `--allow-env=${vars.join(",")}`];
+}
+
+/**
+ * The permissions baked into `switchboard`: the network (connect), read (`put`, `--ca`), write
+ * (`get`), and only the variables in {@linkcode CLIENT_ENV_VARS}.
+ *
+ * @returns Deno permission flags.
+ */
+export function clientPermissions(): string[] {
+  return [
+    "--allow-net",
+    "--allow-read",
+    "--allow-write",
+    `--allow-env=${CLIENT_ENV_VARS.join(",")}`,
+  ];
+}
+
+/** The target triple of this machine, as `deno compile --target` spells it. */
+export function hostTarget(): string {
+  return Deno.build.target;
+}
+
+/** One executable to build. */
+export interface Build {
+  /** `server` or `client`: the first argument baked in. */
+  role: "server" | "client";
+  /** Target triple. */
+  target: string;
+  /** Output path. */
+  output: string;
+}
+
+/**
+ * The builds for some targets.
+ *
+ * @param outDir Where to write.
+ * @param targets Target triples; with one target equal to this machine's and `flat`, the files go
+ *   straight into `outDir`, otherwise into `outDir/<target>/`.
+ * @param flat Write straight into `outDir`.
+ * @returns One build per role and target.
+ */
+export function plan(outDir: string, targets: readonly string[], flat: boolean): Build[] {
+  const builds: Build[] = [];
+  for (const target of targets) {
+    const dir = flat ? outDir : `${outDir}/${target}`;
+    const exe = target.includes("windows") ? ".exe" : "";
+    builds.push({ role: "server", target, output: `${dir}/switchboard-server${exe}` });
+    builds.push({ role: "client", target, output: `${dir}/switchboard${exe}` });
+  }
+  return builds;
+}
+
+/**
+ * The `deno compile` arguments of one build.
+ *
+ * @param build The build.
+ * @param root The repository root (where main.ts is).
+ * @returns Arguments after `deno`.
+ */
+export function compileArgs(build: Build, root: string): string[] {
+  const perms = build.role === "server" ? serverPermissions() : clientPermissions();
+  return [
+    "compile",
+    "--no-prompt",
+    ...perms,
+    "--target",
+    build.target,
+    "--output",
+    build.output,
+    `${root}/main.ts`,
+    build.role,
+  ];
+}
+
+/**
+ * Runs `deno compile` for each build, in order.
+ *
+ * @param builds The builds.
+ * @param root The repository root.
+ * @returns True when all succeeded.
+ */
+export async function compileAll(builds: Build[], root: string): Promise<boolean> {
+  let ok = true;
+  for (const b of builds) {
+    await Deno.mkdir(b.output.replace(/\/[^/]+$/, ""), { recursive: true });
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: compileArgs(b, root),
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(out.stderr) + new TextDecoder().decode(out.stdout);
+    if (out.success) {
+      console.log(`built ${b.output} (${b.role}, ${b.target})`);
+      continue;
+    }
+    ok = false;
+    if (/denort|dl\.deno\.land|Setting up base binary/i.test(text)) {
+      const hint = b.target === hostTarget()
+        ? "set DENORT_BIN to a denort binary of the same Deno version, or allow downloads from dl.deno.land"
+        : "allow downloads from dl.deno.land (DENORT_BIN only serves this machine's target)";
+      console.error(
+        `Cannot compile ${b.output}: deno could not get its runtime binary (denort) for ${b.target}: ${hint}`,
+      );
+    } else {
+      console.error(`Cannot compile ${b.output}:\n${text.trim()}`);
+    }
+  }
+  return ok;
+}
+
+if (import.meta.main) {
+  const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+  const args = [...Deno.args];
+  let outDir = `${root}/dist`;
+  const targets: string[] = [];
+  let all = false;
+  while (args.length > 0) {
+    const a = args.shift()!;
+    if (a === "--all") all = true;
+    else if (a === "--out") outDir = args.shift() ?? outDir;
+    else if (a === "--target") targets.push(args.shift() ?? "");
+    else {
+      console.error(
+        `Cannot compile: unknown argument "${a}" (use --all, --out DIR, --target TRIPLE)`,
+      );
+      Deno.exit(2);
+    }
+  }
+  for (const t of targets) {
+    if (!TARGETS.includes(t)) {
+      console.error(`Cannot compile for "${t}": the targets are ${TARGETS.join(", ")}`);
+      Deno.exit(2);
+    }
+  }
+  const chosen = all ? TARGETS : targets.length > 0 ? targets : [hostTarget()];
+  const flat = !all && targets.length === 0;
+  const ok = await compileAll(plan(outDir, chosen, flat), root);
+  Deno.exit(ok ? 0 : 1);
+}
