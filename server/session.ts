@@ -16,6 +16,8 @@ import type { ServerConfig } from "./config.ts";
 import type { Hub, Member } from "./hub.ts";
 import type { Logger } from "./log.ts";
 import { Outbox } from "./outbox.ts";
+import v8 from "node:v8";
+import vm from "node:vm";
 import type { AbuseGuard } from "./rate_limit.ts";
 
 /** The part of a connection a session needs (a `Deno.Conn` or `Deno.TlsConn`). */
@@ -78,6 +80,34 @@ const MIN_READ = 4096;
 const MAX_READ = 256 * 1024;
 
 let nextId = 0;
+
+// Memory: a big message is copied twice (out of the read buffer, then into the one MSG frame
+// fanned out) and is garbage once written. V8 collects ArrayBuffers only after about 64 MiB of
+// them pile up, which shows as that much more resident memory. A young-generation GC after every
+// BIG_GC_EVERY bytes of big payloads keeps the pile small; it takes well under a millisecond.
+const BIG_PAYLOAD = 64 * 1024;
+const BIG_GC_EVERY = 8 * 1024 * 1024;
+const collectYoung = exposeGc();
+let bigBytes = 0;
+
+function exposeGc(): (() => void) | null {
+  try {
+    v8.setFlagsFromString("--expose-gc");
+    const gc = vm.runInNewContext("gc") as unknown;
+    if (typeof gc !== "function") return null;
+    return () => gc({ type: "minor" });
+  } catch {
+    return null;
+  }
+}
+
+function noteBigPayload(size: number): void {
+  if (size < BIG_PAYLOAD || collectYoung === null) return;
+  bigBytes += size;
+  if (bigBytes < BIG_GC_EVERY) return;
+  bigBytes = 0;
+  collectYoung();
+}
 
 /**
  * A connected client: implements the hub's {@linkcode Member}.
@@ -246,9 +276,16 @@ export class Session implements Member {
       this.#lastRx = Date.now();
       decoder.push(n === buf.length ? buf : buf.subarray(0, n));
       for (let ev = decoder.next(); ev !== undefined; ev = decoder.next()) {
+        if (ev.type === "frame" && ev.payload !== null) noteBigPayload(ev.payload.length);
         const r = this.#dispatch(ev);
         if (r !== undefined) await r;
         if (this.#ending) return;
+        // Back-pressure between commands too: one read can hold thousands of pipelined commands
+        // whose replies would pass max_pending (the decoder's views into `buf` stay valid).
+        if (this.outbox.pending > this.ctx.config.maxPending / 2) {
+          await this.outbox.drain(this.ctx.config.maxPending / 4);
+          if (this.#ending) return;
+        }
       }
       // Grow the read buffer for busy clients; idle ones keep a small one.
       if (n === buf.length && buf.length < MAX_READ) buf = new Uint8Array(buf.length * 2);

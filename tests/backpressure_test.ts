@@ -1,0 +1,197 @@
+/**
+ * Back-pressure over real sockets: a client that stops reading is cut as a slow consumer (by
+ * `max_pending` or by `write_deadline`) without slowing anyone else, the server's memory stays
+ * bounded, and a client that pipelines more than it reads is paused, not cut.
+ */
+
+import assert from "node:assert/strict";
+import { encodeFrame } from "../lib/encoder.ts";
+import { createLogger } from "../server/log.ts";
+import { RawClient, startServerProcess, startTestServer, waitFor } from "./test_util.ts";
+
+const MiB = 1024 * 1024;
+
+/** Connects a raw client, reads HELLO, takes `nick`, and joins `room` when given. */
+async function client(port: number, nick: string, room?: string): Promise<RawClient> {
+  const c = await RawClient.connect(port);
+  await c.hello();
+  await c.line(`NICK ${nick}`);
+  assert.equal(await c.next(), `OK ${nick}`);
+  if (room !== undefined) {
+    await c.line(`JOIN ${room}`);
+    assert.equal(await c.next(), `OK ${room}`);
+  }
+  return c;
+}
+
+/** Skips pushes (`JOINED`, `LEFT`) until the next reply, and returns it as text. */
+async function reply(c: RawClient, timeoutMs = 10_000): Promise<string> {
+  for (;;) {
+    const line = await c.next(timeoutMs);
+    if (!/^(JOINED|LEFT) /.test(line)) return line;
+  }
+}
+
+/** The nicks in a room, as `WHO room` lists them. */
+async function whoIn(c: RawClient, room: string): Promise<string[]> {
+  await c.line(`WHO ${room}`);
+  let f = await c.frame();
+  while (f.verb === "JOINED" || f.verb === "LEFT") f = await c.frame();
+  if (f.verb !== "WHO") throw new Error(`Expected WHO, got ${f.verb}`);
+  return (JSON.parse(new TextDecoder().decode(f.payload!)) as { nick: string }[]).map((e) =>
+    e.nick
+  );
+}
+
+/** A message payload of `size` bytes whose first four bytes are `index`. */
+function numbered(index: number, size: number): Uint8Array {
+  const p = new Uint8Array(size).fill(0x61 + (index % 26));
+  new DataView(p.buffer).setUint32(0, index);
+  return p;
+}
+
+Deno.test({
+  name:
+    "a client that never reads while 64 MiB go to its room is cut; sender and reader go on; RSS grows < 48 MiB",
+  async fn() {
+    // Default limits: max_payload 1 MiB, max_pending 8 MiB, write_deadline 10 s.
+    await using server = await startServerProcess();
+    await using sender = await client(server.port, "sender", "big");
+    await using reader = await client(server.port, "reader", "big");
+    const stalled = await client(server.port, "stalled", "big");
+    await sender.line("PING");
+    assert.equal(await reply(sender), "PONG");
+    const baseline = await server.rss();
+    let peak = baseline;
+
+    const COUNT = 64; // 64 messages of 1 MiB: 64 MiB
+    const WINDOW = 4; // the sender stays at most this many messages ahead of the reader
+    let received = 0;
+    const reading = (async () => {
+      while (received < COUNT) {
+        const f = await reader.frame(20_000);
+        if (f.verb !== "MSG") continue; // JOINED/LEFT pushes
+        assert.deepEqual(f.args, ["big", "sender"]);
+        assert.equal(f.payload!.length, MiB);
+        assert.equal(new DataView(f.payload!.buffer, f.payload!.byteOffset).getUint32(0), received);
+        received++;
+      }
+    })();
+    for (let i = 0; i < COUNT; i++) {
+      await waitFor(() => received >= i - WINDOW, 20_000, `reader to get message ${i - WINDOW}`);
+      await sender.send(encodeFrame("SAY big", numbered(i, MiB)));
+      const ok = await reply(sender, 20_000);
+      assert.match(ok, /^OK [12]$/, `message ${i}`);
+      peak = Math.max(peak, await server.rss());
+    }
+    await reading;
+    peak = Math.max(peak, await server.rss());
+
+    // The stalled client is gone: WHO no longer lists it, and its socket ends.
+    await waitFor(
+      async () => !(await whoIn(reader, "big")).includes("stalled"),
+      10_000,
+      "stalled to be cut",
+    );
+    assert.match(server.log(), /disconnect .*nick=stalled reason="slow consumer"/);
+    let got = 0;
+    const buf = new Uint8Array(MiB);
+    for (;;) {
+      const n = await stalled.conn.read(buf).catch(() => null);
+      if (n === null) break;
+      got += n;
+    }
+    stalled.close();
+    assert.ok(
+      got < 32 * MiB,
+      `the stalled client got only what was written before the cut (${got} bytes)`,
+    );
+
+    // Sender and reader still work.
+    await sender.line("SAY big :still here");
+    assert.equal(await reply(sender), "OK 1");
+    assert.equal(await reader.next(), "MSG big sender still here");
+    const growth = peak - baseline;
+    assert.ok(growth < 48 * MiB, `server RSS grew by ${(growth / MiB).toFixed(1)} MiB`);
+  },
+});
+
+Deno.test("with a small max_pending, a member that never reads is cut and the room goes on", async () => {
+  await using server = await startTestServer({ maxPending: 256 * 1024 });
+  await using sender = await client(server.port, "sender", "room");
+  await using reader = await client(server.port, "reader", "room");
+  const stalled = await client(server.port, "stalled", "room");
+  try {
+    const payload = new Uint8Array(64 * 1024);
+    let received = 0;
+    const reading = (async () => {
+      while (received < 200) if ((await reader.frame(10_000)).verb === "MSG") received++;
+    })();
+    const counts: string[] = [];
+    for (let i = 0; i < 200; i++) {
+      await sender.send(encodeFrame("SAY room", payload));
+      counts.push(await reply(sender));
+      await waitFor(() => received >= i - 2, 10_000, "the reader");
+    }
+    await reading;
+    // 200 x 64 KiB = 12.5 MiB: far past what the kernel buffers and 256 KiB hold for the stalled one.
+    assert.equal(counts[0], "OK 2");
+    assert.equal(counts.at(-1), "OK 1", "by the end only the reader is left to hear");
+    assert.deepEqual(await whoIn(reader, "room"), ["sender", "reader"]);
+  } finally {
+    stalled.close();
+  }
+});
+
+Deno.test("write_deadline cuts a client that stops reading even under max_pending", async () => {
+  const lines: string[] = [];
+  const log = createLogger({ write: (l) => lines.push(l) });
+  await using server = await startTestServer({ maxPending: 256 * MiB, writeDeadline: 300 }, {
+    log,
+  });
+  await using sender = await client(server.port, "sender", "room");
+  await using reader = await client(server.port, "reader", "room");
+  const stalled = await client(server.port, "stalled", "room");
+  try {
+    // 24 MiB: more than loopback socket buffers hold, far less than max_pending.
+    const payload = new Uint8Array(MiB);
+    let received = 0;
+    const reading = (async () => {
+      while (received < 24) if ((await reader.frame(10_000)).verb === "MSG") received++;
+    })();
+    for (let i = 0; i < 24; i++) {
+      await sender.send(encodeFrame("SAY room", payload));
+      assert.match(await reply(sender), /^OK [12]$/);
+    }
+    await reading;
+    const cutAt = Date.now();
+    await waitFor(
+      async () => !(await whoIn(reader, "room")).includes("stalled"),
+      10_000,
+      "the cut",
+    );
+    assert.ok(Date.now() - cutAt < 5000);
+    assert.ok(
+      lines.some((l) => /disconnect .*nick=stalled reason="slow consumer"/.test(l)),
+      lines.join("\n"),
+    );
+    await sender.line("SAY room :after");
+    assert.equal(await reply(sender), "OK 1");
+    assert.equal(await reader.next(), "MSG room sender after");
+  } finally {
+    stalled.close();
+  }
+});
+
+Deno.test("a client that pipelines far more replies than max_pending without reading is paused, not cut", async () => {
+  await using server = await startTestServer({ maxPending: 256 * 1024 });
+  await using c = await client(server.port, "greedy");
+  // 5000 HELP commands in one write ask for about 6 MiB of replies, 24 times max_pending.
+  await c.send("HELP\r\n".repeat(5000) + "PING\r\n");
+  await new Promise((r) => setTimeout(r, 300));
+  for (let i = 0; i < 5000; i++) {
+    const f = await c.frame(10_000);
+    assert.equal(f.verb, "HELP", `reply ${i}`);
+  }
+  assert.equal(await c.next(), "PONG");
+});
