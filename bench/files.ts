@@ -1,0 +1,185 @@
+/**
+ * The file workload: PUT then GET of one big file through a fresh Switchboard server, beside the
+ * raw TCP ceiling (the same bytes through a socat or nc pipe over loopback) and the sha256 rate of
+ * one core (node:crypto), all measured in the same run.
+ *
+ * @module
+ */
+
+import { createHash } from "node:crypto";
+import { drain, freePort, hasCommand, spawn, startServer } from "./servers.ts";
+
+const BLOCK = 1024 * 1024;
+let block: Uint8Array | null = null;
+
+/**
+ * The 1 MiB block every benchmark file is made of (pseudo-random, the same in every process).
+ *
+ * @returns The block; do not change it.
+ */
+export function fileBlock(): Uint8Array {
+  if (block !== null) return block;
+  const b = new Uint8Array(BLOCK);
+  const words = new Uint32Array(b.buffer);
+  let x = 0x9e3779b9;
+  for (let i = 0; i < words.length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    words[i] = x >>> 0;
+  }
+  return block = b;
+}
+
+/** A benchmark file on disk and its sha256. */
+export interface BenchFile {
+  /** Its path. */
+  path: string;
+  /** Its size. */
+  bytes: number;
+  /** Lower-case hex sha256 of its bytes. */
+  sha256: string;
+}
+
+/**
+ * Writes a file of `bytes` bytes made of {@linkcode fileBlock} repeated (reused when present).
+ *
+ * @param dir Where.
+ * @param bytes How big.
+ * @returns The file and its sha256.
+ */
+export async function prepareFile(dir: string, bytes: number): Promise<BenchFile> {
+  const path = `${dir}/big-${bytes}.bin`;
+  const b = fileBlock();
+  const hash = createHash("sha256");
+  const exists = await Deno.stat(path).then((s) => s.size === bytes, () => false);
+  const f = exists ? null : await Deno.open(path, { write: true, create: true, truncate: true });
+  try {
+    for (let done = 0; done < bytes;) {
+      const k = Math.min(b.length, bytes - done);
+      const part = k === b.length ? b : b.subarray(0, k);
+      hash.update(part);
+      if (f) { for (let off = 0; off < part.length;) off += await f.write(part.subarray(off)); }
+      done += k;
+    }
+  } finally {
+    f?.close();
+  }
+  return { path, bytes, sha256: hash.digest("hex") };
+}
+
+/**
+ * The sha256 rate of one core: hashes `bytes` bytes of the block with node:crypto.
+ *
+ * @param bytes How much to hash.
+ * @returns MB/s (10^6 bytes per second).
+ */
+export function sha256Rate(bytes: number): Promise<number> {
+  const b = fileBlock();
+  const hash = createHash("sha256");
+  const t0 = performance.now();
+  for (let done = 0; done < bytes; done += b.length) hash.update(b);
+  hash.digest("hex");
+  return Promise.resolve(bytes / ((performance.now() - t0) / 1000) / 1e6);
+}
+
+/**
+ * The raw TCP ceiling: the file's bytes through `socat` (or `nc`) from one process to another
+ * over loopback, receiver writing to /dev/null.
+ *
+ * @param file The file.
+ * @returns MB/s.
+ */
+export async function rawPipe(file: BenchFile): Promise<number> {
+  const port = freePort();
+  const socat = await hasCommand("socat");
+  const receiver = spawn(
+    socat
+      ? ["socat", "-u", `TCP-LISTEN:${port},bind=127.0.0.1,reuseaddr`, "OPEN:/dev/null"]
+      : ["sh", "-c", 'exec nc -l 127.0.0.1 "$1" > /dev/null', "sh", String(port)],
+  );
+  const rlog = drain(receiver.stderr);
+  void drain(receiver.stdout);
+  try {
+    // Wait until the receiver listens (without connecting to it: it accepts one connection).
+    const deadline = Date.now() + 10_000;
+    const hex = port.toString(16).toUpperCase().padStart(4, "0");
+    while (
+      !(await Deno.readTextFile("/proc/net/tcp")).includes(`0100007F:${hex} 00000000:0000 0A`)
+    ) {
+      if (Date.now() > deadline) {
+        throw new Error(`Receiver did not listen on ${port}: ${rlog.text()}`);
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const t0 = performance.now();
+    const sender = spawn(
+      socat
+        ? ["socat", "-u", `OPEN:${file.path},rdonly`, `TCP:127.0.0.1:${port}`]
+        : ["sh", "-c", 'exec nc -N 127.0.0.1 "$1" < "$2"', "sh", String(port), file.path],
+    );
+    const slog = drain(sender.stderr);
+    void drain(sender.stdout);
+    const [s, r] = await Promise.all([sender.status, receiver.status]);
+    const seconds = (performance.now() - t0) / 1000;
+    if (!s.success || !r.success) throw new Error(`Raw pipe failed: ${slog.text()} ${rlog.text()}`);
+    return file.bytes / seconds / 1e6;
+  } finally {
+    try {
+      receiver.kill("SIGKILL");
+    } catch {
+      // Exited.
+    }
+  }
+}
+
+/** MB/s of one PUT and one GET. */
+export interface FilesResult {
+  /** Upload rate, MB/s (until `OK sha256`: hashed, synced, renamed). */
+  put: number;
+  /** Download rate, MB/s (until the last byte). */
+  get: number;
+}
+
+/** Runs a load spec in a load client process (bench/main.ts provides it). */
+export type LoadRunner = (
+  spec: Record<string, unknown>,
+  timeoutMs: number,
+) => Promise<Record<string, unknown>>;
+
+/**
+ * Starts a fresh Switchboard server on an empty folder, PUTs the file, then GETs it back.
+ *
+ * @param file The file (its bytes are {@linkcode fileBlock} repeated, as the load client sends).
+ * @param profileDir Where the server writes a CPU profile, if anywhere.
+ * @param runLoad Runs the load client.
+ * @returns MB/s of each.
+ */
+export async function filesRun(
+  file: BenchFile,
+  profileDir: string | undefined,
+  runLoad: LoadRunner,
+): Promise<FilesResult> {
+  const server = await startServer("switchboard", { maxClients: 100, profileDir });
+  try {
+    const common = {
+      proto: "switchboard",
+      port: server.port,
+      path: "big.bin",
+      bytes: file.bytes,
+      sha256: file.sha256,
+    };
+    const timeout = 60_000 + file.bytes / 50_000; // at least 50 MB/s, or the run fails
+    const put = await runLoad(
+      { workload: "put", ...common, deadlineMs: timeout },
+      timeout + 10_000,
+    );
+    const get = await runLoad(
+      { workload: "get", ...common, deadlineMs: timeout },
+      timeout + 10_000,
+    );
+    return { put: put.rate as number, get: get.rate as number };
+  } finally {
+    await server.stop();
+  }
+}

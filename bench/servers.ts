@@ -1,0 +1,276 @@
+/**
+ * Starts and stops the servers under test (Switchboard, nats-server, redis-server) and the load
+ * client processes, by PID, on loopback ports. Every child is registered so that
+ * {@linkcode killAll} can stop them on failure or Ctrl-C.
+ *
+ * @module
+ */
+
+import type { Proto } from "./wire.ts";
+
+/** The repository root. */
+export const ROOT: string = new URL("../", import.meta.url).pathname;
+
+const live = new Set<Deno.ChildProcess>();
+
+/** Kills every child still running (SIGKILL). Safe to call more than once. */
+export function killAll(): void {
+  for (const child of live) {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // Exited already.
+    }
+  }
+  live.clear();
+}
+
+/**
+ * Runs `argv` through `sh` after raising the soft open-files limit to the hard one (a server with
+ * 10,000 clients needs more than the usual 1024). `exec` keeps the PID.
+ */
+function withFdLimit(argv: string[]): string[] {
+  return ["-c", 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"', "sh", ...argv];
+}
+
+/** Spawns a registered child process. */
+export function spawn(
+  argv: string[],
+  options: { stdin?: "piped" | "null"; cwd?: string; env?: Record<string, string> } = {},
+): Deno.ChildProcess {
+  const child = new Deno.Command("sh", {
+    args: withFdLimit(argv),
+    stdin: options.stdin ?? "null",
+    stdout: "piped",
+    stderr: "piped",
+    cwd: options.cwd,
+    env: options.env,
+  }).spawn();
+  live.add(child);
+  child.status.then(() => live.delete(child));
+  return child;
+}
+
+/** Collects what a stream prints, keeping the last `keep` characters. */
+export function drain(
+  stream: ReadableStream<Uint8Array>,
+  keep = 8192,
+): { text(): string; done: Promise<void> } {
+  let tail = "";
+  const decoder = new TextDecoder();
+  const done = (async () => {
+    try {
+      for await (const chunk of stream) {
+        tail += decoder.decode(chunk, { stream: true });
+        if (tail.length > 2 * keep) tail = tail.slice(-keep);
+      }
+    } catch {
+      // The process went away.
+    }
+  })();
+  return { text: () => tail.slice(-keep), done };
+}
+
+/** A free loopback TCP port (bound, then released). */
+export function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/**
+ * Resident set size of a process, from `ps` (Deno asks for all permissions to read /proc/<pid>).
+ *
+ * @param pid The process.
+ * @returns Bytes.
+ */
+export async function rssOf(pid: number): Promise<number> {
+  const r = await new Deno.Command("ps", {
+    args: ["-o", "rss=", "-p", String(pid)],
+    stdout: "piped",
+    stderr: "null",
+  })
+    .output();
+  const kib = Number(new TextDecoder().decode(r.stdout).trim());
+  if (!r.success || !Number.isFinite(kib) || kib <= 0) {
+    throw new Error(`Cannot read the memory of process ${pid}`);
+  }
+  return kib * 1024;
+}
+
+/** A server under test. */
+export interface RunningServer {
+  /** Which one. */
+  readonly proto: Proto;
+  /** Its process id. */
+  readonly pid: number;
+  /** Its loopback port. */
+  readonly port: number;
+  /** Its resident memory, bytes. */
+  rss(): Promise<number>;
+  /** What it printed last. */
+  log(): string;
+  /** Stops it (gracefully, then SIGKILL after 5 s) and removes its temporary folder. */
+  stop(): Promise<void>;
+}
+
+/** Options of {@linkcode startServer}. */
+export interface ServerOptions {
+  /** Most clients the server must accept. */
+  maxClients: number;
+  /** Write a V8 CPU profile of the Switchboard server into this folder. */
+  profileDir?: string;
+  /** The folder Switchboard shares (a fresh temporary one when absent). */
+  files?: string;
+}
+
+function commandOf(proto: Proto, port: number, files: string, options: ServerOptions): string[] {
+  switch (proto) {
+    case "switchboard":
+      return [
+        Deno.execPath(),
+        "run",
+        "--allow-net",
+        "--allow-read",
+        "--allow-write",
+        "--allow-env",
+        ...(options.profileDir ? ["--cpu-prof", `--cpu-prof-dir=${options.profileDir}`] : []),
+        `${ROOT}main.ts`,
+        "server",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        String(port),
+        "--files",
+        files,
+        "--max-clients",
+        String(options.maxClients),
+      ];
+    case "nats":
+      return ["nats-server", "-a", "127.0.0.1", "-p", String(port)];
+    case "redis":
+      return [
+        "redis-server",
+        "--port",
+        String(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--maxclients",
+        String(options.maxClients),
+      ];
+  }
+}
+
+async function waitListening(
+  port: number,
+  child: Deno.ChildProcess,
+  log: () => string,
+): Promise<void> {
+  let exited = false;
+  child.status.then(() => exited = true);
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (exited) throw new Error(`Server exited before listening on ${port}:\n${log()}`);
+    try {
+      const c = await Deno.connect({ hostname: "127.0.0.1", port });
+      c.close();
+      return;
+    } catch {
+      if (Date.now() > deadline) {
+        throw new Error(`Server did not listen on ${port} within 20 s:\n${log()}`);
+      }
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+}
+
+/**
+ * Starts a server on a free loopback port and waits until it accepts connections.
+ *
+ * @param proto Which server.
+ * @param options See {@linkcode ServerOptions}.
+ * @returns The running server.
+ */
+export async function startServer(proto: Proto, options: ServerOptions): Promise<RunningServer> {
+  const port = freePort();
+  const ownFiles = options.files === undefined && proto === "switchboard";
+  const files = options.files ??
+    (ownFiles ? await Deno.makeTempDir({ prefix: "sb-bench-files-" }) : "");
+  const child = spawn(commandOf(proto, port, files, options));
+  const out = drain(child.stdout);
+  const err = drain(child.stderr);
+  const log = () => out.text() + err.text();
+  let stopped: Promise<void> | null = null;
+  const stop = () =>
+    stopped ??= (async () => {
+      try {
+        child.kill(proto === "switchboard" ? "SIGINT" : "SIGTERM");
+      } catch {
+        // Exited already.
+      }
+      const timer = setTimeout(() => {
+        try {
+          child.kill("SIGKILL");
+        } catch {
+          // Exited.
+        }
+      }, 5000);
+      await child.status;
+      clearTimeout(timer);
+      await Promise.all([out.done, err.done]);
+      if (ownFiles) await Deno.remove(files, { recursive: true }).catch(() => {});
+    })();
+  try {
+    await waitListening(port, child, log);
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { proto, pid: child.pid, port, rss: () => rssOf(child.pid), log, stop };
+}
+
+/**
+ * Tells whether a command is on the PATH.
+ *
+ * @param name The command.
+ */
+export async function hasCommand(name: string): Promise<boolean> {
+  const r = await new Deno.Command("sh", {
+    args: ["-c", 'command -v "$1"', "sh", name],
+    stdout: "null",
+    stderr: "null",
+  })
+    .output();
+  return r.success;
+}
+
+/** The hard limit on open files for processes started from here (`ulimit -Hn`). */
+export async function hardFdLimit(): Promise<number> {
+  const r = await new Deno.Command("sh", {
+    args: ["-c", "ulimit -Hn"],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  const s = new TextDecoder().decode(r.stdout).trim();
+  return s === "unlimited" ? Infinity : Number(s);
+}
+
+/** First line a command prints for its version (for the results header). */
+export async function versionOf(argv: string[]): Promise<string> {
+  try {
+    const r = await new Deno.Command(argv[0]!, {
+      args: argv.slice(1),
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const s = new TextDecoder().decode(r.stdout) + new TextDecoder().decode(r.stderr);
+    return s.trim().split("\n")[0] ?? "";
+  } catch {
+    return "not found";
+  }
+}
