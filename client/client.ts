@@ -6,7 +6,7 @@
  */
 
 import { Decoder } from "../lib/decoder.ts";
-import { encodeFrame, encodeLine } from "../lib/encoder.ts";
+import { decodePath, encodeFrame, encodeLine, encodePath } from "../lib/encoder.ts";
 import { ServerError } from "../lib/errors.ts";
 import { type Frame, PUSH_VERBS, SERVER_PAYLOADS, type StreamStart } from "../lib/frame.ts";
 import { DEFAULT_HOST, DEFAULT_PORT } from "../lib/limits.ts";
@@ -106,6 +106,66 @@ export interface ReplySink {
   abort(error: Error): void;
 }
 
+/** One row of {@linkcode Client.list}. */
+export interface FileEntry {
+  /** The name in its folder (plain, not percent-encoded). */
+  name: string;
+  /** `file` or `dir`. */
+  type: "file" | "dir";
+  /** Bytes; 0 for a folder. */
+  size: number;
+  /** Modification time, unix milliseconds. */
+  mtime: number;
+}
+
+/** The head of a `FILE` reply: what the server is about to send. */
+export interface FileHead {
+  /** The path (plain, decoded). */
+  path: string;
+  /** Size of the whole file. */
+  size: number;
+  /** sha256 of the whole file, lower-case hex. */
+  sha256: string;
+  /** Where the bytes sent start (the `GET` offset). */
+  offset: number;
+  /** How many bytes follow (`size - offset`). */
+  length: number;
+}
+
+/** Options of {@linkcode Client.get}. */
+export interface GetOptions {
+  /**
+   * Byte offset to start from (resuming a download).
+   * @default {0}
+   */
+  offset?: number;
+  /**
+   * Called with the head once the server answered `FILE`; returns where the bytes go. If the sink
+   * throws, `get()` rejects with that error and, when bytes were still to come, the connection is
+   * closed (protocol v1 cannot abandon a payload half-way).
+   */
+  sink: (head: FileHead) => ReplySink | Promise<ReplySink>;
+}
+
+/** The bytes of an upload for {@linkcode Client.put}. */
+export interface PutSource {
+  /** Exactly how many bytes `chunks` yields. */
+  size: number;
+  /**
+   * The bytes, in pieces. `put()` writes a piece while it asks for the next one, and only then
+   * waits for the earlier write: a source may reuse a buffer two pieces later, not sooner. If the
+   * source throws, or yields more or fewer than `size` bytes, the connection is closed before the
+   * payload completes, so the server keeps nothing.
+   */
+  chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
+}
+
+/** Options of {@linkcode Client.put}. */
+export interface PutOptions {
+  /** The sha256 of the bytes (hex): the server checks it and keeps nothing on a mismatch (409). */
+  sha256?: string;
+}
+
 interface Pending {
   resolve(frame: Frame): void;
   reject(error: Error): void;
@@ -148,6 +208,10 @@ export class Client implements AsyncDisposable {
   // The writer: one write in flight, everything queued meanwhile goes out in one write.
   #out: { bytes: Uint8Array; done: () => void; fail: (e: Error) => void }[] = [];
   #writing = false;
+  // While an upload payload is being written, every other write (commands, PONG) waits here.
+  #exclusive = false;
+  #heldOut: { bytes: Uint8Array; done: () => void; fail: (e: Error) => void }[] = [];
+  #uploads: Promise<void> = Promise.resolve();
   #sink: ReplySink | null = null;
   readonly #readDone: Promise<void>;
 
@@ -198,8 +262,16 @@ export class Client implements AsyncDisposable {
    * @returns Resolves once the bytes were handed to the socket.
    */
   write(bytes: Uint8Array): Promise<void> {
+    return this.#enqueue(bytes, false);
+  }
+
+  #enqueue(bytes: Uint8Array, direct: boolean): Promise<void> {
     if (this.#closed) return Promise.reject(this.#closed);
     return new Promise<void>((done, fail) => {
+      if (this.#exclusive && !direct) {
+        this.#heldOut.push({ bytes, done, fail });
+        return;
+      }
       this.#out.push({ bytes, done, fail });
       if (!this.#writing) void this.#pump();
     });
@@ -361,6 +433,8 @@ export class Client implements AsyncDisposable {
     this.#sink = null;
     for (const o of this.#out) o.fail(this.#closed);
     this.#out = [];
+    for (const o of this.#heldOut) o.fail(this.#closed);
+    this.#heldOut = [];
     this.#pushWaiter?.();
   }
 
@@ -492,6 +566,187 @@ export class Client implements AsyncDisposable {
   }
 
   /**
+   * Lists a shared folder.
+   *
+   * @param dir The folder, plain (not percent-encoded); the shared root when left out.
+   * @returns Its files and folders, sorted by name.
+   * @throws {ServerError} 404 missing, 400 a file or a bad path, 403 outside the shared folder.
+   */
+  async list(dir?: string): Promise<FileEntry[]> {
+    const r = await this.command(dir === undefined || dir === "" ? "LIST" : `LIST ${encodePath(dir)}`);
+    return JSON.parse(text.decode(r.payload ?? new Uint8Array(0)));
+  }
+
+  /**
+   * Deletes a shared file, or an empty folder.
+   *
+   * @param path The path, plain.
+   * @returns The path deleted.
+   * @throws {ServerError} 404 missing, 409 a folder that is not empty, 403 read-only or outside.
+   */
+  async del(path: string): Promise<string> {
+    const r = await this.command(`DEL ${encodePath(path)}`);
+    return decodePath(r.args[0] ?? "") ?? path;
+  }
+
+  /**
+   * Downloads a file (low level): `GET path [offset]`; the bytes go to the sink that
+   * `options.sink` returns once the head arrives. Memory stays flat: pieces are views handed out
+   * as they arrive, and reading waits while the sink's `data()` promise is pending.
+   *
+   * @param path The path, plain.
+   * @param options The offset and the sink.
+   * @returns The head, once every byte went through the sink and its `end()` resolved.
+   * @throws {ServerError} 404, 400 (a folder, offset past the end), 403.
+   * @throws {ConnectionClosedError} When the connection is lost mid-way (the sink's `abort` is
+   *   called first).
+   */
+  get(path: string, options: GetOptions): Promise<FileHead> {
+    const offset = options.offset ?? 0;
+    if (!Number.isSafeInteger(offset) || offset < 0) {
+      return Promise.reject(new RangeError(`Cannot get ${path}: offset must be a whole number, got ${offset}`));
+    }
+    return new Promise<FileHead>((resolve, reject) => {
+      let failed = false;
+      let left = 0;
+      const fail = (e: unknown) => {
+        if (failed) return;
+        failed = true;
+        reject(e);
+        if (left > 0) this.close();
+      };
+      const line = `GET ${encodePath(path)}${offset > 0 ? ` ${offset}` : ""}`;
+      this.request(encodeLine(line), async (start): Promise<ReplySink> => {
+        const size = Number(start.args[1]);
+        const head: FileHead = {
+          path: decodePath(start.args[0] ?? "") ?? path,
+          size,
+          sha256: start.args[2] ?? "",
+          offset: size - start.size,
+          length: start.size,
+        };
+        left = start.size;
+        let inner: ReplySink;
+        try {
+          inner = await options.sink(head);
+        } catch (e) {
+          fail(e);
+          return { data() {}, end() {}, abort() {} };
+        }
+        return {
+          async data(bytes) {
+            left -= bytes.length;
+            if (failed) return;
+            try {
+              await inner.data(bytes);
+            } catch (e) {
+              fail(e);
+            }
+          },
+          async end() {
+            if (failed) return;
+            try {
+              await inner.end();
+              resolve(head);
+            } catch (e) {
+              fail(e);
+            }
+          },
+          abort(error) {
+            if (failed) return;
+            failed = true;
+            try {
+              inner.abort(error);
+            } finally {
+              reject(error);
+            }
+          },
+        };
+      }).catch(fail);
+    });
+  }
+
+  /**
+   * Uploads a file (low level): `PUT path [sha256] N`, then the bytes, then waits for `OK sha256`.
+   * While the payload is written, other commands of this client wait (their bytes would land
+   * inside the payload); uploads on one client run one at a time.
+   *
+   * @param path The target path, plain.
+   * @param data The bytes, or a {@linkcode PutSource} to stream them.
+   * @param options See {@linkcode PutOptions}.
+   * @returns The sha256 the server computed over what it received (lower-case hex).
+   * @throws {ServerError} 409 sha256 mismatch, 413 past max_file_size, 403 read-only or outside,
+   *   400 bad path.
+   * @throws {ConnectionClosedError} When the connection is lost, or was closed because the source
+   *   failed or did not yield exactly `size` bytes (the source's error is the `cause`).
+   */
+  async put(path: string, data: Uint8Array | PutSource, options: PutOptions = {}): Promise<string> {
+    const source: PutSource = data instanceof Uint8Array ? { size: data.length, chunks: [data] } : data;
+    if (!Number.isSafeInteger(source.size) || source.size < 0) {
+      throw new RangeError(`Cannot upload ${path}: size must be a whole number, got ${source.size}`);
+    }
+    if (options.sha256 !== undefined && !/^[0-9A-Fa-f]{64}$/.test(options.sha256)) {
+      throw new RangeError(`Cannot upload ${path}: sha256 must be 64 hex digits`);
+    }
+    // One upload at a time: wait for the ones before.
+    const before = this.#uploads;
+    let release!: () => void;
+    this.#uploads = new Promise<void>((r) => release = r);
+    await before;
+    let reply: Promise<Frame> | undefined;
+    try {
+      if (this.#closed) throw this.#closed;
+      this.#exclusive = true;
+      const sha = options.sha256 === undefined ? "" : ` ${options.sha256.toLowerCase()}`;
+      const head = encodeLine(`PUT ${encodePath(path)}${sha} ${source.size}`);
+      reply = new Promise<Frame>((resolve, reject) => {
+        this.#pending.push({ resolve, reject });
+        this.#enqueue(head, true).catch(() => {});
+      });
+      reply.catch(() => {});
+      let sent = 0;
+      let previous: Promise<void> = Promise.resolve();
+      try {
+        for await (const chunk of source.chunks) {
+          sent += chunk.length;
+          if (sent > source.size) throw new RangeError(`the source yielded more than ${source.size} bytes`);
+          if (chunk.length === 0) continue;
+          const writing = this.#enqueue(chunk, true);
+          writing.catch(() => {});
+          await previous;
+          previous = writing;
+        }
+        await previous;
+        if (sent !== source.size) throw new RangeError(`the source yielded ${sent} of ${source.size} bytes`);
+      } catch (e) {
+        if (this.#closed) throw e;
+        // The payload cannot be completed: close before its end, so the server keeps nothing.
+        const error = new ConnectionClosedError(`Cannot upload ${path}: ${(e as Error).message}`, { cause: e });
+        this.#shutdown(error);
+        throw error;
+      }
+      await this.#enqueue(new Uint8Array([13, 10]), true);
+    } catch (e) {
+      // An ERR that arrived before the connection failed says more than the closed socket (once
+      // closed, every pending reply is settled).
+      if (reply !== undefined && this.#closed) {
+        const early = await reply.then(() => null, (r) => r);
+        if (early instanceof ServerError) throw early;
+      }
+      throw e;
+    } finally {
+      this.#exclusive = false;
+      const held = this.#heldOut;
+      this.#heldOut = [];
+      for (const o of held) this.#out.push(o);
+      if (this.#out.length > 0 && !this.#writing) void this.#pump();
+      release();
+    }
+    const r = await reply;
+    return r.args[0] ?? "";
+  }
+
+  /**
    * Logs in: `AUTH user password` on a server with accounts, or `AUTH token` on a server with a
    * shared token (`hello.auth_required` says whether one is needed, `hello.auth_methods` which).
    * User names, passwords and tokens are one word each: no spaces or control characters.
@@ -546,11 +801,78 @@ export class Client implements AsyncDisposable {
 }
 
 /**
+ * TLS could not be set up: the server's certificate does not verify, the server does not speak
+ * TLS, or the CA given is unusable. Never followed by a plaintext retry.
+ */
+export class TlsError extends Error {
+  /**
+   * @param message What went wrong and what to do.
+   * @param options Standard error options (`cause`).
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "TlsError";
+  }
+}
+
+/** Opens a TLS connection and finishes the handshake, turning failures into clear errors. */
+async function connectTls(
+  host: string,
+  port: number,
+  caCerts: string[] | undefined,
+  signal: AbortSignal,
+  timeout: number,
+): Promise<Deno.TlsConn> {
+  const where = `Cannot connect to ${host}:${port} over TLS`;
+  let conn: Deno.TlsConn;
+  try {
+    conn = await Deno.connectTls({ hostname: host, port, caCerts, signal } as Deno.ConnectTlsOptions);
+  } catch (e) {
+    if (e instanceof Deno.errors.ConnectionRefused || signal.aborted) throw e;
+    const msg = (e as Error).message;
+    if (/pem|certificate/i.test(msg)) throw new TlsError(`${where}: the CA certificate given is not usable: ${msg}`, { cause: e });
+    throw e;
+  }
+  const timer = setTimeout(() => {
+    try {
+      conn.close();
+    } catch {
+      // Closed.
+    }
+  }, timeout);
+  try {
+    await conn.handshake();
+    return conn;
+  } catch (e) {
+    try {
+      conn.close();
+    } catch {
+      // Closed.
+    }
+    const msg = (e as Error).message;
+    if (/certificate|UnknownIssuer|NotValidForName|Expired|BadSignature/i.test(msg)) {
+      throw new TlsError(
+        `${where}: the server's certificate does not verify (${msg}); ` +
+          "trust its CA with --ca FILE (caCerts), and connect by a name the certificate lists",
+        { cause: e },
+      );
+    }
+    if (/corrupt message|InvalidContentType|wrong version/i.test(msg)) {
+      throw new TlsError(`${where}: the server does not speak TLS (a plaintext server? connect without --tls)`, { cause: e });
+    }
+    throw new TlsError(`${where}: ${msg}`, { cause: e });
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
  * Connects to a server and reads its `HELLO`.
  *
  * @param options See {@linkcode ConnectOptions}.
  * @returns The connected client.
- * @throws {ServerError} 503 when the server is full.
+ * @throws {ServerError} 503 when the server is full, 429 when the address is refused.
+ * @throws {TlsError} With `tls`, when the certificate does not verify or the server does not speak TLS.
  * @throws {Deno.errors.ConnectionRefused} When nothing listens there.
  * @example
  * ```ts ignore
@@ -566,7 +888,7 @@ export async function connect(options: ConnectOptions = {}): Promise<Client> {
   const timeout = options.timeout ?? 10_000;
   const signal = AbortSignal.timeout(timeout);
   const conn: Deno.Conn = options.tls
-    ? await Deno.connectTls({ hostname: host, port, caCerts: options.caCerts, signal } as Deno.ConnectTlsOptions)
+    ? await connectTls(host, port, options.caCerts, signal, timeout)
     : await Deno.connect({ hostname: host, port, signal } as Deno.ConnectOptions);
   try {
     (conn as Deno.TcpConn).setNoDelay?.(true);
@@ -592,6 +914,9 @@ export async function connect(options: ConnectOptions = {}): Promise<Client> {
     while (first === undefined) {
       const n = await conn.read(buf);
       if (n === null) throw new ConnectionClosedError(`Cannot connect to ${host}:${port}: closed before HELLO`);
+      if (first === undefined && !options.tls && n >= 2 && (buf[0] === 0x15 || buf[0] === 0x16) && buf[1] === 3) {
+        throw new ConnectionClosedError(`Cannot connect to ${host}:${port}: the server speaks TLS (use --tls, or an sbs:// URL)`);
+      }
       decoder.push(buf.subarray(0, n));
       const ev = decoder.next();
       if (ev === undefined) continue;
@@ -605,7 +930,10 @@ export async function connect(options: ConnectOptions = {}): Promise<Client> {
     } catch {
       // Closed.
     }
-    if (signal.aborted) throw new ConnectionClosedError(`Cannot connect to ${host}:${port}: no HELLO within ${timeout} ms`);
+    if (signal.aborted) {
+      const hint = options.tls ? "" : " (a TLS server waits in silence: use --tls, or an sbs:// URL)";
+      throw new ConnectionClosedError(`Cannot connect to ${host}:${port}: no HELLO within ${timeout} ms${hint}`);
+    }
     throw e;
   }
   clearTimeout(timer);

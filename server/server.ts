@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { SecureContext } from "node:tls";
 import { encodeError } from "../lib/encoder.ts";
 import { ErrorCode } from "../lib/errors.ts";
 import { authCommand, Authenticator } from "./auth.ts";
@@ -15,8 +16,8 @@ import { FileStore } from "./file_store.ts";
 import { type Hub, LocalHub } from "./hub.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { AbuseGuard } from "./rate_limit.ts";
-import { type Handler, type ServerContext, Session, type StreamHandler } from "./session.ts";
-import { handshake, isTlsConn, listenTls } from "./tls.ts";
+import { type Handler, type ServerContext, Session, type SessionConn, type StreamHandler } from "./session.ts";
+import { acceptTls, loadTlsContext } from "./tls.ts";
 
 /** Options of {@linkcode startServer} beyond the configuration. */
 export interface StartOptions {
@@ -96,7 +97,7 @@ export function startServer(config: Partial<ServerConfig> = {}, options: StartOp
     authFailuresPerMinute: cfg.authFailuresPerMinute,
     authBan: cfg.authBan,
   });
-  const tls = options.listener === undefined && cfg.tlsCert !== "";
+  const tls = cfg.tlsCert !== "" ? loadTlsContext({ certFile: cfg.tlsCert, keyFile: cfg.tlsKey }) : null;
   const hub = options.hub ?? new LocalHub();
   const sessions = new Set<Session>();
   // Connections that are not sessions yet (TLS handshakes) or are being refused: they count
@@ -127,9 +128,7 @@ export function startServer(config: Partial<ServerConfig> = {}, options: StartOp
     guard,
   };
   const listener = options.listener ??
-    (tls
-      ? listenTls({ hostname: cfg.host, port: cfg.port, certFile: cfg.tlsCert, keyFile: cfg.tlsKey })
-      : Deno.listen({ hostname: cfg.host, port: cfg.port, transport: "tcp" }));
+    Deno.listen({ hostname: cfg.host, port: cfg.port, transport: "tcp" });
   const addr = listener.addr as Deno.NetAddr;
   let stopping = false;
 
@@ -163,37 +162,35 @@ export function startServer(config: Partial<ServerConfig> = {}, options: StartOp
         // Gone already.
       }
     };
-    // A TLS client that never finishes its handshake must not hold the socket forever.
+    // A client that never reads (or never finishes its TLS handshake) must not hold the socket.
     const timer = setTimeout(close, cfg.loginTimeout);
     handshaking.add(conn);
-    conn.write(bytes).catch(() => {}).finally(close);
+    // On a TLS port the refusal is said over TLS, as anything else would be garbage to the client.
+    const said = tls === null
+      ? conn.write(bytes)
+      : acceptTls(conn, tls, cfg.loginTimeout).then((secured) => secured.write(bytes).finally(() => secured.close()));
+    said.catch(() => {}).finally(close);
   }
 
-  function startSession(conn: Deno.Conn, peer: string): void {
-    try {
-      (conn as Deno.TcpConn).setNoDelay?.(true);
-    } catch {
-      // Not TCP, or already closed.
-    }
+  function startSession(conn: SessionConn, peer: string): void {
     const session = new Session(conn, peer, ctx);
     sessions.add(session);
     void session.run();
   }
 
-  async function handshakeThenStart(conn: Deno.TlsConn, peer: string): Promise<void> {
+  async function handshakeThenStart(conn: Deno.Conn, peer: string, context: SecureContext): Promise<void> {
     handshaking.add(conn);
-    const failed = await handshake(conn, cfg.loginTimeout);
-    handshaking.delete(conn);
-    if (failed !== null || stopping) {
-      if (failed !== null) log.warn("tls handshake failed", { peer, error: failed });
-      try {
-        conn.close();
-      } catch {
-        // Gone already.
-      }
+    let secured: SessionConn;
+    try {
+      secured = await acceptTls(conn, context, cfg.loginTimeout);
+    } catch (e) {
+      log.warn("tls handshake failed", { peer, error: (e as Error).message });
       return;
+    } finally {
+      handshaking.delete(conn);
     }
-    startSession(conn, peer);
+    if (stopping) return secured.close();
+    startSession(secured, peer);
   }
 
   async function acceptLoop(): Promise<void> {
@@ -223,7 +220,12 @@ export function startServer(config: Partial<ServerConfig> = {}, options: StartOp
         refuse(conn, peer, encodeError(ErrorCode.TooMany, tooMany), tooMany);
         continue;
       }
-      if (isTlsConn(conn)) void handshakeThenStart(conn, peer);
+      try {
+        (conn as Deno.TcpConn).setNoDelay?.(true);
+      } catch {
+        // Not TCP, or already closed.
+      }
+      if (tls) void handshakeThenStart(conn, peer, tls);
       else startSession(conn, peer);
     }
   }
@@ -268,7 +270,7 @@ export function startServer(config: Partial<ServerConfig> = {}, options: StartOp
     addr: addr.hostname.includes(":") ? `[${addr.hostname}]:${addr.port}` : `${addr.hostname}:${addr.port}`,
     files: cfg.files,
     max_clients: cfg.maxClients,
-    tls: tls || ctx.hello.tls === true,
+    tls: ctx.hello.tls === true,
     auth: auth ? auth.methods.join(",") : "none",
     users: auth?.usersFile ? auth.userCount : undefined,
   });
