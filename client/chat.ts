@@ -69,6 +69,10 @@ class Screen {
     readline.cursorTo(out, 0);
     readline.clearScreenDown(out);
     out.write(line + "\n");
+    // readline redraws by first moving up to where it drew the prompt last time; the cursor is
+    // already on the prompt's first row, so tell it so (Node's and Deno's readline keep that
+    // row count in `prevRows`).
+    (rl as unknown as { prevRows?: number }).prevRows = 0;
     rl.prompt(true);
   }
 
@@ -321,9 +325,11 @@ class ChatSession {
     });
     rl.on("SIGINT", () => {
       if (rl.line !== "") {
-        // Ctrl-C with text typed: drop the text, like a shell.
-        (rl as unknown as { line: string; cursor: number }).line = "";
-        (rl as unknown as { cursor: number }).cursor = 0;
+        // Ctrl-C with text typed: drop the text and start history over, like a shell.
+        const state = rl as unknown as { line: string; cursor: number; historyIndex: number };
+        state.line = "";
+        state.cursor = 0;
+        state.historyIndex = -1;
         rl.prompt(false);
       } else {
         this.#inputEnded = true;

@@ -1,0 +1,213 @@
+/**
+ * `switchboard chat` in a real terminal (tmux): an incoming message is printed above the line
+ * being typed and does not corrupt it; Enter sends the whole line; history and quitting work.
+ */
+
+import assert from "node:assert/strict";
+import { connect, type Push } from "../client/client.ts";
+import { startTestServer, waitFor } from "./test_util.ts";
+import { CLIENT_RUN } from "./cli_util.ts";
+
+function tmuxVersion(): string | null {
+  try {
+    const out = new Deno.Command("tmux", { args: ["-V"], stdout: "piped", stderr: "null" })
+      .outputSync();
+    return out.success ? new TextDecoder().decode(out.stdout).trim() : null;
+  } catch {
+    return null;
+  }
+}
+
+const version = tmuxVersion();
+if (version === null) {
+  console.log(
+    "cli_tmux_test: skipped: tmux is not installed (.ci/run installs it with apt-get when it can)",
+  );
+}
+
+/** A tmux server of our own (its own socket), with one session running a command. */
+class Tmux implements AsyncDisposable {
+  readonly #socket: string;
+  readonly #dir: string;
+
+  private constructor(dir: string) {
+    this.#dir = dir;
+    this.#socket = `${dir}/tmux.sock`;
+  }
+
+  static async start(command: string[], env: Record<string, string>): Promise<Tmux> {
+    const dir = await Deno.makeTempDir({ prefix: "sb-tmux-" });
+    const t = new Tmux(dir);
+    await t.run(["new-session", "-d", "-x", "100", "-y", "24", "-s", "chat", ...command], env);
+    return t;
+  }
+
+  async run(args: string[], env: Record<string, string> = {}): Promise<string> {
+    const out = await new Deno.Command("tmux", {
+      args: ["-S", this.#socket, "-f", "/dev/null", ...args],
+      stdout: "piped",
+      stderr: "piped",
+      env,
+    }).output();
+    const dec = new TextDecoder();
+    if (!out.success) throw new Error(`tmux ${args[0]} failed: ${dec.decode(out.stderr)}`);
+    return dec.decode(out.stdout);
+  }
+
+  /** Types text literally (no key names). */
+  type(text: string): Promise<string> {
+    return this.run(["send-keys", "-t", "chat", "-l", text]);
+  }
+
+  /** Presses keys by name (`Enter`, `Up`, `C-d`). */
+  keys(...names: string[]): Promise<string> {
+    return this.run(["send-keys", "-t", "chat", ...names]);
+  }
+
+  /** The screen as text, trailing blank lines dropped; with `escapes`, colour codes kept. */
+  async screen(escapes = false): Promise<string[]> {
+    const text = await this.run(["capture-pane", "-p", "-t", "chat", ...(escapes ? ["-e"] : [])]);
+    const lines = text.split("\n").map((l) => l.replace(/\s+$/, ""));
+    while (lines.length > 0 && lines.at(-1) === "") lines.pop();
+    return lines;
+  }
+
+  async waitScreen(
+    test: (lines: string[]) => boolean,
+    what: string,
+    timeout = 10_000,
+  ): Promise<string[]> {
+    let last: string[] = [];
+    try {
+      await waitFor(async () => test(last = await this.screen()), timeout, what);
+    } catch (e) {
+      throw new Error(`${(e as Error).message}; the screen:\n${last.join("\n")}`);
+    }
+    return last;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.run(["kill-server"]).catch(() => {});
+    await Deno.remove(this.#dir, { recursive: true }).catch(() => {});
+  }
+}
+
+Deno.test({
+  name:
+    "chat in a terminal prints an incoming message above a half-typed line without corrupting it",
+  ignore: version === null,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await using server = await startTestServer();
+    const chat = [
+      Deno.execPath(),
+      ...CLIENT_RUN,
+      "chat",
+      "--nick",
+      "tty",
+      "--port",
+      String(server.port),
+    ];
+    const command = ["sh", "-c", '"$@"; echo "chat exited with $?"; sleep 60', "sh", ...chat];
+    // NO_COLOR empty = colours on, since this is a terminal.
+    await using tmux = await Tmux.start(command, {
+      NO_COLOR: "",
+      TERM: "xterm-256color",
+      SWITCHBOARD_URL: "",
+    });
+    await tmux.waitScreen(
+      (l) => l.some((x) => /-- Connected to 127\.0\.0\.1:\d+ as tty; talking in lobby/.test(x)),
+      "connected",
+    );
+    await tmux.waitScreen((l) => l.at(-1) === "lobby>", "the prompt");
+
+    await tmux.type("half typed line");
+    await tmux.waitScreen((l) => l.at(-1) === "lobby> half typed line", "the typed text");
+    // Move the cursor into the middle of the line: it must stay there through the redraw.
+    await tmux.keys("Left", "Left", "Left", "Left");
+
+    await using zed = await connect({ port: server.port, nick: "zed" });
+    const pushes = zed.messages();
+    await zed.say("lobby", "incoming while typing");
+    const lines = await tmux.waitScreen(
+      (l) => l.some((x) => x.includes("<zed> incoming while typing")),
+      "the message",
+    );
+    const at = lines.findIndex((x) => x.includes("<zed> incoming while typing"));
+    assert.match(lines[at]!, /^\d\d:\d\d:\d\d \[lobby\] <zed> incoming while typing$/);
+    // The half-typed line is redrawn intact below the message, once, and nothing else is mixed in.
+    assert.equal(lines.at(-1), "lobby> half typed line");
+    assert.equal(at, lines.length - 2, lines.join("\n"));
+    assert.equal(lines.filter((x) => x.includes("half typed")).length, 1, lines.join("\n"));
+
+    // The cursor was kept: typing now inserts four characters from the end.
+    await tmux.type("X");
+    await tmux.waitScreen((l) => l.at(-1) === "lobby> half typed Xline", "insertion at the cursor");
+    await tmux.keys("BSpace", "End");
+    await tmux.type(" and finished");
+    await tmux.keys("Enter");
+    const said = await pushes.next();
+    assert.equal(
+      (said.value as Extract<Push, { type: "msg" }>).text,
+      "half typed line and finished",
+    );
+    const after = await tmux.waitScreen(
+      (l) =>
+        l.some((x) => x.includes("<tty> half typed line and finished")) && l.at(-1) === "lobby>",
+      "own message echoed, formatted",
+    );
+    // The raw echo "lobby> half typed line and finished" was replaced by the formatted line.
+    assert.ok(!after.some((x) => x.startsWith("lobby> half typed")), after.join("\n"));
+
+    // Nicks are coloured on a terminal (NO_COLOR not set).
+    const colored = (await tmux.screen(true)).join("\n");
+    // deno-lint-ignore no-control-regex
+    assert.match(colored, /<\x1b\[[0-9;]*m(zed)\x1b\[39m>/);
+
+    // History: Up brings the line back.
+    await tmux.keys("Up");
+    await tmux.waitScreen((l) => l.at(-1) === "lobby> half typed line and finished", "history");
+    // A line longer than the terminal is wide wraps onto a second row: an incoming message still
+    // goes above both rows, and the rows above it stay as they were.
+    await tmux.keys("C-c");
+    await tmux.waitScreen((l) => l.at(-1) === "lobby>", "line cleared");
+    const long = "0123456789".repeat(13);
+    await tmux.type(long);
+    const before = await tmux.waitScreen(
+      (l) => l.at(-1) === long.slice(100 - "lobby> ".length),
+      "a wrapped line",
+    );
+    await zed.say("lobby", "second incoming");
+    const wrapped = await tmux.waitScreen(
+      (l) => l.some((x) => x.includes("<zed> second incoming")),
+      "the second message",
+    );
+    assert.deepEqual(
+      wrapped.slice(0, -3),
+      before.slice(0, -2),
+      "rows above the message are untouched",
+    );
+    assert.match(wrapped.at(-3)!, /^\d\d:\d\d:\d\d \[lobby\] <zed> second incoming$/);
+    assert.equal(wrapped.at(-2)! + wrapped.at(-1)!, "lobby> " + long);
+    // Ctrl-C drops the typed text (and the place in history); Ctrl-D quits with status 0.
+    await tmux.keys("C-c");
+    await tmux.waitScreen((l) => l.at(-1) === "lobby>", "line cleared");
+    await tmux.keys("Up");
+    await tmux.waitScreen(
+      (l) => l.at(-1) === "lobby> half typed line and finished",
+      "history after Ctrl-C",
+    );
+    await tmux.keys("C-c");
+    await tmux.waitScreen((l) => l.at(-1) === "lobby>", "line cleared again");
+    await tmux.keys("C-d");
+    // tmux does not always record a pane's exit status, so a shell around chat prints it.
+    const last = await tmux.waitScreen(
+      (l) => l.some((x) => x.startsWith("chat exited with")),
+      "chat to exit",
+    );
+    assert.equal(last.find((x) => x.startsWith("chat exited with")), "chat exited with 0");
+    // Quitting left the terminal clean: no prompt drawn after the last message.
+    assert.ok(!last.some((x) => x.startsWith("lobby>")), last.join("\n"));
+  },
+});
