@@ -141,7 +141,7 @@ export class Session implements Member {
   #loginTimer: ReturnType<typeof setTimeout> | undefined;
   // The command bucket (--cmd-rate): one decrement per command; Infinity when there is no limit.
   #tokens: number;
-  #tokensAt = 0;
+  #tokensAt = Date.now();
   #done: Promise<void>;
   #resolveDone!: () => void;
 
