@@ -110,8 +110,24 @@ export function spawnCli(args: string[], options: CliOptions = {}): CliProcess {
  * @returns The live process.
  */
 export function spawnDeno(denoArgs: string[], options: CliOptions = {}): CliProcess {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: denoArgs,
+  return spawnProgram(Deno.execPath(), denoArgs, options);
+}
+
+/**
+ * Starts a program with piped standard streams (a compiled executable, `deno`).
+ *
+ * @param program Path of the executable.
+ * @param args Its arguments.
+ * @param options See {@linkcode CliOptions}.
+ * @returns The live process.
+ */
+export function spawnProgram(
+  program: string,
+  args: string[],
+  options: CliOptions = {},
+): CliProcess {
+  const child = new Deno.Command(program, {
+    args,
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",
