@@ -274,10 +274,18 @@ export function parseCli(args: string[], env: (name: string) => string | undefin
   const envUser = nonEmpty(env("SWITCHBOARD_USER"));
   if (typeof values.token === "string") credentials = { kind: "token", token: values.token };
   else if (typeof values.user === "string") {
-    credentials = { kind: "password", user: values.user, password: env("SWITCHBOARD_PASSWORD") };
+    credentials = {
+      kind: "password",
+      user: values.user,
+      password: nonEmpty(env("SWITCHBOARD_PASSWORD")),
+    };
   } else if (envToken !== undefined) credentials = { kind: "token", token: envToken };
   else if (envUser !== undefined) {
-    credentials = { kind: "password", user: envUser, password: env("SWITCHBOARD_PASSWORD") };
+    credentials = {
+      kind: "password",
+      user: envUser,
+      password: nonEmpty(env("SWITCHBOARD_PASSWORD")),
+    };
   }
 
   const nick = (values.nick as string | undefined) ?? nonEmpty(env("SWITCHBOARD_NICK"));

@@ -6,7 +6,7 @@
  */
 
 import { ServerError } from "../lib/errors.ts";
-import { type Client, connect, ConnectionClosedError } from "./client.ts";
+import { type Client, connect, ConnectionClosedError, TlsError } from "./client.ts";
 import { CliError, type Credentials, type Target, UsageError } from "./cli_args.ts";
 import { PromptCancelled, promptSecret } from "./term.ts";
 
@@ -213,8 +213,17 @@ export function describeConnectError(e: unknown, target: Target): CliError {
   if (e instanceof Deno.errors.PermissionDenied || (e as Error)?.name === "NotCapable") {
     return new CliError(`${where}: not allowed: ${msg}`);
   }
+  if (e instanceof TlsError) {
+    // The library's message already says what to do; say it in the CLI's words.
+    return new CliError(
+      msg.replace(" (caCerts)", "").replace("connect without --tls)", "drop --tls, or use sb://)"),
+    );
+  }
   if (e instanceof Deno.errors.TimedOut || /no HELLO within|timed out|aborted/i.test(msg)) {
-    return new CliError(`${where}: no answer in time. Check the address and any firewall ${hint}`);
+    const tls = target.tls ? "" : " If the server uses TLS, add --tls (or use sbs://).";
+    return new CliError(
+      `${where}: no answer in time. Check the address and any firewall.${tls} ${hint}`,
+    );
   }
   if (
     target.tls &&

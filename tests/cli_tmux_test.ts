@@ -5,6 +5,7 @@
 
 import assert from "node:assert/strict";
 import { connect, type Push } from "../client/client.ts";
+import { hashPassword } from "../server/auth.ts";
 import { startTestServer, waitFor } from "./test_util.ts";
 import { CLIENT_RUN } from "./cli_util.ts";
 
@@ -209,5 +210,58 @@ Deno.test({
     assert.equal(last.find((x) => x.startsWith("chat exited with")), "chat exited with 0");
     // Quitting left the terminal clean: no prompt drawn after the last message.
     assert.ok(!last.some((x) => x.startsWith("lobby>")), last.join("\n"));
+  },
+});
+
+Deno.test({
+  name: "on a terminal --user asks for the password without echoing it",
+  ignore: version === null,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "sb-users-" });
+    try {
+      const users = [{
+        name: "alice",
+        password: await hashPassword("s3cret-pass", { ln: 10 }),
+        permissions: ["chat"],
+      }];
+      await Deno.writeTextFile(`${dir}/users.json`, JSON.stringify({ users }));
+      await using server = await startTestServer({ users: `${dir}/users.json` });
+      const cli = [
+        Deno.execPath(),
+        ...CLIENT_RUN,
+        "who",
+        "--user",
+        "alice",
+        "--port",
+        String(server.port),
+      ];
+      const command = ["sh", "-c", '"$@"; echo "who exited with $?"; sleep 60', "sh", ...cli];
+      await using tmux = await Tmux.start(command, {
+        SWITCHBOARD_PASSWORD: "",
+        SWITCHBOARD_URL: "",
+      });
+      await tmux.waitScreen(
+        (l) => l.at(-1) === `Password for alice at 127.0.0.1:${server.port}:`,
+        "the prompt",
+      );
+      await tmux.type("s3cret-pasX");
+      await tmux.keys("BSpace");
+      await tmux.type("s");
+      // Nothing typed shows.
+      const typed = await tmux.screen();
+      assert.ok(!typed.join("\n").includes("s3cret"), typed.join("\n"));
+      await tmux.keys("Enter");
+      const done = await tmux.waitScreen(
+        (l) => l.some((x) => x.startsWith("who exited with")),
+        "who to finish",
+      );
+      assert.ok(done.some((x) => /^alice\s+\d+s\s+lobby$/.test(x)), done.join("\n"));
+      assert.ok(done.includes("who exited with 0"), done.join("\n"));
+      assert.ok(!done.join("\n").includes("s3cret"));
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
   },
 });
