@@ -43,7 +43,7 @@ const HELP_TEXT = [
   "  GET path [offset]      download a file",
   "  PUT path [sha256] N    upload N bytes",
   "  DEL path               delete a file or empty folder",
-  "  AUTH user password     log in (when the server has accounts)",
+  "  AUTH user password     log in (or AUTH token; when the server has accounts)",
   "  PING                   answered with PONG",
   "  QUIT                   say goodbye",
   "  HELP                   this text",
