@@ -265,7 +265,9 @@ export function describeConnectError(e: unknown, target: Target): CliError {
 export function describeError(e: unknown, target: Target, action: string): Error {
   if (e instanceof CliError || e instanceof UsageError) return e;
   if (e instanceof ServerError) {
-    const what = `Cannot ${action}: ${serverText(e)} (${e.code})`;
+    // The server's own words often say it already ("Cannot delete "x": ..."): no echo of it.
+    const text = serverText(e);
+    const what = /^Cannot /.test(text) ? `${text} (${e.code})` : `Cannot ${action}: ${text} (${e.code})`;
     switch (e.code) {
       case 401:
         return new CliError(`${what}. Log in with --user NAME or --token`);
