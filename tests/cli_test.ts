@@ -132,7 +132,7 @@ Deno.test("who lists nicks and rooms, as a table and as JSON", opts, async () =>
   assert.deepEqual(entries[0].rooms, ["lobby", "ops"]);
   const unknown = await runCli(["who", "nowhere", ...at(server.port)]);
   assert.equal(unknown.code, 1);
-  assert.match(unknown.stderr, /Cannot list who is in nowhere: .*\(404\)/);
+  assert.match(unknown.stderr, /^switchboard: Cannot list .*nowhere: .*\(404\)\n$/);
 });
 
 Deno.test("rooms lists rooms with member counts, as a table and as JSON", opts, async () => {
