@@ -168,7 +168,8 @@ export function createFileHandlers(
     const ringSize = Math.max(2, Math.floor(window / chunk));
     const ring: Uint8Array[] = [];
     let left = size - offset;
-    if (offset > 0) await file.seek(offset, Deno.SeekMode.Start);
+    // Hashing on first use moved the position: always seek.
+    await file.seek(offset, Deno.SeekMode.Start);
     outbox.beginStream();
     try {
       outbox.sendStream(encodeLine(`FILE ${wire} ${size} ${sha256} ${left}`));
