@@ -4,7 +4,8 @@
  */
 
 import assert from "node:assert/strict";
-import { RawClient, startTestServer } from "./test_util.ts";
+import { createLogger } from "../server/log.ts";
+import { RawClient, startTestServer, waitFor } from "./test_util.ts";
 
 const utf8 = new TextEncoder();
 const text = new TextDecoder();
@@ -451,4 +452,42 @@ Deno.test("pushes arrive between replies, and replies stay in order", async () =
   assert.deepEqual(pushes, Array.from({ length: 100 }, (_, i) => `MSG lobby bob m${i}`));
   for (let i = 0; i < 100; i++) assert.equal(await bob.next(), "OK 1");
   await nothingQueued(alice);
+});
+
+Deno.test("the server logs every connect and disconnect with peer, nick and the reason", async () => {
+  const lines: string[] = [];
+  const log = createLogger({ format: "json", write: (l) => lines.push(l) });
+  await using server = await startTestServer({ pingInterval: 100 }, { log });
+  const quitter = await client(server.port, "quitter");
+  await quitter.line("QUIT");
+  assert.equal(await quitter.next(), "OK bye");
+  const dropper = await client(server.port, "dropper");
+  dropper.close();
+  const broken = await client(server.port, "broken");
+  await broken.send("SAY lobby x\r\n");
+  const idler = await client(server.port, "idler");
+  for (const c of [quitter, broken, idler]) {
+    await c.closed(3000);
+    c.close();
+  }
+  await waitFor(
+    () => lines.filter((l) => l.includes('"disconnect"')).length === 4,
+    5000,
+    "4 disconnects",
+  );
+  const events = lines.map((l) => JSON.parse(l));
+  const reasons = Object.fromEntries(
+    events.filter((e) => e.event === "disconnect").map((e) => [e.nick, e.reason]),
+  );
+  assert.deepEqual(reasons, {
+    quitter: "quit",
+    dropper: "eof",
+    broken: "protocol error",
+    idler: "idle",
+  });
+  for (const e of events.filter((e) => e.event === "connect" || e.event === "disconnect")) {
+    assert.match(e.peer, /^127\.0\.0\.1:\d+$/);
+    assert.equal(typeof e.ts, "string");
+  }
+  assert.equal(events.filter((e) => e.event === "connect").length, 4);
 });
