@@ -210,6 +210,16 @@ function randomName(): string {
   return TEMP_PREFIX + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+/** Whether something (a symlink included) is at `path`; errors other than "not found" say yes. */
+async function lexists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (e) {
+    return !(e instanceof Deno.errors.NotFound);
+  }
+}
+
 async function syncFile(file: Deno.FsFile): Promise<void> {
   try {
     await file.sync();
@@ -257,6 +267,11 @@ export class FileStore {
   /** Largest upload in bytes. */
   readonly maxFileSize: number;
   readonly #uploads = new Set<Upload>();
+  // Folders created by uploads in progress, with how many such uploads need each. An upload that
+  // does not complete removes those it was the last to need, so it leaves no empty folder behind;
+  // one that completes keeps its folders for good.
+  readonly #pendingFolders = new Map<string, number>();
+  #folderLock: Promise<unknown> = Promise.resolve();
 
   private constructor(root: string, rootReal: string, options: FileStoreOptions) {
     this.root = root;
@@ -506,6 +521,8 @@ export class FileStore {
     const r = await this.resolve(wire, "upload");
     const shown = `"${clip(r.wire)}"`;
     let parentReal: string;
+    // Folders of uploads in progress that this upload needs too (see #pendingFolders).
+    let folders: string[] = [];
     try {
       if (r.exists) {
         if ((await Deno.stat(r.real)).isDirectory) {
@@ -514,7 +531,17 @@ export class FileStore {
         parentReal = dirname(r.real);
       } else {
         const parent = dirname(r.real);
-        await Deno.mkdir(parent, { recursive: true });
+        // Under the folder lock, so that an upload that ends cannot remove a folder between our
+        // look and our claim.
+        folders = await this.#withFolderLock(async () => {
+          const created: string[] = [];
+          for (let d = parent; d !== this.rootReal && isUnder(this.rootReal, d); d = dirname(d)) {
+            if (await lexists(d)) break;
+            created.push(d);
+          }
+          await Deno.mkdir(parent, { recursive: true });
+          return this.#claimFolders(parent, created);
+        });
         // Re-check after creating: a parent must still be a real folder under the root.
         parentReal = await Deno.realPath(parent);
         if (!isUnder(this.rootReal, parentReal)) {
@@ -525,6 +552,7 @@ export class FileStore {
         }
       }
     } catch (e) {
+      await this.#releaseFolders(folders, false);
       if (e instanceof FileError) throw e;
       if (
         e instanceof Deno.errors.NotADirectory || e instanceof Deno.errors.AlreadyExists ||
@@ -551,6 +579,7 @@ export class FileStore {
     try {
       file = await Deno.open(temp, { write: true, createNew: true });
     } catch (e) {
+      await this.#releaseFolders(folders, false);
       throw new FileError(
         ErrorCode.Internal,
         `Cannot upload ${shown}: the shared folder is not writable: ${describeIoError(e)}`,
@@ -564,12 +593,70 @@ export class FileStore {
       temp,
       target: join(parentReal, [basename(r.real)]),
       parent: parentReal,
+      releaseFolders: (kept) => this.#releaseFolders(folders, kept),
       sha256,
       cache: this.cache,
       onDone: (u) => this.#uploads.delete(u),
     });
     this.#uploads.add(upload);
     return upload;
+  }
+
+  /**
+   * Records that an upload into `parent` needs the folders it created and those that other uploads
+   * in progress created.
+   *
+   * @returns The folders claimed, deepest first.
+   */
+  #claimFolders(parent: string, created: readonly string[]): string[] {
+    const claimed: string[] = [];
+    for (let d = parent; d !== this.rootReal && isUnder(this.rootReal, d); d = dirname(d)) {
+      const n = this.#pendingFolders.get(d);
+      if (n === undefined && !created.includes(d)) continue;
+      this.#pendingFolders.set(d, (n ?? 0) + 1);
+      claimed.push(d);
+    }
+    return claimed;
+  }
+
+  /** Runs `fn` alone among the folder creations and removals of uploads. */
+  #withFolderLock<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#folderLock.then(fn, fn);
+    this.#folderLock = run.catch(() => {});
+    return run;
+  }
+
+  /**
+   * An upload ended: when it completed its folders are kept for good; when not, the folders no
+   * other upload in progress needs are removed if empty, deepest first.
+   */
+  #releaseFolders(claimed: readonly string[], kept: boolean): Promise<void> {
+    if (claimed.length === 0) return Promise.resolve();
+    return this.#withFolderLock(() => this.#release(claimed, kept));
+  }
+
+  async #release(claimed: readonly string[], kept: boolean): Promise<void> {
+    let removing = !kept;
+    for (const d of claimed) {
+      const n = this.#pendingFolders.get(d);
+      if (n === undefined) {
+        removing = false;
+        continue;
+      }
+      if (kept || n === 1) this.#pendingFolders.delete(d);
+      else this.#pendingFolders.set(d, n - 1);
+      if (kept || n > 1) {
+        removing = false;
+        continue;
+      }
+      if (!removing) continue;
+      try {
+        await Deno.remove(d);
+      } catch {
+        // Not empty (a file appeared meanwhile) or gone: its parents stay too.
+        removing = false;
+      }
+    }
   }
 
   /**
@@ -666,6 +753,8 @@ interface UploadInit {
   temp: string;
   target: string;
   parent: string;
+  /** Called once when the upload ends: `kept` is true when it completed. */
+  releaseFolders: (kept: boolean) => Promise<void>;
   sha256: string | undefined;
   cache: HashCache;
   onDone: (u: Upload) => void;
@@ -685,6 +774,7 @@ export class Upload {
   readonly #file: Deno.FsFile;
   readonly #target: string;
   readonly #parent: string;
+  readonly #releaseFolders: (kept: boolean) => Promise<void>;
   readonly #expected: string | undefined;
   readonly #cache: HashCache;
   readonly #onDone: (u: Upload) => void;
@@ -701,6 +791,7 @@ export class Upload {
     this.#file = init.file;
     this.#target = init.target;
     this.#parent = init.parent;
+    this.#releaseFolders = init.releaseFolders;
     this.#expected = init.sha256?.toLowerCase();
     this.#cache = init.cache;
     this.#onDone = init.onDone;
@@ -770,6 +861,7 @@ export class Upload {
       this.#done = true;
       this.#file.close();
       await Deno.rename(this.temp, this.#target);
+      await this.#releaseFolders(true);
       this.#onDone(this);
       this.#cache.set(this.#target, version, sha256);
       await syncDir(this.#parent);
@@ -809,6 +901,7 @@ export class Upload {
       } catch {
         // Gone already (or renamed into place).
       }
+      await this.#releaseFolders(false);
       this.#onDone(this);
     })();
     return this.#aborting;
