@@ -399,6 +399,7 @@ async function runOne(
     const port = server.port;
     switch (workload) {
       case "fanout": {
+        const cpu0 = await server.cpu();
         const r = await runLoad({
           workload,
           proto,
@@ -410,9 +411,14 @@ async function runOne(
           batch: 256,
           deadlineMs: 120_000,
         }, 150_000);
-        return { "delivered": r.rate as number };
+        const cpu = await server.cpu() - cpu0;
+        return {
+          "delivered": r.rate as number,
+          "server CPU per msg": (cpu * 1e9) / (r.delivered as number),
+        };
       }
       case "chat": {
+        const cpu0 = await server.cpu();
         const r = await runLoad({
           workload,
           proto,
@@ -424,10 +430,12 @@ async function runOne(
           deadlineMs: 120_000,
         }, 150_000);
         const lat = r.latency as { p50: number; p99: number };
+        const cpu = await server.cpu() - cpu0;
         return {
           "delivered": r.rate as number,
           "p50 latency": lat.p50,
           "p99 latency": lat.p99,
+          "server CPU per msg": (cpu * 1e9) / (r.delivered as number),
         };
       }
       case "latency": {
@@ -479,6 +487,7 @@ const UNITS: Record<string, { unit: string; better: "higher" | "lower" }> = {
   "p99 latency": { unit: "ms", better: "lower" },
   "RSS per connection": { unit: "KiB", better: "lower" },
   "connects": { unit: "conn/s", better: "higher" },
+  "server CPU per msg": { unit: "ns", better: "lower" },
   "delivered": { unit: "msgs/s", better: "higher" },
   "GET": { unit: "MB/s", better: "higher" },
   "PUT": { unit: "MB/s", better: "higher" },

@@ -99,6 +99,28 @@ export async function rssOf(pid: number): Promise<number> {
   return kib * 1024;
 }
 
+/**
+ * CPU time a process has used so far (user + system), from /proc/<pid>/stat read by `cat`.
+ *
+ * @param pid The process.
+ * @returns Seconds (10 ms resolution).
+ */
+export async function cpuOf(pid: number): Promise<number> {
+  const r = await new Deno.Command("cat", {
+    args: [`/proc/${pid}/stat`],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  const stat = new TextDecoder().decode(r.stdout);
+  // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  if (!r.success || !Number.isFinite(ticks)) {
+    throw new Error(`Cannot read the CPU time of process ${pid}`);
+  }
+  return ticks / 100;
+}
+
 /** A server under test. */
 export interface RunningServer {
   /** Which one. */
@@ -109,6 +131,8 @@ export interface RunningServer {
   readonly port: number;
   /** Its resident memory, bytes. */
   rss(): Promise<number>;
+  /** CPU seconds it has used. */
+  cpu(): Promise<number>;
   /** What it printed last. */
   log(): string;
   /** Stops it (gracefully, then SIGKILL after 5 s) and removes its temporary folder. */
@@ -231,7 +255,15 @@ export async function startServer(proto: Proto, options: ServerOptions): Promise
     await stop();
     throw e;
   }
-  return { proto, pid: child.pid, port, rss: () => rssOf(child.pid), log, stop };
+  return {
+    proto,
+    pid: child.pid,
+    port,
+    rss: () => rssOf(child.pid),
+    cpu: () => cpuOf(child.pid),
+    log,
+    stop,
+  };
 }
 
 /**

@@ -256,7 +256,6 @@ export class Decoder {
     const start = this.#pos;
     if (start >= chunk.length) return undefined;
     const lf = chunk.indexOf(LF, start);
-    let line: Uint8Array;
     if (lf < 0) {
       const add = chunk.length - start;
       // The line may still end in CR, which does not count: allow one byte more.
@@ -266,20 +265,23 @@ export class Decoder {
       return undefined;
     }
     this.#pos = lf + 1;
+    let line = chunk;
+    let from = start;
+    let end = lf;
     if (this.#lineLen > 0) {
       if (this.#lineLen + (lf - start) > this.#maxLine + 1) return this.#tooLong();
       this.#carry(chunk.subarray(start, lf));
       line = this.#lineBuf!.slice(0, this.#lineLen);
       this.#lineBuf = null;
       this.#lineLen = 0;
-    } else {
-      line = chunk.subarray(start, lf);
+      from = 0;
+      end = line.length;
     }
-    let end = line.length;
-    if (end > 0 && line[end - 1] === CR) end--;
-    if (end > this.#maxLine) return this.#tooLong();
-    if (end === 0) return null;
-    return this.#parse(line.subarray(0, end));
+    // The line is line[from, end): no view is made of it, only of an inline payload.
+    if (end > from && line[end - 1] === CR) end--;
+    if (end - from > this.#maxLine) return this.#tooLong();
+    if (end === from) return null;
+    return this.#parse(line, from, end);
   }
 
   #carry(bytes: Uint8Array): void {
@@ -296,41 +298,52 @@ export class Decoder {
     this.#lineLen = need;
   }
 
-  #parse(line: Uint8Array): DecodeEvent | null {
+  #parse(line: Uint8Array, from: number, end: number): DecodeEvent | null {
     // The verb: skip leading spaces, read to the next space.
-    let i = 0;
-    while (i < line.length && line[i] === SPACE) i++;
-    if (i === line.length) return null;
+    let i = from;
+    while (i < end && line[i] === SPACE) i++;
+    if (i === end) return null;
     let verbEnd = line.indexOf(SPACE, i);
-    if (verbEnd < 0) verbEnd = line.length;
+    if (verbEnd < 0 || verbEnd > end) verbEnd = end;
     let badText = false;
-    let verb: string;
-    try {
-      verb = strictText.decode(line.subarray(i, verbEnd)).toUpperCase();
-    } catch {
-      verb = looseText.decode(line.subarray(i, verbEnd)).toUpperCase();
-      badText = true;
+    let verb = asciiText(line, i, verbEnd);
+    if (verb !== null) verb = verb.toUpperCase();
+    else {
+      try {
+        verb = strictText.decode(line.subarray(i, verbEnd)).toUpperCase();
+      } catch {
+        verb = looseText.decode(line.subarray(i, verbEnd)).toUpperCase();
+        badText = true;
+      }
     }
     const kind = this.#payloads.get(verb);
 
     if (kind === "text") {
-      const mark = findInline(line, verbEnd);
+      const mark = findInline(line, verbEnd, end);
       if (mark >= 0) {
-        const argText = decodeText(line.subarray(verbEnd, mark));
-        const payload = line.subarray(mark + 2);
-        let bad = badText || argText.bad;
+        let args = asciiArgs(line, verbEnd, mark);
+        let bad = badText;
+        if (args === null) {
+          const argText = decodeText(line.subarray(verbEnd, mark));
+          args = splitArgs(argText.text);
+          bad ||= argText.bad;
+        }
+        const payload = line.subarray(mark + 2, end);
         try {
           strictText.decode(payload);
         } catch {
           bad = true;
         }
-        return { type: "frame", verb, args: splitArgs(argText.text), payload, badText: bad };
+        return { type: "frame", verb, args, payload, badText: bad };
       }
     }
 
-    const rest = decodeText(line.subarray(verbEnd));
-    badText ||= rest.bad;
-    const args = splitArgs(rest.text);
+    let args = asciiArgs(line, verbEnd, end);
+    if (args === null) {
+      const rest = decodeText(line.subarray(verbEnd, end));
+      badText ||= rest.bad;
+      args = splitArgs(rest.text);
+    }
     // `SAY room N`, `PUT path N` need two arguments; server replies such as `WHO N` need one.
     const minArgs = kind === "sized" ? 1 : 2;
     if (kind === undefined || args.length < minArgs) {
@@ -339,7 +352,7 @@ export class Decoder {
 
     // A payload verb with a byte count in the last position.
     const count = args.pop()!;
-    if (!/^[0-9]+$/.test(count)) {
+    if (!isDigits(count)) {
       const hint = kind === "text"
         ? ` (to type text, write ${verb} ${args[0] ?? "room"} :text)`
         : "";
@@ -373,15 +386,58 @@ export class Decoder {
   }
 }
 
-function findInline(line: Uint8Array, from: number): number {
+function findInline(line: Uint8Array, from: number, end: number): number {
   for (
     let i = line.indexOf(SPACE, from);
-    i >= 0 && i + 1 < line.length;
+    i >= 0 && i + 1 < end;
     i = line.indexOf(SPACE, i + 1)
   ) {
     if (line[i + 1] === COLON) return i;
   }
   return -1;
+}
+
+/** Longest word decoded without `TextDecoder` (a loop is faster for short ones). */
+const ASCII_FAST = 32;
+
+/** `line[start, end)` as a string when it is short and all ASCII, else `null` (use TextDecoder). */
+function asciiText(line: Uint8Array, start: number, end: number): string | null {
+  if (end - start > ASCII_FAST) return null;
+  let text = "";
+  for (let i = start; i < end; i++) {
+    const c = line[i]!;
+    if (c > 0x7f) return null;
+    text += String.fromCharCode(c);
+  }
+  return text;
+}
+
+/** The space-separated words of `line[start, end)` when each is short ASCII, else `null`. */
+function asciiArgs(line: Uint8Array, start: number, end: number): string[] | null {
+  const out: string[] = [];
+  let i = start;
+  while (i < end) {
+    if (line[i] === SPACE) {
+      i++;
+      continue;
+    }
+    let j = i + 1;
+    while (j < end && line[j] !== SPACE) j++;
+    const word = asciiText(line, i, j);
+    if (word === null) return null;
+    out.push(word);
+    i = j;
+  }
+  return out;
+}
+
+function isDigits(text: string): boolean {
+  if (text.length === 0) return false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
 }
 
 function decodeText(bytes: Uint8Array): { text: string; bad: boolean } {

@@ -46,6 +46,20 @@ export function utf8Length(text: string): number {
  * ```
  */
 export function encodeLine(text: string): Uint8Array {
+  // ASCII (nearly every line): one byte per UTF-16 unit, written without the encoder call.
+  const n = text.length;
+  const ascii = new Uint8Array(n + 2);
+  let i = 0;
+  for (; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c > 0x7f) break;
+    ascii[i] = c;
+  }
+  if (i === n) {
+    ascii[n] = 13;
+    ascii[n + 1] = 10;
+    return ascii;
+  }
   const size = utf8Length(text);
   const out = new Uint8Array(size + 2);
   encoder.encodeInto(text, out);
@@ -71,7 +85,10 @@ export function encodeFrame(head: string, payload: Uint8Array): Uint8Array {
   const line = `${head} ${payload.length}\r\n`;
   const size = utf8Length(line);
   const out = new Uint8Array(size + payload.length + 2);
-  encoder.encodeInto(line, out);
+  if (size === line.length) {
+    // ASCII: write the control line without the encoder call.
+    for (let i = 0; i < size; i++) out[i] = line.charCodeAt(i);
+  } else encoder.encodeInto(line, out);
   out.set(payload, size);
   out[size + payload.length] = 13;
   out[size + payload.length + 1] = 10;

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { encodeTextFrame } from "../lib/encoder.ts";
+import { encodeLine, encodeTextFrame } from "../lib/encoder.ts";
 import { ErrorCode } from "../lib/errors.ts";
 import type { Frame } from "../lib/frame.ts";
 import { isValidNick, isValidRoom } from "../lib/limits.ts";
@@ -98,6 +98,15 @@ function leave(s: Session, f: Frame): void | Promise<void> {
   });
 }
 
+// Replies sent at message rates are encoded once (the outbox never changes the bytes it is given).
+const PONG = encodeLine("PONG");
+const OK_COUNTS: Uint8Array[] = [];
+
+function okCount(n: number): Uint8Array {
+  if (n >= 1024) return encodeLine(`OK ${n}`);
+  return OK_COUNTS[n] ??= encodeLine(`OK ${n}`);
+}
+
 function say(s: Session, f: Frame): void | Promise<void> {
   if (f.args.length !== 1 || f.payload === null) return usage(s, "SAY room :text, or SAY room N + N bytes");
   const room = f.args[0]!;
@@ -106,7 +115,7 @@ function say(s: Session, f: Frame): void | Promise<void> {
     if (r === "no-room") s.replyError(ErrorCode.NotFound, `Cannot say to ${room}: no such room`);
     else if (r === "not-member") {
       s.replyError(ErrorCode.Forbidden, `Cannot say to ${room}: JOIN it first`);
-    } else s.replyLine(`OK ${r}`);
+    } else s.reply(okCount(r));
   });
 }
 
@@ -143,7 +152,7 @@ function time(s: Session, f: Frame): void {
 
 function ping(s: Session, f: Frame): void {
   if (f.args.length !== 0) return usage(s, "PING");
-  s.replyLine("PONG");
+  s.reply(PONG);
 }
 
 function pong(): void {

@@ -21,10 +21,16 @@ export interface Member {
   /** When it connected, unix milliseconds. */
   readonly since: number;
   /**
-   * Queues an encoded push frame to the client. The bytes are shared with other members.
+   * Queues encoded push frames to the client (one frame, or several back to back). The bytes are
+   * shared with other members.
    * @returns `false` when the client is gone or was cut for it.
    */
   deliver(bytes: Uint8Array): boolean;
+  /**
+   * Whether pushes reach this member now (`deliver` would not refuse them). Lets a hub count the
+   * recipients of a message before it delivers it. Absent means yes.
+   */
+  readonly acceptsPushes?: boolean;
 }
 
 /** One row of `WHO`. */
@@ -93,7 +99,32 @@ interface Room {
 }
 
 /**
+ * Messages of one sender to one room, encoded back to back into one buffer and delivered to each
+ * member once: the same bytes for everybody, one queue entry per member instead of one per message.
+ */
+interface Batch {
+  room: Room;
+  sender: Member;
+  /** `MSG room nick ` in bytes. */
+  prefix: Uint8Array;
+  /** Members it will reach, counted when the batch started (membership changes flush first). */
+  recipients: number;
+  buf: Uint8Array;
+  length: number;
+}
+
+/** Payloads larger than this are not batched (encoded and fanned out on their own, as before). */
+const BATCH_PAYLOAD = 16 * 1024;
+/** A batch is delivered once it holds this many bytes. */
+const BATCH_BYTES = 256 * 1024;
+const text = new TextEncoder();
+
+/**
  * The in-process hub: everything in maps, fan-out by queueing the same bytes to every member.
+ *
+ * Room messages are batched: the messages one sender publishes to one room in one synchronous run
+ * (the frames of one read chunk) are encoded into one buffer, delivered to every member at the end
+ * of that run (a microtask), or before anything else the hub does, so order is kept.
  *
  * @example
  * ```ts
@@ -108,6 +139,7 @@ interface Room {
  * }
  * const a = member(1), b = member(2);
  * console.assert(hub.publish(a, "lobby", new Uint8Array([104, 105])) === 1);
+ * hub.flush(); // room messages are delivered in a microtask, or now with flush()
  * console.assert(got.length === 1 && b.nick === "guest-2");
  * ```
  */
@@ -117,6 +149,7 @@ export class LocalHub implements Hub {
   readonly #setters = new Map<Member, (nick: string) => void>();
   readonly #joined = new Map<Member, Set<Room>>();
   #guest = 0;
+  #batch: Batch | null = null;
 
   constructor() {
     this.#rooms.set(LOBBY, { name: LOBBY, members: new Set() });
@@ -128,6 +161,7 @@ export class LocalHub implements Hub {
   }
 
   attach(member: Member, setNick: (nick: string) => void): string {
+    this.flush();
     let nick: string;
     do nick = `guest-${++this.#guest}`; while (this.#nicks.has(nick));
     this.#nicks.set(nick, member);
@@ -140,6 +174,7 @@ export class LocalHub implements Hub {
   }
 
   detach(member: Member): void {
+    this.flush();
     const rooms = this.#joined.get(member);
     if (rooms === undefined) return;
     this.#joined.delete(member);
@@ -155,6 +190,7 @@ export class LocalHub implements Hub {
   }
 
   rename(member: Member, nick: string): boolean {
+    this.flush();
     const key = nick.toLowerCase();
     const owner = this.#nicks.get(key);
     if (owner !== undefined && owner !== member) return false;
@@ -165,6 +201,7 @@ export class LocalHub implements Hub {
   }
 
   join(member: Member, name: string): string {
+    this.flush();
     const key = name.toLowerCase();
     let room = this.#rooms.get(key);
     if (room === undefined) {
@@ -180,6 +217,7 @@ export class LocalHub implements Hub {
   }
 
   leave(member: Member, name: string): LeaveResult {
+    this.flush();
     const key = name.toLowerCase();
     if (key === LOBBY) return "lobby";
     const room = this.#rooms.get(key);
@@ -195,10 +233,76 @@ export class LocalHub implements Hub {
     const room = this.#rooms.get(name.toLowerCase());
     if (room === undefined) return "no-room";
     if (!room.members.has(member)) return "not-member";
-    return this.#fanout(room, encodeFrame(`MSG ${room.name} ${member.nick}`, payload), member);
+    if (payload.length > BATCH_PAYLOAD) {
+      this.flush();
+      return this.#fanout(room, encodeFrame(`MSG ${room.name} ${member.nick}`, payload), member);
+    }
+    let batch = this.#batch;
+    if (
+      batch !== null &&
+      (batch.room !== room || batch.sender !== member || batch.length >= BATCH_BYTES)
+    ) {
+      this.flush();
+      batch = null;
+    }
+    if (batch === null) batch = this.#startBatch(room, member);
+    if (batch.recipients === 0) return 0;
+    this.#append(batch, payload);
+    return batch.recipients;
+  }
+
+  /** Delivers the pending batch of room messages now (it is otherwise delivered in a microtask). */
+  flush(): void {
+    const batch = this.#batch;
+    if (batch === null) return;
+    this.#batch = null; // before delivering: a member cut by it detaches, which flushes again
+    if (batch.length > 0) {
+      this.#fanout(batch.room, batch.buf.subarray(0, batch.length), batch.sender);
+    }
+  }
+
+  #startBatch(room: Room, sender: Member): Batch {
+    let recipients = 0;
+    for (const m of room.members) if (m !== sender && m.acceptsPushes !== false) recipients++;
+    const prefix = text.encode(`MSG ${room.name} ${sender.nick} `);
+    const batch: Batch = { room, sender, prefix, recipients, buf: EMPTY, length: 0 };
+    this.#batch = batch;
+    queueMicrotask(() => {
+      if (this.#batch === batch) this.flush();
+    });
+    return batch;
+  }
+
+  #append(batch: Batch, payload: Uint8Array): void {
+    const n = payload.length;
+    const need = batch.length + batch.prefix.length + 12 + n;
+    if (need > batch.buf.length) {
+      const grown = new Uint8Array(Math.max(need, 4096, batch.buf.length * 2));
+      grown.set(batch.buf.subarray(0, batch.length));
+      batch.buf = grown;
+    }
+    const buf = batch.buf;
+    let at = batch.length;
+    buf.set(batch.prefix, at);
+    at += batch.prefix.length;
+    // The byte count in decimal, then CRLF, the payload, CRLF.
+    let digits = 1;
+    for (let v = n; v >= 10; v = Math.floor(v / 10)) digits++;
+    for (let i = digits - 1, v = n; i >= 0; i--, v = Math.floor(v / 10)) {
+      buf[at + i] = 48 + (v % 10);
+    }
+    at += digits;
+    buf[at++] = 13;
+    buf[at++] = 10;
+    buf.set(payload, at);
+    at += n;
+    buf[at++] = 13;
+    buf[at++] = 10;
+    batch.length = at;
   }
 
   tell(member: Member, nick: string, payload: Uint8Array): boolean {
+    this.flush();
     const target = this.#nicks.get(nick.toLowerCase());
     if (target === undefined) return false;
     target.deliver(encodeFrame(`DM ${member.nick}`, payload));
@@ -237,3 +341,5 @@ export class LocalHub implements Hub {
     return n;
   }
 }
+
+const EMPTY = new Uint8Array(0);

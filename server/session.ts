@@ -202,6 +202,11 @@ export class Session implements Member {
     return this.outbox.send(bytes);
   }
 
+  /** Whether hub pushes reach this session now (the hub counts recipients with it). */
+  get acceptsPushes(): boolean {
+    return this.#pushes && !this.outbox.closed;
+  }
+
   /** Queues a reply. */
   reply(bytes: Uint8Array): void {
     this.outbox.send(bytes);
