@@ -124,6 +124,11 @@ Deno.test({
     assert.equal(await reply(sender), "OK 1");
     assert.equal(await reader.next(), "MSG big sender still here");
     const growth = peak - baseline;
+    console.log(
+      `server RSS ${(baseline / MiB).toFixed(1)} MiB before, peak growth ${
+        (growth / MiB).toFixed(1)
+      } MiB`,
+    );
     assert.ok(growth < 48 * MiB, `server RSS grew by ${(growth / MiB).toFixed(1)} MiB`);
   },
 });
