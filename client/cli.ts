@@ -9,6 +9,7 @@
 import { VERSION } from "../lib/version.ts";
 import { runChat } from "./chat.ts";
 import { CliError, parseCli, type ParsedCli, UsageError } from "./cli_args.ts";
+import { runGet, runLs, runPut, runRm } from "./cli_files.ts";
 import { runListen, runPing, runRooms, runSend, runTime, runWho } from "./cli_commands.ts";
 import { COMMAND_HELP, OVERVIEW } from "./cli_help.ts";
 import { env } from "./term.ts";
@@ -24,6 +25,10 @@ const RUNNERS: Record<string, Runner> = {
   ping: runPing,
   time: runTime,
   chat: runChat,
+  ls: runLs,
+  get: runGet,
+  put: runPut,
+  rm: runRm,
 };
 
 /**

@@ -1,0 +1,288 @@
+/**
+ * The file commands of the CLI as subprocesses against a real server: `put`, `ls`, `get`, `rm`,
+ * their JSON results, refusals, and resuming a download after a cut at a random byte, a killed
+ * CLI, and Ctrl-C.
+ */
+
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { startTestServer, waitFor } from "./test_util.ts";
+import { runCli, spawnCli, startProxy } from "./cli_util.ts";
+
+const opts = { sanitizeResources: false, sanitizeOps: false };
+
+function at(port: number): string[] {
+  return ["--host", "127.0.0.1", "--port", String(port)];
+}
+
+function randomBytes(n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  for (let off = 0; off < n; off += 65536) {
+    crypto.getRandomValues(out.subarray(off, Math.min(n, off + 65536)));
+  }
+  return out;
+}
+
+function sha256(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+async function sizeOf(path: string): Promise<number | null> {
+  try {
+    return (await Deno.stat(path)).size;
+  } catch {
+    return null;
+  }
+}
+
+Deno.test(
+  "put, ls, get and rm through the CLI round-trip a file and its sha256",
+  opts,
+  async () => {
+    await using server = await startTestServer();
+    const work = await Deno.makeTempDir({ prefix: "sb-cli-files-" });
+    try {
+      const data = randomBytes(1024 * 1024 + 17);
+      await Deno.writeFile(`${work}/report v1.bin`, data);
+
+      const put = await runCli([
+        "put",
+        `${work}/report v1.bin`,
+        "docs/2024/",
+        "--json",
+        ...at(server.port),
+      ]);
+      assert.equal(put.code, 0, put.stderr);
+      assert.deepEqual(JSON.parse(put.stdout), {
+        path: "docs/2024/report v1.bin",
+        local: `${work}/report v1.bin`,
+        size: data.length,
+        sha256: sha256(data),
+      });
+      // Not a terminal: no progress bar, nothing on stderr.
+      assert.equal(put.stderr, "");
+      assert.deepEqual(await Deno.readFile(`${server.files}/docs/2024/report v1.bin`), data);
+
+      const ls = await runCli(["ls", "docs/2024", "--json", ...at(server.port)]);
+      assert.equal(ls.code, 0, ls.stderr);
+      const [entry] = JSON.parse(ls.stdout);
+      assert.deepEqual([entry.name, entry.type, entry.size], [
+        "report v1.bin",
+        "file",
+        data.length,
+      ]);
+      const lsText = await runCli(["ls", ...at(server.port)]);
+      assert.match(
+        lsText.stdout,
+        /^SIZE\s+MODIFIED\s+NAME\n\s*-\s+\d{4}-\d\d-\d\d \d\d:\d\d\s+docs\/\n$/,
+      );
+
+      const get = await runCli([
+        "get",
+        "docs/2024/report v1.bin",
+        `${work}/copy.bin`,
+        ...at(server.port),
+      ]);
+      assert.equal(get.code, 0, get.stderr);
+      assert.match(
+        get.stdout,
+        new RegExp(
+          `^Downloaded docs/2024/report v1\\.bin to .*copy\\.bin \\(1\\.0 MiB; sha256 ${
+            sha256(data)
+          } verified\\)\\n$`,
+        ),
+      );
+      assert.equal(get.stderr, "");
+      assert.deepEqual(await Deno.readFile(`${work}/copy.bin`), data);
+      assert.equal(await sizeOf(`${work}/copy.bin.part`), null);
+
+      // Into a folder, with the remote name; in the working directory by default.
+      const intoDir = await runCli([
+        "get",
+        "docs/2024/report v1.bin",
+        work,
+        "--json",
+        ...at(server.port),
+      ]);
+      assert.equal(intoDir.code, 0, intoDir.stderr);
+      assert.equal(JSON.parse(intoDir.stdout).local, `${work}/report v1.bin`);
+      const here = await runCli(["get", "docs/2024/report v1.bin", "--json", ...at(server.port)], {
+        cwd: work,
+      });
+      assert.equal(JSON.parse(here.stdout).local, "report v1.bin");
+
+      const rmFolder = await runCli(["rm", "docs/2024", ...at(server.port)]);
+      assert.equal(rmFolder.code, 1);
+      assert.match(rmFolder.stderr, /not empty \(409\)/);
+      const rm = await runCli(["rm", "docs/2024/report v1.bin", ...at(server.port)]);
+      assert.equal(rm.code, 0, rm.stderr);
+      assert.equal(rm.stdout, "Deleted docs/2024/report v1.bin\n");
+      const rmJson = await runCli(["rm", "docs/2024", "--json", ...at(server.port)]);
+      assert.deepEqual(JSON.parse(rmJson.stdout), { path: "docs/2024", deleted: true });
+      const empty = await runCli(["ls", "docs", "--json", ...at(server.port)]);
+      assert.deepEqual(JSON.parse(empty.stdout), []);
+    } finally {
+      await Deno.remove(work, { recursive: true });
+    }
+  },
+);
+
+Deno.test("file command mistakes and refusals exit 1 or 2 and say what to do", opts, async () => {
+  await using server = await startTestServer();
+  await using readOnly = await startTestServer({ readOnly: true });
+  const work = await Deno.makeTempDir({ prefix: "sb-cli-files-" });
+  try {
+    await Deno.writeTextFile(`${work}/a.txt`, "a");
+    const cases: [string[], number, RegExp][] = [
+      [
+        ["get", "missing.txt", `${work}/x`, ...at(server.port)],
+        1,
+        /no such file .*\(404\)\. See switchboard ls/,
+      ],
+      [
+        ["get", "../etc/passwd", `${work}/x`, ...at(server.port)],
+        1,
+        /\(400\)\. Paths are relative/,
+      ],
+      [["ls", "nowhere", ...at(server.port)], 1, /\(404\)\. See switchboard ls/],
+      [["rm", "missing.txt", ...at(server.port)], 1, /\(404\)/],
+      [
+        ["put", `${work}/nope.txt`, ...at(server.port)],
+        2,
+        /Cannot upload .*nope\.txt: no such file/,
+      ],
+      [["put", work, ...at(server.port)], 2, /Cannot upload .*: it is not a file/],
+      [["get", ...at(server.port)], 2, /Cannot download: no path given/],
+      [["put", `${work}/a.txt`, ...at(readOnly.port)], 1, /\(403\)\. The server refuses it/],
+    ];
+    for (const [args, code, re] of cases) {
+      const r = await runCli(args);
+      assert.equal(r.code, code, `${args.join(" ")}: ${r.stderr}`);
+      assert.match(r.stderr, re, args.join(" "));
+    }
+    // Nothing half-downloaded was left behind by the refusals.
+    assert.deepEqual([...Deno.readDirSync(work)].map((e) => e.name), ["a.txt"]);
+  } finally {
+    await Deno.remove(work, { recursive: true });
+  }
+});
+
+/** A 4 MiB random file on the server, and a folder to download into. */
+async function bigFile(
+  files: string,
+): Promise<{ data: Uint8Array; work: string } & AsyncDisposable> {
+  const data = randomBytes(4 * 1024 * 1024);
+  await Deno.writeFile(`${files}/big.bin`, data);
+  const work = await Deno.makeTempDir({ prefix: "sb-cli-resume-" });
+  return {
+    data,
+    work,
+    async [Symbol.asyncDispose]() {
+      await Deno.remove(work, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+/** Runs `get big.bin` straight to the server and checks it resumed from the `.part` and verified. */
+async function resumeAndCheck(port: number, work: string, data: Uint8Array): Promise<void> {
+  const part = await sizeOf(`${work}/big.bin.part`);
+  assert.ok(part !== null && part > 0 && part < data.length, `.part holds ${part} bytes`);
+  const again = await runCli(["get", "big.bin", `${work}/big.bin`, "--json", ...at(port)]);
+  assert.equal(again.code, 0, again.stderr);
+  const r = JSON.parse(again.stdout);
+  assert.equal(r.resumed_from, part);
+  assert.equal(r.size, data.length);
+  assert.equal(r.sha256, sha256(data));
+  assert.equal(sha256(await Deno.readFile(`${work}/big.bin`)), sha256(data));
+  assert.equal(await sizeOf(`${work}/big.bin.part`), null);
+}
+
+Deno.test(
+  "get resumes from the .part after the connection is cut at a random byte",
+  opts,
+  async () => {
+    await using server = await startTestServer();
+    await using f = await bigFile(server.files);
+    const cut = 64 * 1024 + Math.floor(Math.random() * (f.data.length - 128 * 1024));
+    await using proxy = startProxy(server.port, {
+      downLimit: (i) => i === 0 ? cut : undefined,
+      atLimit: "cut",
+    });
+    const first = await runCli(["get", "big.bin", `${f.work}/big.bin`, ...at(proxy.port)]);
+    assert.equal(first.code, 1, `cut at ${cut}: ${first.stdout}${first.stderr}`);
+    assert.match(
+      first.stderr,
+      /Cannot download big\.bin: the connection was lost after \d+ of 4194304 bytes; run again to resume/,
+    );
+    assert.equal(proxy.connections[0]!.down, cut);
+    assert.ok((await sizeOf(`${f.work}/big.bin.part`))! <= cut);
+    await resumeAndCheck(server.port, f.work, f.data);
+  },
+);
+
+Deno.test("get resumes after the CLI is killed mid-download, and after Ctrl-C", opts, async () => {
+  await using server = await startTestServer();
+  await using f = await bigFile(server.files);
+  for (const signal of ["SIGKILL", "SIGINT"] as const) {
+    const stall = 64 * 1024 + Math.floor(Math.random() * (f.data.length - 128 * 1024));
+    await using proxy = startProxy(server.port, { downLimit: () => stall, atLimit: "stall" });
+    await using cli = spawnCli(["get", "big.bin", `${f.work}/big.bin`, ...at(proxy.port)]);
+    // The proxy passed `stall` bytes and holds the rest; wait until the CLI wrote what it got.
+    await waitFor(
+      () => proxy.connections[0]?.down === stall,
+      10_000,
+      "the proxy to reach the stall",
+    );
+    let last = -1;
+    await waitFor(
+      async () => {
+        const now = await sizeOf(`${f.work}/big.bin.part`);
+        const steady = now !== null && now > 0 && now === last;
+        last = now ?? -1;
+        if (!steady) await new Promise((r) => setTimeout(r, 100));
+        return steady;
+      },
+      10_000,
+      "the .part file to stop growing",
+    );
+    cli.kill(signal);
+    const code = await cli.exit();
+    if (signal === "SIGINT") {
+      assert.equal(code, 130, cli.stderr);
+      assert.match(
+        cli.stderr,
+        /Cannot download big\.bin: interrupted; \d+ bytes kept in .*big\.bin\.part for a resume\. Run the same command again to resume/,
+      );
+    } else {
+      assert.notEqual(code, 0);
+    }
+    await resumeAndCheck(server.port, f.work, f.data);
+    await Deno.remove(`${f.work}/big.bin`);
+  }
+});
+
+Deno.test("get --no-resume throws away a .part and starts over", opts, async () => {
+  await using server = await startTestServer();
+  await using f = await bigFile(server.files);
+  // A .part with wrong bytes: resuming would fail the sha256 check, --no-resume must not use it.
+  await Deno.writeFile(`${f.work}/big.bin.part`, new Uint8Array(1000).fill(7));
+  const r = await runCli([
+    "get",
+    "big.bin",
+    `${f.work}/big.bin`,
+    "--no-resume",
+    "--json",
+    ...at(server.port),
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(JSON.parse(r.stdout).resumed_from, 0);
+  assert.equal(sha256(await Deno.readFile(`${f.work}/big.bin`)), sha256(f.data));
+  // And resuming from such a .part is caught by the sha256 check, keeping nothing corrupt.
+  await Deno.writeFile(`${f.work}/big.bin.part`, new Uint8Array(1000).fill(7));
+  await Deno.remove(`${f.work}/big.bin`);
+  const bad = await runCli(["get", "big.bin", `${f.work}/big.bin`, ...at(server.port)]);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /sha256 mismatch/);
+  assert.equal(await sizeOf(`${f.work}/big.bin`), null);
+  assert.equal(await sizeOf(`${f.work}/big.bin.part`), null);
+});
