@@ -15,7 +15,7 @@ import type { Handler, Session, StreamHandler, StreamSink } from "./session.ts";
 
 /** The handlers to register with the server. */
 export interface FileHandlers {
-  /** `LIST`, `GET`, `DEL`. */
+  /** `LIST`, `GET`, `DEL`, and `PUT` without a byte count (answered with its usage). */
   readonly handlers: ReadonlyMap<string, Handler>;
   /** `PUT`. */
   readonly streamHandlers: ReadonlyMap<string, StreamHandler>;
@@ -37,6 +37,7 @@ export interface FileHandlerOptions {
 }
 
 const CRLF = new Uint8Array([13, 10]);
+const PUT_USAGE = "Usage: PUT path N, or PUT path sha256 N";
 const SHA256_RE = /^[0-9A-Fa-f]{64}$/;
 const OFFSET_RE = /^[0-9]{1,16}$/;
 
@@ -244,7 +245,7 @@ export function createFileHandlers(
   function put(s: Session, start: StreamStart): StreamSink | Promise<StreamSink> {
     const args = start.args;
     if (args.length < 1 || args.length > 2) {
-      return s.refuseStream(start, ErrorCode.BadRequest, "Usage: PUT path N, or PUT path sha256 N");
+      return s.refuseStream(start, ErrorCode.BadRequest, PUT_USAGE);
     }
     const sha = args[1];
     if (sha !== undefined && !SHA256_RE.test(sha)) {
@@ -289,8 +290,16 @@ export function createFileHandlers(
     );
   }
 
+  /** `PUT` without a byte count is not an upload: the decoder hands it over as a plain command. */
+  function putUsage(s: Session): void {
+    s.replyError(ErrorCode.BadRequest, PUT_USAGE);
+  }
+
   return {
-    handlers: new Map<string, Handler>([["LIST", list], ["GET", get], ["DEL", del]]),
+    handlers: new Map<string, Handler>([["LIST", list], ["GET", get], ["DEL", del], [
+      "PUT",
+      putUsage,
+    ]]),
     streamHandlers: new Map<string, StreamHandler>([["PUT", put]]),
   };
 }
