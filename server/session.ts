@@ -76,7 +76,7 @@ export interface ServerContext {
 export const DISCARD: StreamSink = { data() {}, end() {}, abort() {} };
 
 const PING = encodeLine("PING");
-const MIN_READ = 4096;
+const MIN_READ = 1024;
 const MAX_READ = 256 * 1024;
 
 let nextId = 0;
@@ -132,6 +132,7 @@ export class Session implements Member {
   #lastRx = Date.now();
   #ping: { enqueuedAt: number; writtenAt: number } | null = null;
   #missed = 0;
+  #paused = false;
   #ending = false;
   #closed = false;
   #reason = "";
@@ -265,7 +266,7 @@ export class Session implements Member {
     while (!this.#ending) {
       // Back-pressure: a client that does not read its replies stops being read.
       if (this.outbox.pending > this.ctx.config.maxPending / 2) {
-        await this.outbox.drain(this.ctx.config.maxPending / 4);
+        await this.#pauseReads();
         if (this.#ending) return;
       }
       let n: number | null;
@@ -288,12 +289,24 @@ export class Session implements Member {
         // Back-pressure between commands too: one read can hold thousands of pipelined commands
         // whose replies would pass max_pending (the decoder's views into `buf` stay valid).
         if (this.outbox.pending > this.ctx.config.maxPending / 2) {
-          await this.outbox.drain(this.ctx.config.maxPending / 4);
+          await this.#pauseReads();
           if (this.#ending) return;
         }
       }
       // Grow the read buffer for busy clients; idle ones keep a small one.
       if (n === buf.length && buf.length < MAX_READ) buf = new Uint8Array(buf.length * 2);
+    }
+  }
+
+  // Waits for the outbox to drain. Meanwhile the client is not idle: we are the ones not
+  // reading, so the sweeper must not count our silence as its silence.
+  async #pauseReads(): Promise<void> {
+    this.#paused = true;
+    try {
+      await this.outbox.drain(this.ctx.config.maxPending / 4);
+    } finally {
+      this.#paused = false;
+      this.#lastRx = Date.now();
     }
   }
 
@@ -474,6 +487,7 @@ export class Session implements Member {
       return;
     }
     if (this.#ending) return;
+    if (this.#paused) this.#lastRx = now;
     if (this.#ping !== null && this.#lastRx >= this.#ping.enqueuedAt) {
       this.#ping = null;
       this.#missed = 0;
