@@ -213,6 +213,11 @@ export function describeConnectError(e: unknown, target: Target): CliError {
   if (e instanceof Deno.errors.PermissionDenied || (e as Error)?.name === "NotCapable") {
     return new CliError(`${where}: not allowed: ${msg}`);
   }
+  if (/speaks TLS/.test(msg)) {
+    return new CliError(
+      `${where}: the server speaks TLS. Add --tls (or use sbs://host:port), and --ca FILE for a private CA`,
+    );
+  }
   if (e instanceof TlsError) {
     // The library's message already says what to do; say it in the CLI's words.
     return new CliError(
@@ -267,7 +272,9 @@ export function describeError(e: unknown, target: Target, action: string): Error
   if (e instanceof ServerError) {
     // The server's own words often say it already ("Cannot delete "x": ..."): no echo of it.
     const text = serverText(e);
-    const what = /^Cannot /.test(text) ? `${text} (${e.code})` : `Cannot ${action}: ${text} (${e.code})`;
+    const what = /^Cannot /.test(text)
+      ? `${text} (${e.code})`
+      : `Cannot ${action}: ${text} (${e.code})`;
     switch (e.code) {
       case 401:
         return new CliError(`${what}. Log in with --user NAME or --token`);
