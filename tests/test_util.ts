@@ -23,7 +23,10 @@ export async function startTestServer(
   options: StartOptions = {},
 ): Promise<Server & { files: string }> {
   const files = config.files ?? await Deno.makeTempDir({ prefix: "sb-files-" });
-  const server = startServer({ host: "127.0.0.1", port: 0, files, ...config }, { log: silentLogger, ...options });
+  const server = startServer({ host: "127.0.0.1", port: 0, files, ...config }, {
+    log: silentLogger,
+    ...options,
+  });
   const dispose = server[Symbol.asyncDispose];
   return Object.assign(server, {
     files,
@@ -57,11 +60,11 @@ export interface ServerProcess extends AsyncDisposable {
  * and waits for its "listening" log line.
  *
  * @param args More server flags.
- * @param options `cwd`, `env`.
+ * @param options `cwd`, `env`; `wrap` runs deno under another command (`["unshare", "--user"]`).
  */
 export async function startServerProcess(
   args: string[] = [],
-  options: { cwd?: string; env?: Record<string, string>; script?: string[] } = {},
+  options: { cwd?: string; env?: Record<string, string>; script?: string[]; wrap?: string[] } = {},
 ): Promise<ServerProcess> {
   const script = options.script ?? [
     "run",
@@ -74,8 +77,18 @@ export async function startServerProcess(
   ];
   const hasFiles = args.includes("--files");
   const files = hasFiles ? null : await Deno.makeTempDir({ prefix: "sb-files-" });
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [...script, "--host", "127.0.0.1", "--port", "0", ...(files ? ["--files", files] : []), ...args],
+  const [program, ...prefix] = [...(options.wrap ?? []), Deno.execPath()];
+  const child = new Deno.Command(program!, {
+    args: [
+      ...prefix,
+      ...script,
+      "--host",
+      "127.0.0.1",
+      "--port",
+      "0",
+      ...(files ? ["--files", files] : []),
+      ...args,
+    ],
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -93,7 +106,9 @@ export async function startServerProcess(
   const pump = async (stream: ReadableStream<Uint8Array>) => {
     for await (const chunk of stream) {
       logText += decoder.decode(chunk, { stream: true });
-      const m = /listening.*?addr=\S*?:(\d+)|"event":"listening".*?"addr":"[^"]*:(\d+)"/.exec(logText);
+      const m = /listening.*?addr=\S*?:(\d+)|"event":"listening".*?"addr":"[^"]*:(\d+)"/.exec(
+        logText,
+      );
       if (m) resolvePort(Number(m[1] ?? m[2]));
     }
   };
@@ -103,7 +118,10 @@ export async function startServerProcess(
     rejectPort(new Error(`Server exited (${s.code}) before listening:\n${logText}`));
     return s;
   });
-  const timer = setTimeout(() => rejectPort(new Error(`Server did not start in 20 s:\n${logText}`)), 20_000);
+  const timer = setTimeout(
+    () => rejectPort(new Error(`Server did not start in 20 s:\n${logText}`)),
+    20_000,
+  );
   let port: number;
   try {
     port = await portPromise;
@@ -151,10 +169,16 @@ export async function startServerProcess(
  * @returns Bytes.
  */
 export async function rssOf(pid: number): Promise<number> {
-  const status = await Deno.readTextFile(`/proc/${pid}/status`);
-  const m = /VmRSS:\s+(\d+) kB/.exec(status);
-  if (!m) throw new Error(`No VmRSS for ${pid}`);
-  return Number(m[1]) * 1024;
+  // Deno reads /proc/<pid> only with --allow-all, so ask ps (--allow-run) instead.
+  const out = await new Deno.Command("ps", {
+    args: ["-o", "rss=", "-p", String(pid)],
+    stdout: "piped",
+    stderr: "null",
+  })
+    .output();
+  const kb = Number(new TextDecoder().decode(out.stdout).trim());
+  if (!out.success || !Number.isFinite(kb) || kb <= 0) throw new Error(`No RSS for process ${pid}`);
+  return kb * 1024;
 }
 
 const enc = new TextEncoder();
@@ -165,10 +189,15 @@ const enc = new TextEncoder();
  */
 export class RawClient implements AsyncDisposable {
   readonly conn: Deno.TcpConn;
-  readonly #decoder = new Decoder({ payloads: SERVER_PAYLOADS, maxPayload: 256 * 1024 * 1024, maxLine: 1 << 20 });
+  readonly #decoder = new Decoder({
+    payloads: SERVER_PAYLOADS,
+    maxPayload: 256 * 1024 * 1024,
+    maxLine: 1 << 20,
+  });
   readonly #events: DecodeEvent[] = [];
   #eof = false;
-  #buf = new Uint8Array(64 * 1024);
+  // A read that outlived an `event()` timeout: the next call takes its bytes instead of losing them.
+  #reading: Promise<Uint8Array | null> | null = null;
 
   private constructor(conn: Deno.TcpConn) {
     this.conn = conn;
@@ -200,27 +229,34 @@ export class RawClient implements AsyncDisposable {
       if (this.#eof) return null;
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`No frame from server within ${timeoutMs} ms`);
+      this.#reading ??= this.#read();
       let timer: ReturnType<typeof setTimeout> | undefined;
-      const n = await Promise.race([
-        this.conn.read(this.#buf).catch(() => null),
+      const chunk = await Promise.race([
+        this.#reading,
         new Promise<"timeout">((r) => timer = setTimeout(() => r("timeout"), left)),
       ]);
       clearTimeout(timer);
-      if (n === "timeout") throw new Error(`No frame from server within ${timeoutMs} ms`);
-      if (n === null) {
+      if (chunk === "timeout") throw new Error(`No frame from server within ${timeoutMs} ms`);
+      this.#reading = null;
+      if (chunk === null) {
         this.#eof = true;
         continue;
       }
-      this.#decoder.push(this.#buf.subarray(0, n));
+      this.#decoder.push(chunk);
       for (let ev = this.#decoder.next(); ev !== undefined; ev = this.#decoder.next()) {
-        if (ev.type === "frame" && ev.payload) this.#events.push({ ...ev, payload: ev.payload.slice() });
-        else if (ev.type === "data") this.#events.push({ type: "data", bytes: ev.bytes.slice() });
+        if (ev.type === "frame" && ev.payload) {
+          this.#events.push({ ...ev, payload: ev.payload.slice() });
+        } else if (ev.type === "data") this.#events.push({ type: "data", bytes: ev.bytes.slice() });
         else this.#events.push(ev);
       }
-      // A fresh buffer: events above hold copies, but keep it simple and safe.
-      this.#buf = new Uint8Array(64 * 1024);
     }
     return this.#events.shift()!;
+  }
+
+  async #read(): Promise<Uint8Array | null> {
+    const buf = new Uint8Array(64 * 1024);
+    const n = await this.conn.read(buf).catch(() => null);
+    return n === null ? null : buf.subarray(0, n);
   }
 
   /** The next complete frame (fails on EOF or a stream event). */
@@ -270,7 +306,11 @@ export class RawClient implements AsyncDisposable {
 }
 
 /** Waits until `cond()` is true, polling; throws after `timeoutMs`. */
-export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs = 5000, what = "condition"): Promise<void> {
+export async function waitFor(
+  cond: () => boolean | Promise<boolean>,
+  timeoutMs = 5000,
+  what = "condition",
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await cond())) {
     if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
