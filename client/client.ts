@@ -201,6 +201,7 @@ export class Client implements AsyncDisposable {
   #pendingHead = 0;
   readonly #pushes: Push[] = [];
   #pushWaiter: (() => void) | null = null;
+  #consuming = false;
   readonly #maxPushes: number;
   #dropped = 0;
   #closed: Error | null = null;
@@ -440,16 +441,28 @@ export class Client implements AsyncDisposable {
 
   /**
    * Pushes as they arrive (messages, DMs, joins, leaves, `BYE`), until the connection closes.
-   * Only one consumer at a time.
+   * Only one consumer at a time: a second concurrent call throws.
    *
    * @returns An async iterable of pushes.
    */
-  async *messages(): AsyncIterableIterator<Push> {
-    for (;;) {
-      while (this.#pushes.length > 0) yield this.#pushes.shift()!;
-      if (this.#closed) return;
-      await new Promise<void>((resolve) => this.#pushWaiter = resolve);
-      this.#pushWaiter = null;
+  messages(): AsyncIterableIterator<Push> {
+    if (this.#consuming) {
+      throw new Error("Cannot read messages(): another loop is already reading them");
+    }
+    this.#consuming = true;
+    return this.#iterate();
+  }
+
+  async *#iterate(): AsyncIterableIterator<Push> {
+    try {
+      for (;;) {
+        while (this.#pushes.length > 0) yield this.#pushes.shift()!;
+        if (this.#closed) return;
+        await new Promise<void>((resolve) => this.#pushWaiter = resolve);
+        this.#pushWaiter = null;
+      }
+    } finally {
+      this.#consuming = false;
     }
   }
 

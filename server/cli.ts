@@ -17,9 +17,7 @@ Usage:
   switchboard-server hash-password [--user NAME] [--permissions chat,read,write]
 
 Options (flags win over SWITCHBOARD_* variables, which win over defaults):
-${optionsHelp()}
-  --help                 show this help
-  --version              print the version
+${optionsHelp([["--help", "show this help"], ["--version", "print the version"]])}
 
 Sizes take KiB/MiB/GiB suffixes; times take ms/s/m.
 

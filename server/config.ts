@@ -240,13 +240,15 @@ function showDefault(spec: OptionSpec): string {
 /**
  * The option part of `switchboard-server --help`.
  *
+ * @param extra More `[flag, help]` rows, aligned with the options.
  * @returns Lines for every option, with its default and environment variable.
  */
-export function optionsHelp(): string {
+export function optionsHelp(extra: [string, string][] = []): string {
   const rows = OPTIONS.map((s) => {
     const arg = s.arg ? ` ${s.arg}` : s.kind === "bool" ? "" : s.kind === "format" ? " text|json" : s.kind === "size" ? " SIZE" : s.kind === "duration" ? " TIME" : s.kind === "int" ? " N" : " VALUE";
     return [`  --${s.flag}${arg}`, `${s.help} (default: ${showDefault(s)}; env ${envName(s.flag)})`];
   });
+  for (const [flag, help] of extra) rows.push([`  ${flag}`, help]);
   const width = Math.max(...rows.map((r) => r[0]!.length)) + 2;
   return rows.map(([a, b]) => a!.padEnd(width) + b).join("\n");
 }
