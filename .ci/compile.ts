@@ -15,6 +15,8 @@
  * @module
  */
 
+import { dirname } from "node:path";
+import { fileURLToPath } from "node:url";
 import { CLIENT_ENV_VARS } from "../client/cli_args.ts";
 import { envName, OPTIONS } from "../server/config.ts";
 
@@ -112,6 +114,26 @@ export function compileArgs(build: Build, root: string): string[] {
 }
 
 /**
+ * The environment of one `deno compile`: `DENORT_BIN` holds this machine's runtime, so it is
+ * left out for other targets (it would make a binary of the wrong platform).
+ */
+function childEnv(target: string): { env?: Record<string, string>; clearEnv?: boolean } {
+  if (target === hostTarget()) return {};
+  try {
+    if (Deno.env.get("DENORT_BIN") === undefined) return {};
+    const env = Deno.env.toObject();
+    delete env.DENORT_BIN;
+    return { env, clearEnv: true };
+  } catch {
+    // Without --allow-env the variable cannot be removed (children inherit it): say so.
+    console.error(
+      `compile: cannot check DENORT_BIN for ${target} without --allow-env; unset it for other targets`,
+    );
+    return {};
+  }
+}
+
+/**
  * Runs `deno compile` for each build, in order.
  *
  * @param builds The builds.
@@ -121,11 +143,12 @@ export function compileArgs(build: Build, root: string): string[] {
 export async function compileAll(builds: Build[], root: string): Promise<boolean> {
   let ok = true;
   for (const b of builds) {
-    await Deno.mkdir(b.output.replace(/\/[^/]+$/, ""), { recursive: true });
+    await Deno.mkdir(dirname(b.output), { recursive: true });
     const out = await new Deno.Command(Deno.execPath(), {
       args: compileArgs(b, root),
       stdout: "piped",
       stderr: "piped",
+      ...childEnv(b.target),
     }).output();
     const text = new TextDecoder().decode(out.stderr) + new TextDecoder().decode(out.stdout);
     if (out.success) {
@@ -133,7 +156,12 @@ export async function compileAll(builds: Build[], root: string): Promise<boolean
       continue;
     }
     ok = false;
-    if (/denort|dl\.deno\.land|Setting up base binary/i.test(text)) {
+    const missing = /Could not find denort at '([^']*)'/.exec(text);
+    if (missing) {
+      console.error(
+        `Cannot compile ${b.output}: DENORT_BIN names ${missing[1]}, which does not exist`,
+      );
+    } else if (/denort|dl\.deno\.land|Setting up base binary/i.test(text)) {
       const hint = b.target === hostTarget()
         ? "set DENORT_BIN to a denort binary of the same Deno version, or allow downloads from dl.deno.land"
         : "allow downloads from dl.deno.land (DENORT_BIN only serves this machine's target)";
@@ -148,7 +176,7 @@ export async function compileAll(builds: Build[], root: string): Promise<boolean
 }
 
 if (import.meta.main) {
-  const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+  const root = fileURLToPath(new URL("..", import.meta.url)).replace(/[\\/]$/, "");
   const args = [...Deno.args];
   let outDir = `${root}/dist`;
   const targets: string[] = [];
