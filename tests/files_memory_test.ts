@@ -1,0 +1,132 @@
+/**
+ * Memory stays flat whatever the file size: a 2 GiB download and a 2 GiB upload through a server
+ * running as its own process must not grow its resident memory by 64 MiB.
+ */
+
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { startServerProcess } from "./test_util.ts";
+
+const SIZE = 2 * 1024 ** 3;
+const CHUNK = 1024 * 1024;
+const LIMIT = 64 * 1024 * 1024;
+const enc = new TextEncoder();
+
+/** Samples a process's RSS every 25 ms while `work` runs; returns the highest seen. */
+async function peakRss(rss: () => Promise<number>, work: () => Promise<void>): Promise<number> {
+  let peak = await rss();
+  let running = true;
+  const sampler = (async () => {
+    while (running) {
+      peak = Math.max(peak, await rss().catch(() => peak));
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  })();
+  try {
+    await work();
+  } finally {
+    running = false;
+    await sampler;
+  }
+  return Math.max(peak, await rss());
+}
+
+/** Reads from `conn` until `predicate(text so far)` holds; returns the text (small replies only). */
+async function readLine(conn: Deno.Conn, deadline: number): Promise<string> {
+  const buf = new Uint8Array(4096);
+  let text = "";
+  while (!text.endsWith("\r\n")) {
+    if (Date.now() > deadline) throw new Error(`No reply in time: ${JSON.stringify(text)}`);
+    const n = await conn.read(buf.subarray(0, 1));
+    if (n === null) throw new Error(`Connection closed: ${JSON.stringify(text)}`);
+    text += String.fromCharCode(buf[0]!);
+  }
+  return text.slice(0, -2);
+}
+
+async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  for (let off = 0; off < bytes.length;) off += await conn.write(bytes.subarray(off));
+}
+
+function mib(n: number): string {
+  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+Deno.test({
+  name: "a 2 GiB download and a 2 GiB upload grow the server's memory by less than 64 MiB",
+  ignore: Deno.build.os !== "linux",
+  fn: async () => {
+    const files = await Deno.makeTempDir({ prefix: "sb-memory-" });
+    try {
+      // A sparse file: 2 GiB of zeros that take no disk space.
+      {
+        using f = await Deno.open(`${files}/big.bin`, { create: true, write: true });
+        await f.truncate(SIZE);
+      }
+      await using server = await startServerProcess(["--files", files]);
+      const deadline = Date.now() + 55_000;
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+      try {
+        assert.match(await readLine(conn, deadline), /^HELLO /);
+        await writeAll(conn, enc.encode("PING\r\n"));
+        assert.equal(await readLine(conn, deadline), "PONG");
+        const base = await server.rss();
+
+        // Download: read and count every byte.
+        const zero = new Uint8Array(CHUNK);
+        const zeroHash = createHash("sha256");
+        for (let i = 0; i < SIZE / CHUNK; i++) zeroHash.update(zero);
+        const expectedGet = zeroHash.digest("hex");
+        let t = performance.now();
+        const peakGet = await peakRss(server.rss, async () => {
+          await writeAll(conn, enc.encode("GET big.bin\r\n"));
+          const head = await readLine(conn, deadline);
+          assert.equal(head, `FILE big.bin ${SIZE} ${expectedGet} ${SIZE}`);
+          const buf = new Uint8Array(CHUNK);
+          let left = SIZE + 2;
+          let last = 0;
+          while (left > 0) {
+            if (Date.now() > deadline) throw new Error(`Download too slow: ${left} bytes left`);
+            const n = await conn.read(left < buf.length ? buf.subarray(0, left) : buf);
+            if (n === null) throw new Error(`Connection closed with ${left} bytes left`);
+            left -= n;
+            last = buf[n - 1]!;
+          }
+          assert.equal(last, 10, "the payload ends with CRLF");
+        });
+
+        const getSeconds = (performance.now() - t) / 1000;
+        // Upload: 2 GiB generated on the fly, hashed here to check the server's answer.
+        const piece = new Uint8Array(CHUNK);
+        for (let i = 0; i < CHUNK; i += 65536) crypto.getRandomValues(piece.subarray(i, i + 65536));
+        const upHash = createHash("sha256");
+        t = performance.now();
+        const peakPut = await peakRss(server.rss, async () => {
+          await writeAll(conn, enc.encode(`PUT up.bin ${SIZE}\r\n`));
+          for (let sent = 0; sent < SIZE; sent += CHUNK) {
+            if (Date.now() > deadline) throw new Error(`Upload too slow: ${sent} bytes sent`);
+            upHash.update(piece);
+            await writeAll(conn, piece);
+          }
+          await writeAll(conn, enc.encode("\r\n"));
+          assert.equal(await readLine(conn, deadline), `OK ${upHash.digest("hex")}`);
+        });
+        const putSeconds = (performance.now() - t) / 1000;
+        assert.equal((await Deno.stat(`${files}/up.bin`)).size, SIZE);
+
+        console.log(
+          `server RSS: base ${mib(base)}, peak during GET ${mib(peakGet)} (${
+            getSeconds.toFixed(1)
+          } s), ` +
+            `during PUT ${mib(peakPut)} (${putSeconds.toFixed(1)} s)`,
+        );
+        assert.ok(peakGet - base < LIMIT, `GET grew RSS by ${mib(peakGet - base)}`);
+        assert.ok(peakPut - base < LIMIT, `PUT grew RSS by ${mib(peakPut - base)}`);
+      } finally {
+        conn.close();
+      }
+    } finally {
+      await Deno.remove(files, { recursive: true });
+    }
+  },
+});
