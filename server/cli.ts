@@ -8,7 +8,7 @@ import { VERSION } from "../lib/version.ts";
 import { optionsHelp, parseServerArgs } from "./config.ts";
 import { runHashPassword } from "./hash_password.ts";
 import { createLogger } from "./log.ts";
-import { startServer } from "./server.ts";
+import { type Server, startServer } from "./server.ts";
 
 const USAGE = `switchboard-server ${VERSION}: the Switchboard message and file server
 
@@ -57,6 +57,16 @@ export async function runServerCli(args: string[]): Promise<number> {
   }
   const { config } = parsed;
   const log = createLogger({ format: config.logFormat });
+  // SIGHUP reloads the users file (POSIX only; a failed reload is logged and changes nothing).
+  // Without one it is ignored with a log line, rather than ending the server as it would by
+  // default. Bound before the server starts: a SIGHUP right after "listening" must not kill it.
+  const started: { server?: Server } = {};
+  const reload = () => {
+    if (config.users === "") log.warn("SIGHUP ignored: no users file to reload (--users)");
+    else void started.server?.reloadUsers().catch(() => {});
+  };
+  const hup = Deno.build.os !== "windows";
+  if (hup) Deno.addSignalListener("SIGHUP", reload);
   let server;
   try {
     server = startServer(config, { log });
@@ -67,15 +77,13 @@ export async function runServerCli(args: string[]): Promise<number> {
       ? `permission denied (ports below 1024 need privileges): ${(e as Error).message}`
       : (e as Error).message;
     log.error("cannot start", { host: config.host, port: config.port, error: why });
+    if (hup) Deno.removeSignalListener("SIGHUP", reload);
     return 1;
   }
   const stop = () => void server.shutdown(2000);
   const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT", "SIGBREAK"] : ["SIGINT", "SIGTERM"];
   for (const sig of signals) Deno.addSignalListener(sig, stop);
-  // SIGHUP reloads the users file (POSIX only; a failed reload is logged and changes nothing).
-  const reload = () => void server.reloadUsers().catch(() => {});
-  const hup = Deno.build.os !== "windows" && config.users !== "";
-  if (hup) Deno.addSignalListener("SIGHUP", reload);
+  started.server = server;
   await server.finished;
   for (const sig of signals) Deno.removeSignalListener(sig, stop);
   if (hup) Deno.removeSignalListener("SIGHUP", reload);

@@ -521,3 +521,20 @@ Deno.test("the log never holds a password or a token, whatever clients send (tex
     }
   }
 });
+
+Deno.test({
+  name: "SIGHUP on a server without a users file is ignored with a log line (the server goes on)",
+  ignore: Deno.build.os === "windows",
+  async fn() {
+    await using proc = await startServerProcess();
+    proc.kill("SIGHUP");
+    await waitFor(
+      () => /SIGHUP ignored: no users file to reload/.test(proc.log()),
+      10_000,
+      "the log line",
+    );
+    await using c = await raw(proc.port);
+    await c.line("PING");
+    assert.equal(await c.next(), "PONG");
+  },
+});
