@@ -435,6 +435,17 @@ Deno.test("an interrupted PUT (client gone mid-payload) leaves nothing, and the 
   );
   assert.deepEqual(await tree(server.files), ["f.bin"]);
   assert.equal(await Deno.readTextFile(`${server.files}/f.bin`), "old");
+  // Folders created for an upload that never completes go too.
+  const raw3 = await rawClient(server.port);
+  await raw3.send(`PUT new/deeper/h.bin 1000\r\n`);
+  await raw3.send(randomBytes(10));
+  await waitFor(
+    async () => (await tree(server.files)).some((n) => n.includes(TEMP_PREFIX)),
+    5000,
+    "temp file",
+  );
+  raw3.close();
+  await waitFor(async () => (await tree(server.files)).length === 1, 5000, "the folders to go");
   // The same with a payload whose end never comes: all N bytes but no line ending.
   const raw2 = await rawClient(server.port);
   await raw2.send(`PUT g.bin 5\r\nhello`);
