@@ -226,6 +226,9 @@ export class Session implements Member {
   /** Runs the session until the connection closes. Never rejects. */
   async run(): Promise<void> {
     try {
+      // Pushes that reach this client from the moment it is attached (it is in lobby) until HELLO
+      // is queued wait behind HELLO: HELLO is always the first frame.
+      this.outbox.beginStream();
       const nick = await this.ctx.hub.attach(this, (n) => this.#nick = n);
       this.ctx.log.info("connect", { peer: this.peer, nick });
       const hello = {
@@ -240,7 +243,8 @@ export class Session implements Member {
         tls: false,
         ...this.ctx.hello,
       };
-      this.replyLine(`HELLO ${JSON.stringify(hello)}`);
+      this.outbox.sendStream(encodeLine(`HELLO ${JSON.stringify(hello)}`));
+      this.outbox.endStream();
       if (this.#access?.loggedIn === false) {
         const ms = this.ctx.config.loginTimeout;
         this.#loginTimer = setTimeout(() => {

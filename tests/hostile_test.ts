@@ -805,3 +805,43 @@ Deno.test("a client reading one byte per second does not slow the others and is 
   }
   await a.w.check("after the slow reader was cut");
 });
+
+// ---------------------------------------------------------------------------------------------
+// Connecting while the lobby is busy
+
+Deno.test("HELLO is the first frame even when lobby messages fly while clients connect", async () => {
+  await using a = await processArena();
+  let talking = true;
+  // Ten clients send lobby messages, five at a time, as fast as the server answers them.
+  const talkers = await Promise.all(Array.from({ length: 10 }, () => raw(a.server.port)));
+  const chatter = talkers.map(async (t, k) => {
+    try {
+      for (let i = 0; talking; i++) {
+        await t.send(`SAY lobby :busy ${k} ${i}\r\n`.repeat(5));
+        for (let n = 0; n < 5; n++) assert.match(await reply(t), /^OK \d+$/);
+      }
+    } finally {
+      t.close();
+    }
+  });
+  const firsts: string[] = [];
+  try {
+    for (let wave = 0; wave < 10; wave++) {
+      await Promise.all(Array.from({ length: 30 }, async () => {
+        const c = await RawClient.connect(a.server.port);
+        try {
+          const f = await c.frame(10_000);
+          firsts.push(f.verb);
+        } finally {
+          c.close();
+        }
+      }));
+    }
+  } finally {
+    talking = false;
+    await Promise.all(chatter);
+  }
+  assert.equal(firsts.length, 300);
+  assert.deepEqual(firsts.filter((v) => v !== "HELLO"), [], "frames that came before HELLO");
+  await a.w.check("after connecting to a busy lobby");
+});
