@@ -352,6 +352,11 @@ export class FileStore {
           },
         );
       }
+      if (segments.length === 0) {
+        throw new FileError(ErrorCode.Internal, `Cannot ${action}: the shared folder is missing`, {
+          cause: e,
+        });
+      }
       // Missing (an upload target): the deepest ancestor that exists decides where it would land.
       exists = false;
       real = "";

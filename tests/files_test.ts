@@ -854,3 +854,24 @@ Deno.test("GET announces the sha256 of the current content after a file is rewri
   assert.equal(f.args[2], sha(changed));
   assert.equal(sha(f.bytes), sha(changed));
 });
+
+Deno.test("a shared folder removed while the server runs answers ERR 500 until it is back", async () => {
+  await using server = await startTestServer();
+  await Deno.remove(server.files, { recursive: true });
+  try {
+    await using raw = await rawClient(server.port);
+    await raw.line("LIST");
+    assert.equal(await raw.next(), "ERR 500 Cannot list: the shared folder is missing");
+    await raw.line("GET a/b.txt");
+    assert.equal(await raw.next(), 'ERR 500 Cannot get "a/b.txt": the shared folder is missing');
+    await raw.send("PUT a.txt 1\r\nx\r\n");
+    assert.equal(await raw.next(), 'ERR 500 Cannot upload "a.txt": the shared folder is missing');
+    await raw.line("PING");
+    assert.equal(await raw.next(), "PONG");
+    await Deno.mkdir(server.files);
+    await raw.send("PUT a.txt 1\r\nx\r\n");
+    assert.match(await raw.next(), /^OK /);
+  } finally {
+    await Deno.mkdir(server.files, { recursive: true });
+  }
+});
