@@ -23,6 +23,7 @@ import {
   colorEnabled,
   isTerminal,
   makeStyles,
+  printable,
   promptSecret,
   type Styles,
   visibleWidth,
@@ -126,7 +127,7 @@ class ChatSession {
   }
 
   #error(text: string): void {
-    this.#screen.print(`${this.#s.dim(clock())} ${this.#s.red("!!")} ${text}`);
+    this.#screen.print(`${this.#s.dim(clock())} ${this.#s.red("!!")} ${printable(text)}`);
   }
 
   #promptText(): string {
@@ -179,7 +180,7 @@ class ChatSession {
     for await (const m of client.messages()) {
       if (m.type === "bye") {
         bye = m.reason;
-        this.#info(`The server says goodbye: ${m.reason}`);
+        this.#info(`The server says goodbye: ${printable(m.reason)}`);
         continue;
       }
       this.#screen.print(formatPush(m, new Date(), this.#s));

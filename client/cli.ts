@@ -12,7 +12,7 @@ import { CliError, parseCli, type ParsedCli, UsageError } from "./cli_args.ts";
 import { runGet, runLs, runPut, runRm } from "./cli_files.ts";
 import { runListen, runPing, runRooms, runSend, runTime, runWho } from "./cli_commands.ts";
 import { COMMAND_HELP, OVERVIEW } from "./cli_help.ts";
-import { env } from "./term.ts";
+import { env, printable } from "./term.ts";
 
 type Runner = (p: ParsedCli) => Promise<number>;
 
@@ -91,11 +91,11 @@ function fail(e: unknown, command?: string): number {
   if (e instanceof UsageError) {
     const cmd = e.command ?? command;
     const more = cmd === undefined ? "switchboard --help" : `switchboard ${cmd} --help`;
-    console.error(`switchboard: ${e.message}\nRun ${more} for usage.`);
+    console.error(`switchboard: ${printable(e.message)}\nRun ${more} for usage.`);
     return 2;
   }
   if (e instanceof CliError) {
-    console.error(`switchboard: ${e.message}`);
+    console.error(`switchboard: ${printable(e.message)}`);
     return e.exitCode;
   }
   if (e instanceof Deno.errors.Interrupted) {

@@ -10,7 +10,7 @@ import { isValidNick, isValidRoom, LOBBY } from "../lib/limits.ts";
 import type { Client, Push, TimeSample } from "./client.ts";
 import { CliError, intOption, type ParsedCli, UsageError } from "./cli_args.ts";
 import { describeError, openClient } from "./cli_connect.ts";
-import { clock, colorEnabled, formatBytes, formatMs, makeStyles } from "./term.ts";
+import { clock, colorEnabled, formatBytes, formatMs, makeStyles, printable } from "./term.ts";
 
 /**
  * Connects as the command line says (nick, credentials).
@@ -230,15 +230,15 @@ export function formatPush(m: Push, now: Date, s: ReturnType<typeof makeStyles>)
   const t = s.dim(clock(now));
   switch (m.type) {
     case "msg":
-      return `${t} ${s.cyan(`[${m.room}]`)} <${s.nick(m.from)}> ${m.text}`;
+      return `${t} ${s.cyan(`[${m.room}]`)} <${s.nick(m.from)}> ${printable(m.text)}`;
     case "dm":
-      return `${t} *${s.nick(m.from)}* ${m.text}`;
+      return `${t} *${s.nick(m.from)}* ${printable(m.text)}`;
     case "joined":
       return `${t} ${s.dim("--")} ${s.nick(m.nick)} joined ${s.cyan(m.room)}`;
     case "left":
       return `${t} ${s.dim("--")} ${s.nick(m.nick)} left ${s.cyan(m.room)}`;
     case "bye":
-      return `${t} ${s.dim("--")} the server says goodbye: ${m.reason}`;
+      return `${t} ${s.dim("--")} the server says goodbye: ${printable(m.reason)}`;
   }
 }
 

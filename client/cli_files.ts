@@ -13,7 +13,7 @@ import { CliError, type ParsedCli, UsageError } from "./cli_args.ts";
 import { describeError, serverText } from "./cli_connect.ts";
 import { openFromCli, table } from "./cli_commands.ts";
 import { ProgressBar } from "./progress.ts";
-import { formatBytes } from "./term.ts";
+import { formatBytes, printable } from "./term.ts";
 import { downloadFile, TransferError, uploadFile } from "./transfer.ts";
 
 function printJson(value: unknown): void {
@@ -109,7 +109,7 @@ export async function runLs(p: ParsedCli): Promise<number> {
   const rows = sorted.map((e) => [
     e.type === "dir" ? "-" : formatBytes(e.size),
     formatTime(e.mtime),
-    e.type === "dir" ? `${e.name}/` : e.name,
+    printable(e.type === "dir" ? `${e.name}/` : e.name),
   ]);
   // Sizes right-aligned.
   const w = Math.max(4, ...rows.map((r) => r[0]!.length));

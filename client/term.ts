@@ -242,3 +242,26 @@ export async function promptSecret(question: string): Promise<string> {
     await Deno.stderr.write(enc.encode("\n"));
   }
 }
+
+/**
+ * Makes text from the network safe to print on a terminal: control characters (escape
+ * sequences that could clear the screen, move the cursor or retitle the window, bells, carriage
+ * returns) are shown in caret notation (`^[`, `^G`, `^M`); tab and line feed stay.
+ *
+ * @param text Untrusted text.
+ * @returns Text with no control characters but tab and line feed.
+ * @example
+ * ```ts
+ * import { printable } from "./term.ts";
+ * console.assert(printable("\x1b[2Jhi\x07") === "^[[2Jhi^G");
+ * ```
+ */
+export function printable(text: string): string {
+  // deno-lint-ignore no-control-regex
+  return text.replace(/[\x00-\x08\x0b-\x1f\x7f\x80-\x9f]/g, (c) => {
+    const code = c.charCodeAt(0);
+    if (code < 0x20) return "^" + String.fromCharCode(code + 64);
+    if (code === 0x7f) return "^?";
+    return `\\x${code.toString(16)}`;
+  });
+}

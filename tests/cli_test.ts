@@ -307,3 +307,25 @@ Deno.test(
     );
   },
 );
+
+Deno.test(
+  "listen shows control characters from the network in caret notation, never raw",
+  opts,
+  async () => {
+    await using server = await startTestServer();
+    await using text = spawnCli(["listen", "--count", "1", ...at(server.port)]);
+    await using json = spawnCli(["listen", "--json", "--count", "1", ...at(server.port)]);
+    await text.waitFor(/Listening on lobby/, { stream: "stderr" });
+    await json.waitFor(/Listening on lobby/, { stream: "stderr" });
+    await using evil = await connect({ port: server.port, nick: "evil" });
+    const hostile = "\x1b[2J\x1b]0;pwned\x07hi\rthere\u009b";
+    await evil.say("lobby", hostile);
+    assert.equal(await text.exit(), 0, text.stderr);
+    assert.equal(await json.exit(), 0, json.stderr);
+    assert.match(text.stdout, /<evil> \^\[\[2J\^\[\]0;pwned\^Ghi\^Mthere\\x9b\n$/);
+    // deno-lint-ignore no-control-regex
+    assert.ok(!/[\x00-\x08\x0b-\x1f\x7f]/.test(text.stdout), JSON.stringify(text.stdout));
+    // JSON keeps the exact text (escaped by JSON itself).
+    assert.equal(JSON.parse(json.stdout).text, hostile);
+  },
+);
