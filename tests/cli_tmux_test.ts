@@ -265,3 +265,47 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "on a terminal get draws a progress bar with bytes, rate and the end state",
+  ignore: version === null,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await using server = await startTestServer();
+    const data = new Uint8Array(4 * 1024 * 1024);
+    for (let off = 0; off < data.length; off += 65536) {
+      crypto.getRandomValues(data.subarray(off, off + 65536));
+    }
+    await Deno.writeFile(`${server.files}/big.bin`, data);
+    const work = await Deno.makeTempDir({ prefix: "sb-tmux-get-" });
+    try {
+      const cli = [
+        Deno.execPath(),
+        ...CLIENT_RUN,
+        "get",
+        "big.bin",
+        `${work}/big.bin`,
+        "--port",
+        String(server.port),
+      ];
+      const command = ["sh", "-c", '"$@"; echo "get exited with $?"; sleep 60', "sh", ...cli];
+      await using tmux = await Tmux.start(command, { SWITCHBOARD_URL: "" });
+      const screen = await tmux.waitScreen(
+        (l) => l.some((x) => x.startsWith("get exited with")),
+        "get to finish",
+      );
+      assert.ok(screen.includes("get exited with 0"), screen.join("\n"));
+      const bar = screen.find((x) => x.startsWith("big.bin"));
+      assert.match(
+        bar ?? "",
+        /^big\.bin {2}100% \[=+\] 4\.0 MiB \/ 4\.0 MiB {2}(\S+ \S+\/s|--\/s) {2}done$/,
+        screen.join("\n"),
+      );
+      assert.ok(screen.some((x) => x.startsWith("Downloaded big.bin to ")), screen.join("\n"));
+      assert.equal((await Deno.stat(`${work}/big.bin`)).size, data.length);
+    } finally {
+      await Deno.remove(work, { recursive: true });
+    }
+  },
+});
