@@ -286,3 +286,34 @@ Deno.test("get --no-resume throws away a .part and starts over", opts, async () 
   assert.equal(await sizeOf(`${f.work}/big.bin`), null);
   assert.equal(await sizeOf(`${f.work}/big.bin.part`), null);
 });
+
+Deno.test("Ctrl-C during put stops the upload and the server keeps nothing", opts, async () => {
+  await using server = await startTestServer();
+  const work = await Deno.makeTempDir({ prefix: "sb-cli-put-" });
+  try {
+    const data = randomBytes(4 * 1024 * 1024);
+    await Deno.writeFile(`${work}/big.bin`, data);
+    const stall = 64 * 1024 + Math.floor(Math.random() * (data.length - 128 * 1024));
+    await using proxy = startProxy(server.port, { upLimit: () => stall, atLimit: "stall" });
+    await using cli = spawnCli(["put", `${work}/big.bin`, ...at(proxy.port)]);
+    await waitFor(() => proxy.connections[0]?.up === stall, 10_000, "the proxy to reach the stall");
+    cli.kill("SIGINT");
+    assert.equal(await cli.exit(), 130, cli.stderr);
+    assert.match(cli.stderr, /Cannot upload .*big\.bin: interrupted; nothing was stored/);
+    // The server drops the half upload once the connection is gone: nothing in LIST, nothing on disk.
+    proxy.connections[0]!.close();
+    await waitFor(
+      () => [...Deno.readDirSync(server.files)].length === 0,
+      10_000,
+      "the temporary upload to go",
+    );
+    const ls = await runCli(["ls", "--json", ...at(server.port)]);
+    assert.deepEqual(JSON.parse(ls.stdout), []);
+    // And the same upload straight to the server works.
+    const put = await runCli(["put", `${work}/big.bin`, "--json", ...at(server.port)]);
+    assert.equal(put.code, 0, put.stderr);
+    assert.equal(JSON.parse(put.stdout).sha256, sha256(data));
+  } finally {
+    await Deno.remove(work, { recursive: true });
+  }
+});

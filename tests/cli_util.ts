@@ -249,6 +249,8 @@ export function freePort(): number {
 export interface ProxiedConnection {
   /** Bytes forwarded from the server to the client so far. */
   readonly down: number;
+  /** Bytes forwarded from the client to the server so far. */
+  readonly up: number;
   /** Closes the client's side only: to the server the session lingers, as after a network drop. */
   dropClient(): void;
   /** Closes both sides. */
@@ -262,6 +264,8 @@ export interface ProxyOptions {
    * (`undefined`: no limit).
    */
   downLimit?: (index: number) => number | undefined;
+  /** The same, client → server. */
+  upLimit?: (index: number) => number | undefined;
   /**
    * What to do at the limit: `cut` closes both sides at once (a network drop at that byte),
    * `stall` stops forwarding and leaves both open (a hung network).
@@ -301,6 +305,7 @@ export function startProxy(targetPort: number, options: ProxyOptions = {}): TcpP
     for await (const client of listener) {
       const index = connections.length;
       const limit = options.downLimit?.(index);
+      const upLimit = options.upLimit?.(index);
       let upstream: Deno.Conn;
       try {
         upstream = await Deno.connect({ hostname: "127.0.0.1", port: targetPort });
@@ -311,10 +316,14 @@ export function startProxy(targetPort: number, options: ProxyOptions = {}): TcpP
       sockets.add(client);
       sockets.add(upstream);
       let down = 0;
+      let up = 0;
       let clientOpen = true;
       const conn: ProxiedConnection = {
         get down() {
           return down;
+        },
+        get up() {
+          return up;
         },
         dropClient() {
           clientOpen = false;
@@ -337,7 +346,17 @@ export function startProxy(targetPort: number, options: ProxyOptions = {}): TcpP
           for (;;) {
             const n = await client.read(buf);
             if (n === null) break;
-            await writeAll(upstream, buf.subarray(0, n));
+            let chunk = buf.subarray(0, n);
+            if (upLimit !== undefined && up + chunk.length >= upLimit) {
+              chunk = chunk.subarray(0, upLimit - up);
+              await writeAll(upstream, chunk);
+              up += chunk.length;
+              if ((options.atLimit ?? "cut") === "cut") conn.close();
+              else await new Promise(() => {}); // Stall until the sockets are closed.
+              break;
+            }
+            await writeAll(upstream, chunk);
+            up += chunk.length;
           }
         } catch {
           // Closed.
