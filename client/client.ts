@@ -586,7 +586,9 @@ export class Client implements AsyncDisposable {
    * @throws {ServerError} 404 missing, 400 a file or a bad path, 403 outside the shared folder.
    */
   async list(dir?: string): Promise<FileEntry[]> {
-    const r = await this.command(dir === undefined || dir === "" ? "LIST" : `LIST ${encodePath(dir)}`);
+    const r = await this.command(
+      dir === undefined || dir === "" ? "LIST" : `LIST ${encodePath(dir)}`,
+    );
     return JSON.parse(text.decode(r.payload ?? new Uint8Array(0)));
   }
 
@@ -617,7 +619,9 @@ export class Client implements AsyncDisposable {
   get(path: string, options: GetOptions): Promise<FileHead> {
     const offset = options.offset ?? 0;
     if (!Number.isSafeInteger(offset) || offset < 0) {
-      return Promise.reject(new RangeError(`Cannot get ${path}: offset must be a whole number, got ${offset}`));
+      return Promise.reject(
+        new RangeError(`Cannot get ${path}: offset must be a whole number, got ${offset}`),
+      );
     }
     return new Promise<FileHead>((resolve, reject) => {
       let failed = false;
@@ -694,9 +698,13 @@ export class Client implements AsyncDisposable {
    *   failed or did not yield exactly `size` bytes (the source's error is the `cause`).
    */
   async put(path: string, data: Uint8Array | PutSource, options: PutOptions = {}): Promise<string> {
-    const source: PutSource = data instanceof Uint8Array ? { size: data.length, chunks: [data] } : data;
+    const source: PutSource = data instanceof Uint8Array
+      ? { size: data.length, chunks: [data] }
+      : data;
     if (!Number.isSafeInteger(source.size) || source.size < 0) {
-      throw new RangeError(`Cannot upload ${path}: size must be a whole number, got ${source.size}`);
+      throw new RangeError(
+        `Cannot upload ${path}: size must be a whole number, got ${source.size}`,
+      );
     }
     if (options.sha256 !== undefined && !/^[0-9A-Fa-f]{64}$/.test(options.sha256)) {
       throw new RangeError(`Cannot upload ${path}: sha256 must be 64 hex digits`);
@@ -722,7 +730,9 @@ export class Client implements AsyncDisposable {
       try {
         for await (const chunk of source.chunks) {
           sent += chunk.length;
-          if (sent > source.size) throw new RangeError(`the source yielded more than ${source.size} bytes`);
+          if (sent > source.size) {
+            throw new RangeError(`the source yielded more than ${source.size} bytes`);
+          }
           if (chunk.length === 0) continue;
           const writing = this.#enqueue(chunk, true);
           writing.catch(() => {});
@@ -730,11 +740,15 @@ export class Client implements AsyncDisposable {
           previous = writing;
         }
         await previous;
-        if (sent !== source.size) throw new RangeError(`the source yielded ${sent} of ${source.size} bytes`);
+        if (sent !== source.size) {
+          throw new RangeError(`the source yielded ${sent} of ${source.size} bytes`);
+        }
       } catch (e) {
         if (this.#closed) throw e;
         // The payload cannot be completed: close before its end, so the server keeps nothing.
-        const error = new ConnectionClosedError(`Cannot upload ${path}: ${(e as Error).message}`, { cause: e });
+        const error = new ConnectionClosedError(`Cannot upload ${path}: ${(e as Error).message}`, {
+          cause: e,
+        });
         this.#shutdown(error);
         throw error;
       }

@@ -104,7 +104,10 @@ export function startServer(config: Partial<ServerConfig> = {}, options: StartOp
   // toward max_clients and are closed on shutdown.
   const handshaking = new Set<Deno.Conn>();
   // The shared folder: created if missing (a failure here stops the start-up).
-  const store = FileStore.create(cfg.files, { readOnly: cfg.readOnly, maxFileSize: cfg.maxFileSize });
+  const store = FileStore.create(cfg.files, {
+    readOnly: cfg.readOnly,
+    maxFileSize: cfg.maxFileSize,
+  });
   const files = createFileHandlers(store);
   const handlers = new Map(CHAT_HANDLERS);
   for (const [verb, h] of files.handlers) handlers.set(verb, h);
