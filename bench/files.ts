@@ -7,7 +7,7 @@
  */
 
 import { createHash } from "node:crypto";
-import { drain, freePort, hasCommand, spawn, startServer } from "./servers.ts";
+import { drain, freePort, hasCommand, readProc, spawn, startServer } from "./servers.ts";
 
 const BLOCK = 1024 * 1024;
 let block: Uint8Array | null = null;
@@ -83,9 +83,12 @@ export function sha256Rate(bytes: number): Promise<number> {
   return Promise.resolve(bytes / ((performance.now() - t0) / 1000) / 1e6);
 }
 
+/** socat's copy buffer: its default of 8 KiB makes the pipe syscall-bound (~0.3 GB/s here). */
+const PIPE_BUFFER = 1024 * 1024;
+
 /**
  * The raw TCP ceiling: the file's bytes through `socat` (or `nc`) from one process to another
- * over loopback, receiver writing to /dev/null.
+ * over loopback, receiver writing to /dev/null, both with 1 MiB buffers (`socat -b`).
  *
  * @param file The file.
  * @returns MB/s.
@@ -95,7 +98,14 @@ export async function rawPipe(file: BenchFile): Promise<number> {
   const socat = await hasCommand("socat");
   const receiver = spawn(
     socat
-      ? ["socat", "-u", `TCP-LISTEN:${port},bind=127.0.0.1,reuseaddr`, "OPEN:/dev/null"]
+      ? [
+        "socat",
+        "-u",
+        "-b",
+        String(PIPE_BUFFER),
+        `TCP-LISTEN:${port},bind=127.0.0.1,reuseaddr`,
+        "OPEN:/dev/null",
+      ]
       : ["sh", "-c", 'exec nc -l 127.0.0.1 "$1" > /dev/null', "sh", String(port)],
   );
   const rlog = drain(receiver.stderr);
@@ -105,7 +115,7 @@ export async function rawPipe(file: BenchFile): Promise<number> {
     const deadline = Date.now() + 10_000;
     const hex = port.toString(16).toUpperCase().padStart(4, "0");
     while (
-      !(await Deno.readTextFile("/proc/net/tcp")).includes(`0100007F:${hex} 00000000:0000 0A`)
+      !(await readProc("/proc/net/tcp")).includes(`0100007F:${hex} 00000000:0000 0A`)
     ) {
       if (Date.now() > deadline) {
         throw new Error(`Receiver did not listen on ${port}: ${rlog.text()}`);
@@ -115,7 +125,14 @@ export async function rawPipe(file: BenchFile): Promise<number> {
     const t0 = performance.now();
     const sender = spawn(
       socat
-        ? ["socat", "-u", `OPEN:${file.path},rdonly`, `TCP:127.0.0.1:${port}`]
+        ? [
+          "socat",
+          "-u",
+          "-b",
+          String(PIPE_BUFFER),
+          `OPEN:${file.path},rdonly`,
+          `TCP:127.0.0.1:${port}`,
+        ]
         : ["sh", "-c", 'exec nc -N 127.0.0.1 "$1" < "$2"', "sh", String(port), file.path],
     );
     const slog = drain(sender.stderr);
@@ -133,10 +150,37 @@ export async function rawPipe(file: BenchFile): Promise<number> {
   }
 }
 
+/**
+ * The disk's durable write rate: the file copied with `dd ... conv=fsync` (read from the page
+ * cache, written, synced) into `dir`, as a PUT must before it answers. The copy is removed.
+ *
+ * @param file The file.
+ * @param dir A folder on the same file system as the server's shared folder.
+ * @returns MB/s.
+ */
+export async function diskRate(file: BenchFile, dir: string): Promise<number> {
+  const target = `${dir}/disk-copy.bin`;
+  try {
+    const t0 = performance.now();
+    const r = await new Deno.Command("dd", {
+      args: [`if=${file.path}`, `of=${target}`, "bs=1M", "conv=fsync", "status=none"],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    const seconds = (performance.now() - t0) / 1000;
+    if (!r.success) throw new Error(`dd failed: ${new TextDecoder().decode(r.stderr).trim()}`);
+    return file.bytes / seconds / 1e6;
+  } finally {
+    await Deno.remove(target).catch(() => {});
+  }
+}
+
 /** MB/s of one PUT and one GET. */
 export interface FilesResult {
   /** Upload rate, MB/s (until `OK sha256`: hashed, synced, renamed). */
   put: number;
+  /** Upload rate until the last byte was sent, MB/s (before the server's sync and rename). */
+  putSent: number;
   /** Download rate, MB/s (until the last byte). */
   get: number;
 }
@@ -178,7 +222,11 @@ export async function filesRun(
       { workload: "get", ...common, deadlineMs: timeout },
       timeout + 10_000,
     );
-    return { put: put.rate as number, get: get.rate as number };
+    return {
+      put: put.rate as number,
+      putSent: file.bytes / (put.sent as number) / 1e6,
+      get: get.rate as number,
+    };
   } finally {
     await server.stop();
   }

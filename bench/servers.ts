@@ -100,6 +100,18 @@ export async function rssOf(pid: number): Promise<number> {
 }
 
 /**
+ * Reads a file under /proc through `cat` (Deno asks for all permissions to read /proc directly).
+ *
+ * @param path The file.
+ * @returns Its text, or `""` when it cannot be read.
+ */
+export async function readProc(path: string): Promise<string> {
+  const r = await new Deno.Command("cat", { args: [path], stdout: "piped", stderr: "null" })
+    .output();
+  return r.success ? new TextDecoder().decode(r.stdout) : "";
+}
+
+/**
  * CPU time a process has used so far (user + system), from /proc/<pid>/stat read by `cat`.
  *
  * @param pid The process.
