@@ -131,9 +131,12 @@ Deno.test({
     await using zed = await connect({ port: server.port, nick: "zed" });
     const pushes = zed.messages();
     await zed.say("lobby", "incoming while typing");
+    // The message line and the redrawn input are separate writes: wait for both, as a person
+    // would see them a moment later (a corrupted line never reaches this state).
     const lines = await tmux.waitScreen(
-      (l) => l.some((x) => x.includes("<zed> incoming while typing")),
-      "the message",
+      (l) =>
+        l.some((x) => x.includes("<zed> incoming while typing")) && l.at(-1)!.startsWith("lobby> "),
+      "the message, then the input line redrawn",
     );
     const at = lines.findIndex((x) => x.includes("<zed> incoming while typing"));
     assert.match(lines[at]!, /^\d\d:\d\d:\d\d \[lobby\] <zed> incoming while typing$/);
@@ -181,8 +184,8 @@ Deno.test({
     );
     await zed.say("lobby", "second incoming");
     const wrapped = await tmux.waitScreen(
-      (l) => l.some((x) => x.includes("<zed> second incoming")),
-      "the second message",
+      (l) => l.some((x) => x.includes("<zed> second incoming")) && l.at(-1) === long.slice(93),
+      "the second message, then the wrapped input redrawn",
     );
     assert.deepEqual(
       wrapped.slice(0, -3),
