@@ -387,12 +387,8 @@ export class Decoder {
 }
 
 function findInline(line: Uint8Array, from: number, end: number): number {
-  for (
-    let i = line.indexOf(SPACE, from);
-    i >= 0 && i + 1 < end;
-    i = line.indexOf(SPACE, i + 1)
-  ) {
-    if (line[i + 1] === COLON) return i;
+  for (let i = from; i + 1 < end; i++) {
+    if (line[i] === SPACE && line[i + 1] === COLON) return i;
   }
   return -1;
 }

@@ -104,6 +104,8 @@ interface Room {
  */
 interface Batch {
   room: Room;
+  /** The room name as the sender wrote it. */
+  name: string;
   sender: Member;
   /** `MSG room nick ` in bytes. */
   prefix: Uint8Array;
@@ -230,6 +232,16 @@ export class LocalHub implements Hub {
   }
 
   publish(member: Member, name: string, payload: Uint8Array): PublishResult {
+    const current = this.#batch;
+    if (
+      current !== null && current.sender === member && current.name === name &&
+      payload.length <= BATCH_PAYLOAD && current.length < BATCH_BYTES
+    ) {
+      // The usual case within one read chunk: the same sender to the same room as the batch being
+      // built. Membership cannot have changed since it started (changes flush), so no lookups.
+      if (current.recipients > 0) this.#append(current, payload);
+      return current.recipients;
+    }
     const room = this.#rooms.get(name.toLowerCase());
     if (room === undefined) return "no-room";
     if (!room.members.has(member)) return "not-member";
@@ -245,7 +257,7 @@ export class LocalHub implements Hub {
       this.flush();
       batch = null;
     }
-    if (batch === null) batch = this.#startBatch(room, member);
+    if (batch === null) batch = this.#startBatch(room, member, name);
     if (batch.recipients === 0) return 0;
     this.#append(batch, payload);
     return batch.recipients;
@@ -261,11 +273,11 @@ export class LocalHub implements Hub {
     }
   }
 
-  #startBatch(room: Room, sender: Member): Batch {
+  #startBatch(room: Room, sender: Member, name: string): Batch {
     let recipients = 0;
     for (const m of room.members) if (m !== sender && m.acceptsPushes !== false) recipients++;
     const prefix = text.encode(`MSG ${room.name} ${sender.nick} `);
-    const batch: Batch = { room, sender, prefix, recipients, buf: EMPTY, length: 0 };
+    const batch: Batch = { room, name, sender, prefix, recipients, buf: EMPTY, length: 0 };
     this.#batch = batch;
     queueMicrotask(() => {
       if (this.#batch === batch) this.flush();

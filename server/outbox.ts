@@ -242,7 +242,9 @@ export class Outbox {
             let at = 0;
             for (let i = start; i < end; i++) {
               const part = queue[i] as Uint8Array;
-              buf.set(part, at);
+              // A loop beats set() for tiny frames (replies such as OK 10 at message rates).
+              if (part.length <= 16) for (let j = 0; j < part.length; j++) buf[at + j] = part[j]!;
+              else buf.set(part, at);
               at += part.length;
             }
           }
