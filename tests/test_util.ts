@@ -5,6 +5,7 @@
  * @module
  */
 
+import { fileURLToPath } from "node:url";
 import { Decoder } from "../lib/decoder.ts";
 import { type DecodeEvent, type Frame, SERVER_PAYLOADS } from "../lib/frame.ts";
 import type { ServerConfig } from "../server/config.ts";
@@ -12,7 +13,7 @@ import { silentLogger } from "../server/log.ts";
 import { type Server, type StartOptions, startServer } from "../server/server.ts";
 
 /** The repository root (where main.ts is). */
-export const ROOT: string = new URL("../", import.meta.url).pathname;
+export const ROOT: string = fileURLToPath(new URL("../", import.meta.url));
 
 /**
  * Starts an in-process server on a free loopback port, silent, sharing a fresh temporary folder.
