@@ -144,10 +144,18 @@ function rooms(s: Session, f: Frame): void | Promise<void> {
   return then(s.ctx.hub.rooms(), (list) => s.reply(encodeTextFrame("ROOMS", JSON.stringify(list))));
 }
 
+// The TIME reply of the current millisecond, formatted once (a busy server answers many per ms).
+let timeAt = -1;
+let timeReply: Uint8Array = new Uint8Array(0);
+
 function time(s: Session, f: Frame): void {
   if (f.args.length !== 0) return usage(s, "TIME");
   const now = Date.now();
-  s.replyLine(`TIME ${new Date(now).toISOString()} ${now}`);
+  if (now !== timeAt) {
+    timeAt = now;
+    timeReply = encodeLine(`TIME ${new Date(now).toISOString()} ${now}`);
+  }
+  s.reply(timeReply);
 }
 
 function ping(s: Session, f: Frame): void {
