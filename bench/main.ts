@@ -71,6 +71,8 @@ const QUICK: Scale = {
 };
 
 const PAYLOAD = 128;
+/** Prefix of the measures of bench/echo_floor.ts. */
+const FLOOR = "Deno echo floor";
 const NAMES: Record<Proto, string> = {
   switchboard: "switchboard",
   nats: "nats-server",
@@ -404,11 +406,13 @@ async function runOne(
   workload: Exclude<Workload, "files">,
   proto: Proto,
   opts: Options,
+  echoFloor = false,
 ): Promise<Record<string, number>> {
   const s = opts.scale;
   const server: RunningServer = await startServer(proto, {
     maxClients: s.idleCount + 100,
-    profileDir: proto === "switchboard" ? opts.profileDir : undefined,
+    profileDir: proto === "switchboard" && !echoFloor ? opts.profileDir : undefined,
+    echoFloor,
   });
   try {
     const port = server.port;
@@ -454,6 +458,7 @@ async function runOne(
         };
       }
       case "latency": {
+        const cpu0 = await server.cpu();
         const r = await runLoad({
           workload,
           proto,
@@ -471,6 +476,8 @@ async function runOne(
           out[`${name} p99`] = l.p99;
           out[`${name} p99.9`] = l.p999;
         }
+        const trips = (s.latencyCount + 1000) * Object.keys(r).length;
+        out["server CPU per round trip"] = ((await server.cpu() - cpu0) * 1e9) / trips;
         return out;
       }
       case "idle": {
@@ -503,6 +510,7 @@ const UNITS: Record<string, { unit: string; better: "higher" | "lower" }> = {
   "RSS per connection": { unit: "KiB", better: "lower" },
   "connects": { unit: "conn/s", better: "higher" },
   "server CPU per msg": { unit: "ns", better: "lower" },
+  "server CPU per round trip": { unit: "ns", better: "lower" },
   "delivered": { unit: "msgs/s", better: "higher" },
   "GET": { unit: "MB/s", better: "higher" },
   "PUT": { unit: "MB/s", better: "higher" },
@@ -513,6 +521,7 @@ const UNITS: Record<string, { unit: string; better: "higher" | "lower" }> = {
 };
 
 function unitOf(measure: string): { unit: string; better: "higher" | "lower" } {
+  if (measure.startsWith(`${FLOOR} `)) return unitOf(measure.slice(FLOOR.length + 1));
   return UNITS[measure] ??
     (measure.includes(" p") ? { unit: "ms", better: "lower" } : { unit: "", better: "higher" });
 }
@@ -567,7 +576,7 @@ function tables(results: Results, servers: Proto[]): string {
   ];
   out.push(`| ${header.join(" | ")} |`, `| ${header.map(() => "---").join(" | ")} |`);
   for (const m of results.measures) {
-    if (m.workload === "files") continue;
+    if (m.workload === "files" || m.values.reference !== undefined) continue;
     const unit = m.unit === "ms" ? "" : ` (${m.unit})`;
     const cells = servers.map((p) => cell(spread(m.values[p] ?? []), m.unit));
     const ours = spread(m.values.switchboard ?? []).median;
@@ -579,12 +588,17 @@ function tables(results: Results, servers: Proto[]): string {
       `| ${m.workload} | ${m.measure}${unit} | ${cells.join(" | ")} | ${ratios.join(" | ")} |`,
     );
   }
-  const files = results.measures.filter((m) => m.workload === "files");
-  if (files.length > 0) {
-    out.push("", "| files | MB/s, median (min-max) |", "| --- | --- |");
-    for (const m of files) {
+  const refs = results.measures.filter((m) =>
+    m.values.reference !== undefined || m.workload === "files"
+  );
+  if (refs.length > 0) {
+    out.push("", "| reference | measure | median (min-max) |", "| --- | --- | --- |");
+    for (const m of refs) {
       const who = m.values.switchboard ? "switchboard" : "reference";
-      out.push(`| ${m.measure} | ${cell(spread(m.values[who] ?? []), m.unit)} |`);
+      const unit = m.unit === "ms" ? "" : ` (${m.unit})`;
+      out.push(
+        `| ${m.workload} | ${m.measure}${unit} | ${cell(spread(m.values[who] ?? []), m.unit)} |`,
+      );
     }
   }
   out.push(
@@ -704,26 +718,39 @@ export async function main(args: string[]): Promise<number> {
         }
         continue;
       }
+      // The latency workload also runs a bare Deno server (bench/echo_floor.ts): the runtime's floor.
+      const entries: { proto: Proto; floor: boolean }[] = opts.servers.map((proto) => ({
+        proto,
+        floor: false,
+      }));
+      if (workload === "latency" && opts.servers.includes("switchboard")) {
+        entries.push({ proto: "switchboard", floor: true });
+      }
       for (let run = 1; run <= opts.runs; run++) {
-        for (const proto of opts.servers) {
+        for (const { proto, floor } of entries) {
           const t = performance.now();
+          const name = floor ? "deno echo" : NAMES[proto];
           try {
-            const r = await runOne(workload, proto, opts);
-            results.add(workload, proto, r);
+            const r = await runOne(workload, proto, opts, floor);
+            if (floor) {
+              results.add(
+                workload,
+                "reference",
+                Object.fromEntries(Object.entries(r).map(([k, v]) => [`${FLOOR} ${k}`, v])),
+              );
+            } else results.add(workload, proto, r);
             const shown = Object.entries(r).slice(0, 3).map(([k, v]) =>
               `${k} ${fmt(v, unitOf(k).unit)}`
             ).join(", ");
             console.log(
-              `${workload.padEnd(8)} run ${run}/${opts.runs}  ${
-                NAMES[proto].padEnd(12)
-              }  ${shown}  (${((performance.now() - t) / 1000).toFixed(1)} s)`,
+              `${workload.padEnd(8)} run ${run}/${opts.runs}  ${name.padEnd(12)}  ${shown}  (${
+                ((performance.now() - t) / 1000).toFixed(1)
+              } s)`,
             );
           } catch (e) {
-            results.failures.push(
-              `${workload} run ${run} ${NAMES[proto]}: ${(e as Error).message}`,
-            );
+            results.failures.push(`${workload} run ${run} ${name}: ${(e as Error).message}`);
             console.error(
-              `${workload.padEnd(8)} run ${run}/${opts.runs}  ${NAMES[proto].padEnd(12)}  FAILED: ${
+              `${workload.padEnd(8)} run ${run}/${opts.runs}  ${name.padEnd(12)}  FAILED: ${
                 (e as Error).message
               }`,
             );

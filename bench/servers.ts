@@ -159,9 +159,14 @@ export interface ServerOptions {
   profileDir?: string;
   /** The folder Switchboard shares (a fresh temporary one when absent). */
   files?: string;
+  /** Instead of Switchboard, run bench/echo_floor.ts (a bare Deno read-then-write server). */
+  echoFloor?: boolean;
 }
 
 function commandOf(proto: Proto, port: number, files: string, options: ServerOptions): string[] {
+  if (options.echoFloor) {
+    return [Deno.execPath(), "run", "--allow-net", `${ROOT}bench/echo_floor.ts`, String(port)];
+  }
   switch (proto) {
     case "switchboard":
       return [
@@ -234,7 +239,7 @@ async function waitListening(
  */
 export async function startServer(proto: Proto, options: ServerOptions): Promise<RunningServer> {
   const port = freePort();
-  const ownFiles = options.files === undefined && proto === "switchboard";
+  const ownFiles = options.files === undefined && proto === "switchboard" && !options.echoFloor;
   const files = options.files ??
     (ownFiles ? await Deno.makeTempDir({ prefix: "sb-bench-files-" }) : "");
   const child = spawn(commandOf(proto, port, files, options));
@@ -245,7 +250,7 @@ export async function startServer(proto: Proto, options: ServerOptions): Promise
   const stop = () =>
     stopped ??= (async () => {
       try {
-        child.kill(proto === "switchboard" ? "SIGINT" : "SIGTERM");
+        child.kill(proto === "switchboard" && !options.echoFloor ? "SIGINT" : "SIGTERM");
       } catch {
         // Exited already.
       }
