@@ -26,6 +26,15 @@ Examples:
   switchboard-server --host 0.0.0.0 --port 0 --files /srv/share
   SWITCHBOARD_MAX_CLIENTS=200 switchboard-server --log-format json`;
 
+// A variable we may not read (a binary built with narrower --allow-env) counts as unset.
+function readEnv(name: string): string | undefined {
+  try {
+    return Deno.env.get(name);
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Runs the server command line until the server stops.
  *
@@ -36,7 +45,7 @@ export async function runServerCli(args: string[]): Promise<number> {
   if (args[0] === "hash-password") return await runHashPassword(args.slice(1));
   let parsed;
   try {
-    parsed = parseServerArgs(args, (name) => Deno.env.get(name));
+    parsed = parseServerArgs(args, readEnv);
   } catch (e) {
     console.error(`switchboard-server: ${(e as Error).message}\nRun switchboard-server --help for the options.`);
     return 2;
@@ -67,6 +76,14 @@ export async function runServerCli(args: string[]): Promise<number> {
   };
   const hup = Deno.build.os !== "windows";
   if (hup) Deno.addSignalListener("SIGHUP", reload);
+  // SIGINT/SIGTERM are bound before the server starts too, for the same reason.
+  let stopRequested = false;
+  const stop = () => {
+    stopRequested = true;
+    void started.server?.shutdown(2000);
+  };
+  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT", "SIGBREAK"] : ["SIGINT", "SIGTERM"];
+  for (const sig of signals) Deno.addSignalListener(sig, stop);
   let server;
   try {
     server = startServer(config, { log });
@@ -78,12 +95,11 @@ export async function runServerCli(args: string[]): Promise<number> {
       : (e as Error).message;
     log.error("cannot start", { host: config.host, port: config.port, error: why });
     if (hup) Deno.removeSignalListener("SIGHUP", reload);
+    for (const sig of signals) Deno.removeSignalListener(sig, stop);
     return 1;
   }
-  const stop = () => void server.shutdown(2000);
-  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT", "SIGBREAK"] : ["SIGINT", "SIGTERM"];
-  for (const sig of signals) Deno.addSignalListener(sig, stop);
   started.server = server;
+  if (stopRequested) void server.shutdown(2000);
   await server.finished;
   for (const sig of signals) Deno.removeSignalListener(sig, stop);
   if (hup) Deno.removeSignalListener("SIGHUP", reload);

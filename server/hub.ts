@@ -82,7 +82,7 @@ export interface Hub {
   publish(member: Member, room: string, payload: Uint8Array): Awaitable<PublishResult>;
   /**
    * Sends `DM from N` + payload to the member called `nick`.
-   * @returns `false` when nobody has that nick.
+   * @returns `false` when nobody has that nick, or its owner takes no pushes.
    */
   tell(member: Member, nick: string, payload: Uint8Array): Awaitable<boolean>;
   /** Lists members of `room` (everybody without one); `null` for an unknown room. */
@@ -317,8 +317,8 @@ export class LocalHub implements Hub {
     this.flush();
     const target = this.#nicks.get(nick.toLowerCase());
     if (target === undefined) return false;
-    target.deliver(encodeFrame(`DM ${member.nick}`, payload));
-    return true;
+    // A member that takes no pushes (not logged in, no chat permission) is not reachable.
+    return target.deliver(encodeFrame(`DM ${member.nick}`, payload));
   }
 
   who(name?: string): WhoEntry[] | null {
