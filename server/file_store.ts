@@ -15,6 +15,12 @@ import { ErrorCode } from "../lib/errors.ts";
 import { MAX_PATH_BYTES } from "../lib/limits.ts";
 import { HashCache, versionOf } from "./hash_cache.ts";
 
+/** Bytes of an upload buffered before each disk write (two such buffers per upload). */
+const WRITE_BUFFER = 256 * 1024;
+
+/** Temporary files modified this recently before a sweep began are left alone (milliseconds). */
+const SWEEP_MARGIN = 2000;
+
 /** Names of in-progress uploads start with this; clients can never see or name them. */
 export const TEMP_PREFIX = ".sb-upload-";
 
@@ -267,6 +273,8 @@ export class FileStore {
   /** Largest upload in bytes. */
   readonly maxFileSize: number;
   readonly #uploads = new Set<Upload>();
+  // Temporary files of this process, from just before they are created until their upload ends.
+  readonly #temps = new Set<string>();
   // Folders created by uploads in progress, with how many such uploads need each. An upload that
   // does not complete removes those it was the last to need, so it leaves no empty folder behind;
   // one that completes keeps its folders for good.
@@ -580,10 +588,12 @@ export class FileStore {
       );
     }
     const temp = join(parentReal, [randomName()]);
+    this.#temps.add(temp);
     let file: Deno.FsFile;
     try {
       file = await Deno.open(temp, { write: true, createNew: true });
     } catch (e) {
+      this.#temps.delete(temp);
       await this.#releaseFolders(folders, false);
       throw new FileError(
         ErrorCode.Internal,
@@ -594,6 +604,7 @@ export class FileStore {
     const upload = new Upload({
       path: r.path,
       wire: r.wire,
+      size,
       file,
       temp,
       target: join(parentReal, [basename(r.real)]),
@@ -601,7 +612,10 @@ export class FileStore {
       releaseFolders: (kept) => this.#releaseFolders(folders, kept),
       sha256,
       cache: this.cache,
-      onDone: (u) => this.#uploads.delete(u),
+      onDone: (u) => {
+        this.#uploads.delete(u);
+        this.#temps.delete(u.temp);
+      },
     });
     this.#uploads.add(upload);
     return upload;
@@ -713,14 +727,15 @@ export class FileStore {
   }
 
   /**
-   * Removes temporary upload files left anywhere under the root (by a crash), except those of
-   * uploads running in this process. Symlinks are not followed.
+   * Removes temporary upload files left anywhere under the root (by a crash): those last modified
+   * more than 2 s before the sweep began and not belonging to an upload of this process (checked
+   * at the moment of removal, so uploads that start while a long sweep walks are safe). Symlinks are
+   * not followed.
    *
    * @returns How many were removed.
    */
   async sweep(): Promise<number> {
-    const mine = new Set<string>();
-    for (const u of this.#uploads) mine.add(u.temp);
+    const startedAt = Date.now();
     let removed = 0;
     const stack = [this.rootReal];
     while (stack.length > 0) {
@@ -729,8 +744,12 @@ export class FileStore {
         for await (const entry of Deno.readDir(dir)) {
           const full = join(dir, [entry.name]);
           if (entry.isDirectory && !entry.isSymlink) stack.push(full);
-          else if (entry.isFile && entry.name.startsWith(TEMP_PREFIX) && !mine.has(full)) {
+          else if (entry.isFile && entry.name.startsWith(TEMP_PREFIX)) {
             try {
+              const info = await Deno.lstat(full);
+              // File times come from a coarse clock: keep a margin.
+              if ((info.mtime?.getTime() ?? 0) >= startedAt - SWEEP_MARGIN) continue;
+              if (this.#temps.has(full)) continue;
               await Deno.remove(full);
               removed++;
             } catch {
@@ -754,6 +773,8 @@ export class FileStore {
 interface UploadInit {
   path: string;
   wire: string;
+  /** The announced size (sizes the write buffers of a small file). */
+  size: number;
   file: Deno.FsFile;
   temp: string;
   target: string;
@@ -787,6 +808,13 @@ export class Upload {
   #received = 0;
   #done = false;
   #aborting: Promise<void> | null = null;
+  // Write-behind: bytes are copied into a buffer, which is written while the next ones arrive and
+  // are hashed. At most one write is in flight and two buffers exist per upload.
+  readonly #bufSize: number;
+  #buf: Uint8Array | null = null;
+  #spare: Uint8Array | null = null;
+  #fill = 0;
+  #inFlight: Promise<void> | null = null;
 
   /** Use {@linkcode FileStore.beginUpload}. */
   constructor(init: UploadInit) {
@@ -800,6 +828,7 @@ export class Upload {
     this.#expected = init.sha256?.toLowerCase();
     this.#cache = init.cache;
     this.#onDone = init.onDone;
+    this.#bufSize = Math.min(WRITE_BUFFER, Math.max(1, init.size));
   }
 
   /** Bytes written so far. */
@@ -808,7 +837,8 @@ export class Upload {
   }
 
   /**
-   * Hashes and writes a piece of the file; resolves once the disk took it all.
+   * Hashes a piece of the file and queues it for the disk; resolves once it is copied and at most
+   * one buffer of earlier bytes is still being written.
    *
    * @param bytes The piece; not kept after the promise settles.
    * @throws {FileError} 500 when the disk refuses (full, unwritable); the upload is then aborted.
@@ -823,7 +853,15 @@ export class Upload {
     this.#hash.update(bytes);
     try {
       for (let off = 0; off < bytes.length;) {
-        off += await this.#file.write(off === 0 ? bytes : bytes.subarray(off));
+        if (this.#buf === null) {
+          this.#buf = this.#spare ?? new Uint8Array(this.#bufSize);
+          this.#spare = null;
+        }
+        const n = Math.min(bytes.length - off, this.#buf.length - this.#fill);
+        this.#buf.set(n === bytes.length ? bytes : bytes.subarray(off, off + n), this.#fill);
+        this.#fill += n;
+        off += n;
+        if (this.#fill === this.#buf.length) await this.#flush();
       }
     } catch (e) {
       await this.abort();
@@ -834,6 +872,24 @@ export class Upload {
       );
     }
     this.#received += bytes.length;
+  }
+
+  /** Waits for the write in flight (rethrowing its error), then starts writing the filled buffer. */
+  async #flush(): Promise<void> {
+    if (this.#inFlight !== null) await this.#inFlight;
+    const buf = this.#buf;
+    const n = this.#fill;
+    this.#buf = null;
+    this.#fill = 0;
+    this.#inFlight = null;
+    if (buf === null || n === 0) return;
+    const file = this.#file;
+    const writing = (async () => {
+      for (let off = 0; off < n;) off += await file.write(buf.subarray(off, n));
+      this.#spare = buf;
+    })();
+    writing.catch(() => {}); // Seen by the next flush, commit or abort.
+    this.#inFlight = writing;
   }
 
   /**
@@ -861,6 +917,8 @@ export class Upload {
       );
     }
     try {
+      await this.#flush();
+      if (this.#inFlight !== null) await this.#inFlight;
       await syncFile(this.#file);
       const version = versionOf(await this.#file.stat());
       this.#done = true;
@@ -896,6 +954,7 @@ export class Upload {
     if (this.#done && this.#aborting === null) return Promise.resolve();
     this.#aborting ??= (async () => {
       this.#done = true;
+      await this.#inFlight?.catch(() => {});
       try {
         this.#file.close();
       } catch {

@@ -27,7 +27,15 @@ async function withRoot(fn: (root: string, store: FileStore) => Promise<void>): 
 /** Every name under `dir`, hidden ones included, as relative paths. */
 async function tree(dir: string, prefix = ""): Promise<string[]> {
   const out: string[] = [];
-  for await (const e of Deno.readDir(dir)) {
+  const entries: Deno.DirEntry[] = [];
+  try {
+    for await (const e of Deno.readDir(dir)) entries.push(e);
+  } catch (e) {
+    // A folder the server removes while we look (an upload cleaning up after itself).
+    if (prefix !== "" && e instanceof Deno.errors.NotFound) return out;
+    throw e;
+  }
+  for (const e of entries) {
     out.push(prefix + e.name);
     if (e.isDirectory) out.push(...await tree(`${dir}/${e.name}`, `${prefix}${e.name}/`));
   }
@@ -263,19 +271,30 @@ Deno.test("remove() deletes files, links (not their targets) and empty folders; 
   });
 });
 
-Deno.test("sweep() removes temporaries anywhere but those of uploads in progress", async () => {
+Deno.test("sweep() removes old temporaries anywhere, but not those of uploads in progress", async () => {
   await withRoot(async (root, store) => {
+    const past = new Date(Date.now() - 3600_000);
     await Deno.mkdir(`${root}/d/e`, { recursive: true });
-    await Deno.writeTextFile(`${root}/${TEMP_PREFIX}1`, "x");
-    await Deno.writeTextFile(`${root}/d/e/${TEMP_PREFIX}2`, "x");
+    for (const name of [`${TEMP_PREFIX}1`, `d/e/${TEMP_PREFIX}2`]) {
+      await Deno.writeTextFile(`${root}/${name}`, "x");
+      await Deno.utime(`${root}/${name}`, past, past);
+    }
     await Deno.writeTextFile(`${root}/d/keep.txt`, "x");
+    await Deno.utime(`${root}/d/keep.txt`, past, past);
+    // An upload of this process, even with an old mtime, is not swept.
     const running = await store.beginUpload("d/new.txt", 1);
+    await Deno.utime(running.temp, past, past);
+    // A temporary written after the sweep began (another process's fresh upload) is not swept.
+    const fresh = `${root}/d/${TEMP_PREFIX}fresh`;
+    await Deno.writeTextFile(fresh, "x");
+    await Deno.utime(fresh, new Date(Date.now() + 60_000), new Date(Date.now() + 60_000));
     assert.equal(await store.sweep(), 2);
     const left = await tree(root);
     assert.deepEqual(left.filter((n) => !n.includes(TEMP_PREFIX)), ["d", "d/e", "d/keep.txt"]);
-    assert.equal(left.filter((n) => n.includes(TEMP_PREFIX)).length, 1);
+    assert.equal(left.filter((n) => n.includes(TEMP_PREFIX)).length, 2);
     await running.write(enc.encode("y"));
     await running.commit();
     assert.equal(await Deno.readTextFile(`${root}/d/new.txt`), "y");
+    assert.ok((await Deno.stat(fresh)).isFile);
   });
 });

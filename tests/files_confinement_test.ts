@@ -12,7 +12,15 @@ import { RawClient, startTestServer } from "./test_util.ts";
 /** Every name under `dir`, hidden ones included, without following symlinks. */
 async function tree(dir: string, prefix = ""): Promise<string[]> {
   const out: string[] = [];
-  for await (const e of Deno.readDir(dir)) {
+  const entries: Deno.DirEntry[] = [];
+  try {
+    for await (const e of Deno.readDir(dir)) entries.push(e);
+  } catch (e) {
+    // A folder the server removes while we look (an upload cleaning up after itself).
+    if (prefix !== "" && e instanceof Deno.errors.NotFound) return out;
+    throw e;
+  }
+  for (const e of entries) {
     out.push(prefix + e.name);
     if (e.isDirectory && !e.isSymlink) {
       out.push(...await tree(`${dir}/${e.name}`, `${prefix}${e.name}/`));
