@@ -181,6 +181,10 @@ export interface FilesResult {
   put: number;
   /** Upload rate until the last byte was sent, MB/s (before the server's sync and rename). */
   putSent: number;
+  /** The same PUT to bench/echo_floor.ts: a bare Deno server that only hashes (no disk). */
+  floorPut: number;
+  /** The same GET from bench/echo_floor.ts: a bare Deno server sending from memory (no disk). */
+  floorGet: number;
   /** Download rate, MB/s (until the last byte). */
   get: number;
 }
@@ -222,11 +226,34 @@ export async function filesRun(
       { workload: "get", ...common, deadlineMs: timeout },
       timeout + 10_000,
     );
-    return {
-      put: put.rate as number,
-      putSent: file.bytes / (put.sent as number) / 1e6,
-      get: get.rate as number,
-    };
+    const floor = await startServer("switchboard", {
+      maxClients: 100,
+      echoFloor: true,
+      floorFile: file,
+    });
+    try {
+      const floorPut = await runLoad({
+        workload: "put",
+        ...common,
+        port: floor.port,
+        deadlineMs: timeout,
+      }, timeout + 10_000);
+      const floorGet = await runLoad({
+        workload: "get",
+        ...common,
+        port: floor.port,
+        deadlineMs: timeout,
+      }, timeout + 10_000);
+      return {
+        put: put.rate as number,
+        putSent: file.bytes / (put.sent as number) / 1e6,
+        get: get.rate as number,
+        floorPut: floorPut.rate as number,
+        floorGet: floorGet.rate as number,
+      };
+    } finally {
+      await floor.stop();
+    }
   } finally {
     await server.stop();
   }

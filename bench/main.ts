@@ -517,6 +517,8 @@ const UNITS: Record<string, { unit: string; better: "higher" | "lower" }> = {
   "raw TCP pipe": { unit: "MB/s", better: "higher" },
   "sha256 (one core)": { unit: "MB/s", better: "higher" },
   "disk write + fsync": { unit: "MB/s", better: "higher" },
+  "PUT (hash, no disk)": { unit: "MB/s", better: "higher" },
+  "GET (from memory)": { unit: "MB/s", better: "higher" },
   "PUT, bytes sent": { unit: "MB/s", better: "higher" },
 };
 
@@ -704,6 +706,10 @@ export async function main(args: string[]): Promise<number> {
               PUT: r.put,
               "PUT, bytes sent": r.putSent,
               GET: r.get,
+            });
+            results.add("files", "reference", {
+              [`${FLOOR} PUT (hash, no disk)`]: r.floorPut,
+              [`${FLOOR} GET (from memory)`]: r.floorGet,
             });
             console.log(
               `files    run ${run}/${opts.runs}  raw ${fmt(raw, "")}  sha256 ${

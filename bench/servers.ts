@@ -161,11 +161,23 @@ export interface ServerOptions {
   files?: string;
   /** Instead of Switchboard, run bench/echo_floor.ts (a bare Deno read-then-write server). */
   echoFloor?: boolean;
+  /** The benchmark file the echo floor serves to `GET` (from memory). */
+  floorFile?: { sha256: string; bytes: number };
 }
 
 function commandOf(proto: Proto, port: number, files: string, options: ServerOptions): string[] {
   if (options.echoFloor) {
-    return [Deno.execPath(), "run", "--allow-net", `${ROOT}bench/echo_floor.ts`, String(port)];
+    const file = options.floorFile
+      ? [options.floorFile.sha256, String(options.floorFile.bytes)]
+      : [];
+    return [
+      Deno.execPath(),
+      "run",
+      "--allow-net",
+      `${ROOT}bench/echo_floor.ts`,
+      String(port),
+      ...file,
+    ];
   }
   switch (proto) {
     case "switchboard":
