@@ -48,6 +48,12 @@ export interface Scale {
   idleCount: number;
   /** Bytes of the file transferred. */
   fileBytes: number;
+  /** Most messages the fan-out publisher runs ahead of the slowest subscriber. */
+  fanoutWindow: number;
+  /** Messages per write of the fan-out publisher. */
+  fanoutBatch: number;
+  /** Most of its own messages a chat client has not yet seen delivered to everyone. */
+  chatWindow: number;
 }
 
 const FULL: Scale = {
@@ -58,6 +64,9 @@ const FULL: Scale = {
   latencyCount: 20_000,
   idleCount: 10_000,
   fileBytes: 1024 ** 3,
+  fanoutWindow: 8192,
+  fanoutBatch: 256,
+  chatWindow: 16,
 };
 
 const QUICK: Scale = {
@@ -68,6 +77,9 @@ const QUICK: Scale = {
   latencyCount: 2000,
   idleCount: 1000,
   fileBytes: 128 * 1024 ** 2,
+  fanoutWindow: 8192,
+  fanoutBatch: 256,
+  chatWindow: 16,
 };
 
 const PAYLOAD = 128;
@@ -100,6 +112,9 @@ Options:
   --json FILE      write every number to FILE
   --markdown FILE  write the result table (as in bench/RESULTS.md) to FILE
   --profile DIR    run the Switchboard server with --cpu-prof, profiles into DIR
+  --window F,B,C   flow control of the load clients (default 8192,256,16): the fan-out
+                   publisher runs at most F messages ahead of the slowest subscriber, writing
+                   B per write; each chat client has at most C messages not yet delivered
   --help           this text
 
 Needs nats-server, redis-server and socat (or nc) on PATH: bench/setup.sh installs them
@@ -268,6 +283,7 @@ function parseOptions(args: string[]): Options | null {
       json: { type: "string" },
       markdown: { type: "string" },
       profile: { type: "string" },
+      window: { type: "string" },
       help: { type: "boolean", default: false },
     },
     strict: true,
@@ -302,6 +318,17 @@ function parseOptions(args: string[]): Options | null {
     base.latencyCount = Math.max(100, Math.round(base.latencyCount * f));
     base.idleCount = Math.max(10, Math.round(base.idleCount * f));
     base.fileBytes = Math.max(1024 * 1024, Math.round(base.fileBytes * f));
+  }
+  if (values.window !== undefined) {
+    const [fan, batch, chat] = values.window.split(",").map(Number);
+    if (![fan, batch, chat].every((n) => Number.isInteger(n) && n! > 0) || batch! > fan!) {
+      throw new Error(
+        `Cannot use --window ${values.window}: give FANOUT,BATCH,CHAT whole numbers, BATCH <= FANOUT`,
+      );
+    }
+    base.fanoutWindow = fan!;
+    base.fanoutBatch = batch!;
+    base.chatWindow = chat!;
   }
   return {
     workloads: list(values.only, WORKLOADS, "workload"),
@@ -426,8 +453,8 @@ async function runOne(
           messages: s.fanoutMessages,
           subscribers: s.fanoutSubscribers,
           size: PAYLOAD,
-          window: 8192,
-          batch: 256,
+          window: s.fanoutWindow,
+          batch: s.fanoutBatch,
           deadlineMs: 120_000,
         }, 150_000);
         const cpu = await server.cpu() - cpu0;
@@ -445,7 +472,7 @@ async function runOne(
           clients: s.chatClients,
           messages: s.chatMessages,
           size: PAYLOAD,
-          window: 16,
+          window: s.chatWindow,
           deadlineMs: 120_000,
         }, 150_000);
         const lat = r.latency as { p50: number; p99: number };
