@@ -199,54 +199,58 @@ Deno.test("random garbage on 200 connections: only well-formed ERRs, replies and
   const seed = newSeed();
   await using a = await arena();
   const random = prng(seed);
-  let sent = 0, frames = 0, errs = 0;
+  let sent = 0, frames = 0, errs = 0, live = 0;
   const inputs = Array.from({ length: 200 }, () => garbage(random));
   await within(
     60_000,
     `garbage (seed ${seed})`,
-    (async () => {
-      for (let batch = 0; batch < inputs.length; batch += 25) {
-        await Promise.all(
-          inputs.slice(batch, batch + 25).map(async (input, k) => {
-            const c = await raw(a.server.port);
-            try {
-              // In 1-4 writes, then half-close: the server must read to EOF and close, in any state.
-              const cuts = [
-                0,
-                ...Array.from(
-                  { length: Math.floor(random() * 4) },
-                  () => Math.floor(random() * input.length),
-                ),
-                input.length,
-              ]
-                .sort((x, y) => x - y);
-              for (let i = 1; i < cuts.length; i++) {
-                await c.send(input.subarray(cuts[i - 1], cuts[i]));
-              }
-              sent += input.length;
-              await c.conn.closeWrite();
-              for (const ev of await untilClosed(c, 10_000)) {
-                if (ev.type !== "frame") continue;
-                frames++;
-                assert.ok(
-                  SERVER_VERBS.has(ev.verb),
-                  `seed ${seed} input ${batch + k}: server sent verb ${ev.verb}`,
-                );
-                if (ev.verb === "ERR") {
-                  errs++;
-                  assert.ok(ERR_CODES.has(ev.args[0]!), `seed ${seed}: ERR code ${ev.args[0]}`);
+    a.w.during(
+      "garbage",
+      (async () => {
+        for (let batch = 0; batch < inputs.length; batch += 25) {
+          await Promise.all(
+            inputs.slice(batch, batch + 25).map(async (input, k) => {
+              const c = await raw(a.server.port);
+              try {
+                // In 1-4 writes, then half-close: the server must read to EOF and close, in any state.
+                const cuts = [
+                  0,
+                  ...Array.from(
+                    { length: Math.floor(random() * 4) },
+                    () => Math.floor(random() * input.length),
+                  ),
+                  input.length,
+                ]
+                  .sort((x, y) => x - y);
+                for (let i = 1; i < cuts.length; i++) {
+                  await c.send(input.subarray(cuts[i - 1], cuts[i]));
                 }
+                sent += input.length;
+                await c.conn.closeWrite();
+                for (const ev of await untilClosed(c, 10_000)) {
+                  if (ev.type !== "frame") continue;
+                  frames++;
+                  assert.ok(
+                    SERVER_VERBS.has(ev.verb),
+                    `seed ${seed} input ${batch + k}: server sent verb ${ev.verb}`,
+                  );
+                  if (ev.verb === "ERR") {
+                    errs++;
+                    assert.ok(ERR_CODES.has(ev.args[0]!), `seed ${seed}: ERR code ${ev.args[0]}`);
+                  }
+                }
+              } finally {
+                c.close();
               }
-            } finally {
-              c.close();
-            }
-          }),
-        );
-      }
-    })(),
+            }),
+          );
+        }
+      })(),
+    ).then((r) => live = r.roundTrips),
   );
   console.log(
-    `garbage: seed ${seed}, 200 inputs, ${sent} bytes, ${frames} frames back, ${errs} ERR`,
+    `garbage: seed ${seed}, 200 inputs, ${sent} bytes, ${frames} frames back, ${errs} ERR; ` +
+      `${live} witness round trips meanwhile`,
   );
   await a.w.check("after random garbage");
 });
@@ -357,33 +361,36 @@ Deno.test("valid frames split at random points with random delays get exactly th
 Deno.test("a control line that never ends is cut at max_line with ERR 413 and BYE, trickled or not", async () => {
   await using a = await arena();
   const max = a.server.config.maxLine;
-  await Promise.all(Array.from({ length: 10 }, async (_, i) => {
-    const c = await raw(a.server.port);
-    try {
-      // 7-byte pieces for half of them, 500-byte pieces for the others, never a LF.
-      const piece = utf8.encode(i % 2 === 0 ? "SAY lob" : "x".repeat(500));
-      const reading = untilClosed(c, 10_000);
-      let written = 0;
+  await a.w.during(
+    "endless lines",
+    Promise.all(Array.from({ length: 10 }, async (_, i) => {
+      const c = await raw(a.server.port);
       try {
-        while (written < max * 3) {
-          await c.send(piece);
-          written += piece.length;
-          if (written % 3500 < piece.length) await sleep(1);
+        // 7-byte pieces for half of them, 500-byte pieces for the others, never a LF.
+        const piece = utf8.encode(i % 2 === 0 ? "SAY lob" : "x".repeat(500));
+        const reading = untilClosed(c, 10_000);
+        let written = 0;
+        try {
+          while (written < max * 3) {
+            await c.send(piece);
+            written += piece.length;
+            if (written % 3500 < piece.length) await sleep(1);
+          }
+        } catch {
+          // The server closed while we were still writing: what the test expects.
         }
-      } catch {
-        // The server closed while we were still writing: what the test expects.
+        const seen = (await reading).filter((e) => e.type === "frame").map((e) =>
+          e.type === "frame" ? [e.verb, ...e.args].join(" ") : ""
+        );
+        assert.deepEqual(seen, [
+          `ERR 413 Cannot read command: line is longer than max_line (${max} bytes)`,
+          "BYE protocol error",
+        ]);
+      } finally {
+        c.close();
       }
-      const seen = (await reading).filter((e) => e.type === "frame").map((e) =>
-        e.type === "frame" ? [e.verb, ...e.args].join(" ") : ""
-      );
-      assert.deepEqual(seen, [
-        `ERR 413 Cannot read command: line is longer than max_line (${max} bytes)`,
-        "BYE protocol error",
-      ]);
-    } finally {
-      c.close();
-    }
-  }));
+    })),
+  );
   await a.w.check("after endless lines");
 });
 
@@ -570,31 +577,34 @@ Deno.test("10,000 commands pipelined in one write are all answered, in order", a
     await within(
       30_000,
       "10,000 replies",
-      (async () => {
-        for (let i = 0; i < N; i++) {
-          const r = await reply(c, 10_000);
-          switch (i % 5) {
-            case 0:
-              assert.equal(r, "PONG", `reply ${i}`);
-              break;
-            case 1:
-              assert.match(r, /^TIME \S+Z \d+$/, `reply ${i}`);
-              break;
-            case 2:
-              assert.equal(r, "OK 2", `reply ${i}`);
-              break;
-            case 3:
-              assert.equal(
-                r,
-                'ERR 400 Unknown command "ECHO": send HELP for the list',
-                `reply ${i}`,
-              );
-              break;
-            default:
-              assert.equal(r, `OK r${i % 20}`, `reply ${i}`);
+      a.w.during(
+        "10,000 pipelined",
+        (async () => {
+          for (let i = 0; i < N; i++) {
+            const r = await reply(c, 10_000);
+            switch (i % 5) {
+              case 0:
+                assert.equal(r, "PONG", `reply ${i}`);
+                break;
+              case 1:
+                assert.match(r, /^TIME \S+Z \d+$/, `reply ${i}`);
+                break;
+              case 2:
+                assert.equal(r, "OK 2", `reply ${i}`);
+                break;
+              case 3:
+                assert.equal(
+                  r,
+                  'ERR 400 Unknown command "ECHO": send HELP for the list',
+                  `reply ${i}`,
+                );
+                break;
+              default:
+                assert.equal(r, `OK r${i % 20}`, `reply ${i}`);
+            }
           }
-        }
-      })(),
+        })(),
+      ),
     );
     // Bob heard the 2,000 lobby messages, in order.
     const expected = lines.filter((l) => l.startsWith("SAY")).map((l) =>
@@ -627,44 +637,51 @@ Deno.test("2,000 connections opened and dropped: the server's clients and open f
   const fdsBefore = await fdCount(a.server.pid);
   const random = prng(newSeed());
   let done = 0;
+  let live = 0;
   await within(
     60_000,
     "2,000 connections",
-    (async () => {
-      for (let wave = 0; wave < 10; wave++) {
-        await Promise.all(Array.from({ length: 200 }, async (_, i) => {
-          const conn = await Deno.connect({ hostname: "127.0.0.1", port: a.server.port });
-          try {
-            switch ((wave * 200 + i) % 5) {
-              case 0: // connect and vanish
-                break;
-              case 1: // read a little of HELLO
-                await conn.read(new Uint8Array(8));
-                break;
-              case 2: // a payload half sent
-                await conn.write(utf8.encode("SAY lobby 100\r\nhalf"));
-                break;
-              case 3: // an upload half sent
-                await conn.write(utf8.encode(`PUT storm/f${wave}-${i}.bin 100000\r\n`));
-                await conn.write(new Uint8Array(Math.floor(random() * 4000)));
-                await sleep(Math.floor(random() * 20));
-                break;
-              default: // commands, never read
-                await conn.write(
-                  utf8.encode(`NICK storm${wave}x${i}\r\nJOIN storm\r\nSAY storm :bye\r\nWHO\r\n`),
-                );
+    a.w.during(
+      "storm",
+      (async () => {
+        for (let wave = 0; wave < 10; wave++) {
+          await Promise.all(Array.from({ length: 200 }, async (_, i) => {
+            const conn = await Deno.connect({ hostname: "127.0.0.1", port: a.server.port });
+            try {
+              switch ((wave * 200 + i) % 5) {
+                case 0: // connect and vanish
+                  break;
+                case 1: // read a little of HELLO
+                  await conn.read(new Uint8Array(8));
+                  break;
+                case 2: // a payload half sent
+                  await conn.write(utf8.encode("SAY lobby 100\r\nhalf"));
+                  break;
+                case 3: // an upload half sent
+                  await conn.write(utf8.encode(`PUT storm/f${wave}-${i}.bin 100000\r\n`));
+                  await conn.write(new Uint8Array(Math.floor(random() * 4000)));
+                  await sleep(Math.floor(random() * 20));
+                  break;
+                default: // commands, never read
+                  await conn.write(
+                    utf8.encode(
+                      `NICK storm${wave}x${i}\r\nJOIN storm\r\nSAY storm :bye\r\nWHO\r\n`,
+                    ),
+                  );
+              }
+            } catch {
+              // The server may close first (never here, but a reset is fine too).
+            } finally {
+              conn.close();
+              done++;
             }
-          } catch {
-            // The server may close first (never here, but a reset is fine too).
-          } finally {
-            conn.close();
-            done++;
-          }
-        }));
-      }
-    })(),
+          }));
+        }
+      })(),
+    ).then((r) => live = r.roundTrips),
   );
   assert.equal(done, 2000);
+  console.log(`storm: 2,000 connections; ${live} witness round trips meanwhile`);
   await waitFor(
     async () => (await a.w.alice.who()).length === 2,
     15_000,
@@ -709,7 +726,10 @@ Deno.test("half-open connections (mid-payload, mid-upload, silent) are dropped a
     await within(
       10_000,
       "half-open connections dropped",
-      waitFor(() => a.server.clients === 2, 10_000, "half-open connections to be dropped"),
+      a.w.during(
+        "half-open",
+        waitFor(() => a.server.clients === 2, 10_000, "half-open connections to be dropped"),
+      ),
     );
     assert.equal(
       lines.filter((l) => / disconnect .*reason=idle/.test(l)).length,

@@ -219,6 +219,15 @@ export interface Witnesses extends AsyncDisposable {
    * @param ignoreTemporaries Leave hidden temporary upload files out of the folder comparison.
    */
   check(label: string, extraClients?: number, ignoreTemporaries?: boolean): Promise<void>;
+  /**
+   * While `work` runs, keeps exchanging messages between the witnesses (a room message that must
+   * reach bob, a PING), and fails if one goes wrong or takes over 10 s.
+   *
+   * @param label Names the moment in failure messages.
+   * @param work The hostile work.
+   * @returns What `work` resolved to, and how many round trips were made meanwhile.
+   */
+  during<T>(label: string, work: Promise<T>): Promise<{ result: T; roundTrips: number }>;
 }
 
 /** Options of {@linkcode witnesses}. */
@@ -322,11 +331,43 @@ export async function witnesses(port: number, options: WitnessOptions): Promise<
     await within(20_000, `${tag}: witness check`, work());
   }
 
+  async function during<T>(
+    label: string,
+    work: Promise<T>,
+  ): Promise<{ result: T; roundTrips: number }> {
+    let done = false;
+    const finished = work.finally(() => done = true);
+    finished.catch(() => {});
+    let roundTrips = 0;
+    const talking = (async () => {
+      while (!done) {
+        const text = `live ${label} ${roundTrips}`;
+        await within(
+          10_000,
+          `${label}: a round trip while under attack`,
+          (async () => {
+            assert.ok((await alice.say("witness", text)) >= 1, `${label}: room message recipients`);
+            await waitFor(
+              () => received((m) => m.type === "msg" && m.from === "alice" && m.text === text),
+              10_000,
+              `${label}: bob to receive "${text}"`,
+            );
+            await alice.ping();
+          })(),
+        );
+        roundTrips++;
+      }
+    })();
+    const [result] = await Promise.all([finished, talking]);
+    return { result, roundTrips };
+  }
+
   return {
     alice,
     bob,
     inbox,
     check,
+    during,
     async [Symbol.asyncDispose]() {
       alice.close();
       bob.close();
