@@ -18,8 +18,11 @@ import { HashCache, versionOf } from "./hash_cache.ts";
 /** Bytes of an upload buffered before each disk write (two such buffers per upload). */
 const WRITE_BUFFER = 256 * 1024;
 
-/** Temporary files modified this recently before a sweep began are left alone (milliseconds). */
-const SWEEP_MARGIN = 2000;
+/**
+ * Temporary files modified this recently before a sweep began are left alone (milliseconds): file
+ * times come from a coarse clock, so a file written just after the sweep began may look older.
+ */
+const SWEEP_MARGIN = 50;
 
 /** Names of in-progress uploads start with this; clients can never see or name them. */
 export const TEMP_PREFIX = ".sb-upload-";
@@ -728,7 +731,7 @@ export class FileStore {
 
   /**
    * Removes temporary upload files left anywhere under the root (by a crash): those last modified
-   * more than 2 s before the sweep began and not belonging to an upload of this process (checked
+   * before the sweep began (50 ms of margin) and not belonging to an upload of this process (checked
    * at the moment of removal, so uploads that start while a long sweep walks are safe). Symlinks are
    * not followed.
    *
@@ -747,7 +750,6 @@ export class FileStore {
           else if (entry.isFile && entry.name.startsWith(TEMP_PREFIX)) {
             try {
               const info = await Deno.lstat(full);
-              // File times come from a coarse clock: keep a margin.
               if ((info.mtime?.getTime() ?? 0) >= startedAt - SWEEP_MARGIN) continue;
               if (this.#temps.has(full)) continue;
               await Deno.remove(full);
