@@ -34,9 +34,18 @@ export interface FileHandlerOptions {
    * @default {4194304}
    */
   window?: number;
+  /**
+   * Bytes of file data all downloads together may hold in memory beyond two pieces each. Pieces
+   * shrink (down to 32 KiB) as more downloads run, so many slow downloads at once cannot exhaust
+   * the server's memory.
+   * @default {67108864}
+   */
+  budget?: number;
 }
 
 const CRLF = new Uint8Array([13, 10]);
+/** The smallest piece a download reads and queues, however many downloads run. */
+const MIN_CHUNK = 32 * 1024;
 const PUT_USAGE = "Usage: PUT path N, or PUT path sha256 N";
 const SHA256_RE = /^[0-9A-Fa-f]{64}$/;
 const OFFSET_RE = /^[0-9]{1,16}$/;
@@ -102,17 +111,25 @@ export function createFileHandlers(
 ): FileHandlers {
   const chunkOption = options.chunkSize ?? 1024 * 1024;
   const windowOption = options.window ?? 4 * 1024 * 1024;
+  const budget = options.budget ?? 64 * 1024 * 1024;
+  // Downloads running now, and the bytes of their buffers, across all sessions.
+  let downloads = 0;
+  let held = 0;
   if (!Number.isSafeInteger(chunkOption) || chunkOption < 1) {
     throw new RangeError(
       `Cannot create file handlers: chunkSize must be at least 1, got ${chunkOption}`,
     );
   }
 
-  /** The chunk size and queue window for one session (bounded by its `max_pending`). */
-  function pacing(s: Session): { chunk: number; window: number } {
+  /**
+   * The piece size and most buffers of one download: its window is bounded by its session's
+   * `max_pending`, and pieces shrink as more downloads share the budget.
+   */
+  function pacing(s: Session): { chunk: number; maxBuffers: number } {
     const window = Math.max(2, Math.min(windowOption, Math.floor(s.ctx.config.maxPending / 2)));
-    const chunk = Math.max(1, Math.min(chunkOption, Math.floor(window / 2)));
-    return { chunk, window };
+    const share = Math.max(MIN_CHUNK, Math.floor(budget / (2 * Math.max(1, downloads))));
+    const chunk = Math.max(1, Math.min(chunkOption, Math.floor(window / 2), share));
+    return { chunk, maxBuffers: Math.max(2, Math.floor(window / chunk)) };
   }
 
   async function list(s: Session, f: Frame): Promise<void> {
@@ -123,9 +140,11 @@ export function createFileHandlers(
     } catch (e) {
       return fail(s, e, "list");
     }
-    const { chunk, window } = pacing(s);
-    if (bytes.length <= chunk) s.reply(bytes);
-    else await sendPaced(s, bytes, chunk, window);
+    // The listing is in memory already: it is only queued in pieces, under half of max_pending.
+    const window = Math.max(2, Math.min(windowOption, Math.floor(s.ctx.config.maxPending / 2)));
+    const piece = Math.max(1, Math.min(chunkOption, Math.floor(window / 2)));
+    if (bytes.length <= piece) s.reply(bytes);
+    else await sendPaced(s, bytes, piece, window);
   }
 
   async function get(s: Session, f: Frame): Promise<void> {
@@ -156,7 +175,12 @@ export function createFileHandlers(
           `Cannot get "${opened.wire}": offset ${offset} is past the end (the file has ${opened.size} bytes)`,
         );
       }
-      await streamFile(s, opened, offset);
+      downloads++;
+      try {
+        await streamFile(s, opened, offset);
+      } finally {
+        downloads--;
+      }
     } finally {
       opened.file.close();
     }
@@ -165,22 +189,28 @@ export function createFileHandlers(
   async function streamFile(s: Session, opened: OpenedFile, offset: number): Promise<void> {
     const { file, size, sha256, wire } = opened;
     const outbox = s.outbox;
-    const { chunk, window } = pacing(s);
-    const ringSize = Math.max(2, Math.floor(window / chunk));
-    const ring: Uint8Array[] = [];
+    const { chunk, maxBuffers } = pacing(s);
+    // Buffers whose bytes are queued, oldest first; more are allocated while the shared budget
+    // allows (two at least, so reading the next piece overlaps writing the last).
+    const queued: Uint8Array[] = [];
+    let mine = 0;
     let left = size - offset;
     // Hashing on first use moved the position: always seek.
     await file.seek(offset, Deno.SeekMode.Start);
     outbox.beginStream();
     try {
       outbox.sendStream(encodeLine(`FILE ${wire} ${size} ${sha256} ${left}`));
-      for (let slot = 0; left > 0; slot = (slot + 1) % ringSize) {
-        let buf = ring[slot];
-        if (buf === undefined) buf = ring[slot] = new Uint8Array(chunk);
-        else {
-          // This buffer may be reused once the bytes queued from it were written: at most
-          // ringSize - 1 full pieces are still queued after it.
-          await outbox.drain((ringSize - 1) * chunk);
+      while (left > 0) {
+        let buf: Uint8Array;
+        if (queued.length < 2 || (queued.length < maxBuffers && held + chunk <= budget)) {
+          buf = new Uint8Array(chunk);
+          held += chunk;
+          mine += chunk;
+        } else {
+          // The oldest buffer may be reused once its bytes were written, that is when no more
+          // than the bytes of the others are still queued.
+          await outbox.drain((queued.length - 1) * chunk);
+          buf = queued.shift()!;
         }
         if (outbox.closed) return;
         const want = Math.min(chunk, left);
@@ -204,11 +234,13 @@ export function createFileHandlers(
           return;
         }
         outbox.sendStream(got === buf.length ? buf : buf.subarray(0, got));
+        queued.push(buf);
         left -= got;
       }
       outbox.sendStream(CRLF);
     } finally {
       outbox.endStream();
+      held -= mine;
     }
   }
 

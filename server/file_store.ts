@@ -107,6 +107,12 @@ export interface FileStoreOptions {
    * @default {new HashCache()}
    */
   cache?: HashCache;
+  /**
+   * Bytes of write-behind buffers all uploads together may hold (two buffers of up to 256 KiB per
+   * upload). Uploads beyond it write each piece straight to disk: slower, never more memory.
+   * @default {67108864}
+   */
+  bufferBudget?: number;
 }
 
 function clip(text: string, max = 200): string {
@@ -278,6 +284,8 @@ export class FileStore {
   readonly #uploads = new Set<Upload>();
   // Temporary files of this process, from just before they are created until their upload ends.
   readonly #temps = new Set<string>();
+  readonly #bufferBudget: number;
+  #bufferUsed = 0;
   // Folders created by uploads in progress, with how many such uploads need each. An upload that
   // does not complete removes those it was the last to need, so it leaves no empty folder behind;
   // one that completes keeps its folders for good.
@@ -290,6 +298,7 @@ export class FileStore {
     this.cache = options.cache ?? new HashCache();
     this.readOnly = options.readOnly ?? false;
     this.maxFileSize = options.maxFileSize ?? 8 * 1024 ** 3;
+    this.#bufferBudget = options.bufferBudget ?? 64 * 1024 * 1024;
   }
 
   /**
@@ -314,6 +323,11 @@ export class FileStore {
   /** Uploads in progress. */
   get activeUploads(): number {
     return this.#uploads.size;
+  }
+
+  /** Bytes of write-behind buffers reserved by the uploads in progress. */
+  get bufferedBytes(): number {
+    return this.#bufferUsed;
   }
 
   /**
@@ -604,10 +618,13 @@ export class FileStore {
         { cause: e },
       );
     }
+    // Write-behind buffers while the budget lasts, else direct writes.
+    const want = Math.min(WRITE_BUFFER, Math.max(1, size));
+    const bufSize = this.#bufferUsed + 2 * want <= this.#bufferBudget ? want : 0;
     const upload = new Upload({
       path: r.path,
       wire: r.wire,
-      size,
+      bufSize,
       file,
       temp,
       target: join(parentReal, [basename(r.real)]),
@@ -616,10 +633,12 @@ export class FileStore {
       sha256,
       cache: this.cache,
       onDone: (u) => {
-        this.#uploads.delete(u);
+        if (!this.#uploads.delete(u)) return;
         this.#temps.delete(u.temp);
+        this.#bufferUsed -= 2 * bufSize;
       },
     });
+    this.#bufferUsed += 2 * bufSize;
     this.#uploads.add(upload);
     return upload;
   }
@@ -775,8 +794,8 @@ export class FileStore {
 interface UploadInit {
   path: string;
   wire: string;
-  /** The announced size (sizes the write buffers of a small file). */
-  size: number;
+  /** Size of each of the two write-behind buffers; 0 to write each piece straight to disk. */
+  bufSize: number;
   file: Deno.FsFile;
   temp: string;
   target: string;
@@ -830,7 +849,7 @@ export class Upload {
     this.#expected = init.sha256?.toLowerCase();
     this.#cache = init.cache;
     this.#onDone = init.onDone;
-    this.#bufSize = Math.min(WRITE_BUFFER, Math.max(1, init.size));
+    this.#bufSize = init.bufSize;
   }
 
   /** Bytes written so far. */
@@ -854,7 +873,12 @@ export class Upload {
     }
     this.#hash.update(bytes);
     try {
-      for (let off = 0; off < bytes.length;) {
+      if (this.#bufSize === 0) {
+        for (let off = 0; off < bytes.length;) {
+          off += await this.#file.write(off === 0 ? bytes : bytes.subarray(off));
+        }
+      }
+      for (let off = this.#bufSize === 0 ? bytes.length : 0; off < bytes.length;) {
         if (this.#buf === null) {
           this.#buf = this.#spare ?? new Uint8Array(this.#bufSize);
           this.#spare = null;

@@ -298,3 +298,31 @@ Deno.test("sweep() removes old temporaries anywhere, but not those of uploads in
     assert.ok((await Deno.stat(fresh)).isFile);
   });
 });
+
+Deno.test("uploads past the buffer budget write straight to disk, and the budget is given back", async () => {
+  await withRoot(async (root) => {
+    const store = FileStore.create(root, { bufferBudget: 2 * 256 * 1024 });
+    const big = crypto.getRandomValues(new Uint8Array(65536));
+    const a = await store.beginUpload("a.bin", 4 * 65536);
+    assert.equal(store.bufferedBytes, 2 * 256 * 1024);
+    const b = await store.beginUpload("b.bin", 4 * 65536); // no room left: direct writes
+    assert.equal(store.bufferedBytes, 2 * 256 * 1024);
+    for (let i = 0; i < 4; i++) {
+      await a.write(big);
+      await b.write(big);
+    }
+    // Direct writes are on disk as soon as write() resolves; buffered ones may still wait.
+    assert.equal((await Deno.stat(b.temp)).size, 4 * 65536);
+    const whole = new Uint8Array(4 * 65536);
+    for (let i = 0; i < 4; i++) whole.set(big, i * 65536);
+    assert.equal(await a.commit(), sha(whole));
+    assert.equal(await b.commit(), sha(whole));
+    assert.deepEqual(await Deno.readFile(`${root}/a.bin`), whole);
+    assert.deepEqual(await Deno.readFile(`${root}/b.bin`), whole);
+    assert.equal(store.bufferedBytes, 0);
+    const c = await store.beginUpload("c.bin", 10);
+    assert.equal(store.bufferedBytes, 20); // a small file takes small buffers
+    await c.abort();
+    assert.equal(store.bufferedBytes, 0);
+  });
+});

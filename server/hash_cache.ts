@@ -56,6 +56,12 @@ export interface HashCacheOptions {
    * @default {1048576}
    */
   chunkSize?: number;
+  /**
+   * Most files hashed at the same time; more wait their turn (this bounds the memory and disk
+   * bandwidth that first downloads of many new files can take).
+   * @default {2}
+   */
+  maxConcurrent?: number;
 }
 
 /** The file being hashed changed size under the reader (it was rewritten in place). */
@@ -95,14 +101,23 @@ export class HashCache {
   // Insertion order is recency order: a hit moves the entry to the end.
   readonly #entries = new Map<string, Entry>();
   readonly #inFlight = new Map<string, Promise<string>>();
+  readonly #maxConcurrent: number;
+  #running = 0;
+  readonly #queue: (() => void)[] = [];
 
   /** @param options See {@linkcode HashCacheOptions}. */
   constructor(options: HashCacheOptions = {}) {
     this.#maxEntries = options.maxEntries ?? 100_000;
     this.#chunkSize = options.chunkSize ?? 1024 * 1024;
+    this.#maxConcurrent = options.maxConcurrent ?? 2;
     if (!Number.isSafeInteger(this.#maxEntries) || this.#maxEntries < 1) {
       throw new RangeError(
         `Cannot create hash cache: maxEntries must be at least 1, got ${this.#maxEntries}`,
+      );
+    }
+    if (!Number.isSafeInteger(this.#maxConcurrent) || this.#maxConcurrent < 1) {
+      throw new RangeError(
+        `Cannot create hash cache: maxConcurrent must be at least 1, got ${this.#maxConcurrent}`,
       );
     }
     if (!Number.isSafeInteger(this.#chunkSize) || this.#chunkSize < 1) {
@@ -178,7 +193,7 @@ export class HashCache {
     const key = versionKey(path, version);
     let running = this.#inFlight.get(key);
     if (running === undefined) {
-      running = hashFile(file, version.size, this.#chunkSize)
+      running = this.#turn(() => hashFile(file, version.size, this.#chunkSize))
         .then((sha) => {
           this.set(path, version, sha);
           return sha;
@@ -187,6 +202,21 @@ export class HashCache {
       this.#inFlight.set(key, running);
     }
     return running;
+  }
+
+  /** Runs `fn` when fewer than `maxConcurrent` others run. */
+  async #turn<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.#running >= this.#maxConcurrent) {
+      await new Promise<void>((resolve) => this.#queue.push(resolve));
+    } else this.#running++;
+    try {
+      return await fn();
+    } finally {
+      // Hand the slot to the next in line, or free it.
+      const next = this.#queue.shift();
+      if (next !== undefined) next();
+      else this.#running--;
+    }
   }
 }
 

@@ -114,3 +114,36 @@ Deno.test("HashCache keeps at most maxEntries files, dropping the least recently
 Deno.test("HashCache refuses a maxEntries below 1", () => {
   assert.throws(() => new HashCache({ maxEntries: 0 }), RangeError);
 });
+
+Deno.test("HashCache hashes at most maxConcurrent files at once; the others wait their turn", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "sb-hash-" });
+  try {
+    const cache = new HashCache({ maxConcurrent: 1, chunkSize: 1024 });
+    const files: Deno.FsFile[] = [];
+    const jobs: Promise<string>[] = [];
+    for (let i = 0; i < 3; i++) {
+      await Deno.writeTextFile(`${dir}/${i}`, `file ${i}`.repeat(1000));
+      const f = await Deno.open(`${dir}/${i}`);
+      files.push(f);
+      jobs.push(cache.hash(`${dir}/${i}`, versionOf(await f.stat()), f));
+    }
+    // The second and third wait: closing their handles before their turn makes them fail, while the
+    // first, already running, succeeds.
+    files[1]!.close();
+    files[2]!.close();
+    const results = await Promise.allSettled(jobs);
+    assert.equal(results[0]!.status, "fulfilled");
+    assert.equal(results[1]!.status, "rejected");
+    assert.equal(results[2]!.status, "rejected");
+    files[0]!.close();
+    // The slots were given back: a new file hashes.
+    await Deno.writeTextFile(`${dir}/3`, "x");
+    using f = await Deno.open(`${dir}/3`);
+    assert.equal(
+      await cache.hash(`${dir}/3`, versionOf(await f.stat()), f),
+      sha(new TextEncoder().encode("x")),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

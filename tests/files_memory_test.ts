@@ -130,3 +130,44 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "100 downloads that do not read hold a bounded amount of the server's memory",
+  ignore: Deno.build.os !== "linux",
+  fn: async () => {
+    const files = await Deno.makeTempDir({ prefix: "sb-memory-" });
+    const conns: Deno.Conn[] = [];
+    try {
+      {
+        using f = await Deno.open(`${files}/big.bin`, { create: true, write: true });
+        await f.truncate(256 * 1024 * 1024);
+      }
+      await using server = await startServerProcess(["--files", files]);
+      const deadline = Date.now() + 30_000;
+      // Hash it once first, so that every download below starts at once.
+      const first = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+      conns.push(first);
+      assert.match(await readLine(first, deadline), /^HELLO /);
+      await writeAll(first, enc.encode("GET big.bin\r\n"));
+      assert.match(await readLine(first, deadline), /^FILE big.bin /);
+      const base = await server.rss();
+      for (let i = 0; i < 100; i++) {
+        const c = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+        conns.push(c);
+        assert.match(await readLine(c, deadline), /^HELLO /);
+        await writeAll(c, enc.encode("GET big.bin\r\n"));
+        assert.match(await readLine(c, deadline), /^FILE big.bin /);
+      }
+      // Let every download fill what it may.
+      await new Promise((r) => setTimeout(r, 1000));
+      const grown = (await server.rss()) - base;
+      console.log(`server RSS grew by ${mib(grown)} with 101 stalled downloads`);
+      // Without the shared budget each holds a 4 MiB window: over 400 MiB (measured 405 MiB). With
+      // the 64 MiB budget pieces shrink as downloads pile up (measured 170 MiB).
+      assert.ok(grown < 260 * 1024 * 1024, `RSS grew by ${mib(grown)}`);
+    } finally {
+      for (const c of conns) c.close();
+      await Deno.remove(files, { recursive: true });
+    }
+  },
+});
