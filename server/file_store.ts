@@ -155,7 +155,8 @@ export function checkPath(path: string, action: string, allowRoot = false): stri
   for (const s of segments) {
     if (s === "") throw fail("the path has an empty segment");
     if (s === "." || s === "..") throw fail(`the path has a "${s}" segment`);
-    if (s.startsWith(TEMP_PREFIX)) {
+    // Any case: on a case-insensitive file system `.SB-UPLOAD-…` names the same file.
+    if (s.toLowerCase().startsWith(TEMP_PREFIX)) {
       throw fail(
         `names starting with ${TEMP_PREFIX} are reserved for uploads in progress`,
         ErrorCode.Forbidden,
@@ -435,7 +436,9 @@ export class FileStore {
         );
       }
       for await (const entry of Deno.readDir(r.real)) {
-        if (!entry.name.startsWith(TEMP_PREFIX)) names.push({ name: entry.name, entry });
+        if (!entry.name.toLowerCase().startsWith(TEMP_PREFIX)) {
+          names.push({ name: entry.name, entry });
+        }
       }
     } catch (e) {
       if (e instanceof FileError) throw e;

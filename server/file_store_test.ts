@@ -69,6 +69,7 @@ const LEXICAL: [string, number, string][] = [
   ["é".repeat(513), 400, "over 1024 bytes"],
   [".sb-upload-1234", 403, "reserved"],
   ["dir/.sb-upload-x/y", 403, "reserved"],
+  [".SB-Upload-1234", 403, "reserved"],
 ];
 
 for (const [path, code, why] of LEXICAL) {
