@@ -319,9 +319,10 @@ function thirds<T extends { at: number }>(samples: T[], from: number, to: number
  *   objects raises this floor whatever the garbage on top of it.
  * - RSS, which also holds buffers outside the heap and memory the allocator keeps: the highest of
  *   the last third may not be above the highest of the middle third by more than
- *   max(48 MiB, 25%). RSS keeps rising for a minute or two before it levels off as V8 and the
- *   allocator reach their working size (measured: 60 MiB at start, about 180 MiB after two
- *   minutes, flat after), so this bound only catches gross growth in a short run.
+ *   max(64 MiB, 25%). RSS keeps rising for two to three minutes before it levels off as V8 and
+ *   the allocator reach their working size, in steps (measured over 5 minutes: 61 MiB at start,
+ *   100 MiB at 30 s, 145 MiB at 41 s, 168 MiB at 140 s, 188-189 MiB from 241 s to the end), so in
+ *   a 60-second run this bound only catches gross growth; longer runs judge by the heap floor.
  * - Open files (checked separately): the server's count goes back to its baseline once the
  *   clients are gone.
  */
@@ -362,7 +363,7 @@ function leakVerdict(
   else {
     const mid = Math.max(...midRss.map((s) => s.rss));
     const last = Math.max(...lastRss.map((s) => s.rss));
-    const allowed = Math.max(48 * MiB, 0.25 * mid);
+    const allowed = Math.max(64 * MiB, 0.25 * mid);
     const pass = last - mid <= allowed;
     ok &&= pass;
     lines.push(
