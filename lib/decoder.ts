@@ -306,9 +306,8 @@ export class Decoder {
     let verbEnd = line.indexOf(SPACE, i);
     if (verbEnd < 0 || verbEnd > end) verbEnd = end;
     let badText = false;
-    let verb = asciiText(line, i, verbEnd);
-    if (verb !== null) verb = verb.toUpperCase();
-    else {
+    let verb = knownVerb(line, i, verbEnd) ?? asciiText(line, i, verbEnd)?.toUpperCase() ?? null;
+    if (verb === null) {
       try {
         verb = strictText.decode(line.subarray(i, verbEnd)).toUpperCase();
       } catch {
@@ -338,32 +337,59 @@ export class Decoder {
       }
     }
 
-    let args = asciiArgs(line, verbEnd, end);
-    if (args === null) {
-      const rest = decodeText(line.subarray(verbEnd, end));
-      badText ||= rest.bad;
-      args = splitArgs(rest.text);
-    }
     // `SAY room N`, `PUT path N` need two arguments; server replies such as `WHO N` need one.
     const minArgs = kind === "sized" ? 1 : 2;
-    if (kind === undefined || args.length < minArgs) {
-      return { type: "frame", verb, args, payload: null, badText };
+    let args: string[] | null = null;
+    let count = "";
+    let size = 0;
+    let countAt = 0;
+    if (kind !== undefined) {
+      // Fast path for `VERB word... N` in ASCII: the byte count is read from its bytes.
+      let e = end;
+      while (e > verbEnd && line[e - 1] === SPACE) e--;
+      let s = e;
+      while (s > verbEnd && line[s - 1]! >= 48 && line[s - 1]! <= 57) s--;
+      if (s < e && line[s - 1] === SPACE) {
+        const rest = asciiArgs(line, verbEnd, s);
+        if (rest !== null && rest.length + 1 >= minArgs) {
+          args = rest;
+          countAt = s;
+          size = e - s > MAX_DIGITS ? Infinity : digitsValue(line, s, e);
+        }
+      }
     }
+    if (args === null) {
+      args = asciiArgs(line, verbEnd, end);
+      if (args === null) {
+        const rest = decodeText(line.subarray(verbEnd, end));
+        badText ||= rest.bad;
+        args = splitArgs(rest.text);
+      }
+      if (kind === undefined || args.length < minArgs) {
+        return { type: "frame", verb, args, payload: null, badText };
+      }
 
-    // A payload verb with a byte count in the last position.
-    const count = args.pop()!;
-    if (!isDigits(count)) {
-      const hint = kind === "text"
-        ? ` (to type text, write ${verb} ${args[0] ?? "room"} :text)`
-        : "";
-      return this.#fail(
-        ErrorCode.BadRequest,
-        `Cannot read ${verb}: byte count "${count.slice(0, 32)}" is not a number${hint}`,
-      );
+      // A payload verb with a byte count in the last position.
+      count = args.pop()!;
+      if (!isDigits(count)) {
+        const hint = kind === "text"
+          ? ` (to type text, write ${verb} ${args[0] ?? "room"} :text)`
+          : "";
+        return this.#fail(
+          ErrorCode.BadRequest,
+          `Cannot read ${verb}: byte count "${count.slice(0, 32)}" is not a number${hint}`,
+        );
+      }
+      size = count.length > MAX_DIGITS ? Infinity : Number(count);
     }
     const limit = kind === "stream" ? this.#maxStream : this.#maxPayload;
-    const size = count.length > MAX_DIGITS ? Infinity : Number(count);
     if (size > limit) {
+      // The fast path read the count from its bytes: its text, for the message (digits: ASCII).
+      if (args !== null && count === "") {
+        let e = countAt;
+        while (e < end && line[e] !== SPACE && e - countAt < 20) e++;
+        count = String.fromCharCode(...line.subarray(countAt, e));
+      }
       const name = kind === "stream" ? "the largest size" : "max_payload";
       return this.#fail(
         ErrorCode.TooLarge,
@@ -396,15 +422,29 @@ function findInline(line: Uint8Array, from: number, end: number): number {
 /** Longest word decoded without `TextDecoder` (a loop is faster for short ones). */
 const ASCII_FAST = 32;
 
+// The last word decoded: room names repeat from one message to the next.
+const lastWord = new Uint8Array(ASCII_FAST);
+let lastLength = -1;
+let lastText = "";
+
 /** `line[start, end)` as a string when it is short and all ASCII, else `null` (use TextDecoder). */
 function asciiText(line: Uint8Array, start: number, end: number): string | null {
-  if (end - start > ASCII_FAST) return null;
+  const n = end - start;
+  if (n > ASCII_FAST) return null;
+  if (n === lastLength) {
+    let k = 0;
+    while (k < n && line[start + k] === lastWord[k]) k++;
+    if (k === n) return lastText;
+  }
   let text = "";
   for (let i = start; i < end; i++) {
     const c = line[i]!;
     if (c > 0x7f) return null;
     text += String.fromCharCode(c);
   }
+  for (let k = 0; k < n; k++) lastWord[k] = line[start + k]!;
+  lastLength = n;
+  lastText = text;
   return text;
 }
 
@@ -425,6 +465,65 @@ function asciiArgs(line: Uint8Array, start: number, end: number): string[] | nul
     i = j;
   }
   return out;
+}
+
+/** The value of the decimal digits `line[start, end)` (at most 15 of them). */
+function digitsValue(line: Uint8Array, start: number, end: number): number {
+  let n = 0;
+  for (let i = start; i < end; i++) n = n * 10 + (line[i]! - 48);
+  return n;
+}
+
+/** The verbs of protocol v1 (both directions), by {@linkcode verbKey}. */
+const VERBS = new Map<number, string>();
+for (
+  const verb of [
+    "NICK",
+    "JOIN",
+    "LEAVE",
+    "SAY",
+    "TELL",
+    "WHO",
+    "ROOMS",
+    "TIME",
+    "LIST",
+    "GET",
+    "PUT",
+    "DEL",
+    "AUTH",
+    "PING",
+    "PONG",
+    "QUIT",
+    "HELP",
+    "HELLO",
+    "OK",
+    "ERR",
+    "MSG",
+    "DM",
+    "JOINED",
+    "LEFT",
+    "BYE",
+    "FILE",
+  ]
+) VERBS.set(verbKey(new TextEncoder().encode(verb), 0, verb.length), verb);
+
+/** A number naming a word of 1-6 ASCII letters, case-insensitively; -1 for anything else. */
+function verbKey(line: Uint8Array, start: number, end: number): number {
+  if (end - start > 6) return -1;
+  let key = 0;
+  for (let i = start; i < end; i++) {
+    let c = line[i]!;
+    if (c >= 97 && c <= 122) c -= 32;
+    else if (c < 65 || c > 90) return -1;
+    key = key * 32 + (c - 64);
+  }
+  return key;
+}
+
+/** A known verb, upper-cased, without building a string; `null` when it is not one. */
+function knownVerb(line: Uint8Array, start: number, end: number): string | null {
+  const key = verbKey(line, start, end);
+  return key < 0 ? null : VERBS.get(key) ?? null;
 }
 
 function isDigits(text: string): boolean {
