@@ -139,6 +139,57 @@ async function hashPrefix(file: Deno.FsFile, size: number, hash: Hash): Promise<
   }
 }
 
+/**
+ * Writes a stream of pieces to a file behind the caller: each piece is copied into a buffer that
+ * is written while the next pieces arrive (one write in flight, two 1 MiB buffers). The file
+ * always holds a prefix of what was given, in order.
+ */
+class WriteBehind {
+  readonly #file: Deno.FsFile;
+  #buf: Uint8Array | null = null;
+  #spare: Uint8Array | null = null;
+  #fill = 0;
+  #inFlight: Promise<void> | null = null;
+
+  constructor(file: Deno.FsFile) {
+    this.#file = file;
+  }
+
+  /** Copies `bytes` in; resolves once at most one buffer of earlier bytes is still being written. */
+  async write(bytes: Uint8Array): Promise<void> {
+    for (let off = 0; off < bytes.length;) {
+      if (this.#buf === null) {
+        this.#buf = this.#spare ?? new Uint8Array(CHUNK);
+        this.#spare = null;
+      }
+      const n = Math.min(bytes.length - off, this.#buf.length - this.#fill);
+      this.#buf.set(n === bytes.length ? bytes : bytes.subarray(off, off + n), this.#fill);
+      this.#fill += n;
+      off += n;
+      if (this.#fill === this.#buf.length) await this.#flush();
+    }
+  }
+
+  /** Writes everything given so far; rejects with the first write error. */
+  async finish(): Promise<void> {
+    await this.#flush();
+    if (this.#inFlight !== null) await this.#inFlight;
+  }
+
+  async #flush(): Promise<void> {
+    if (this.#inFlight !== null) await this.#inFlight;
+    const buf = this.#buf;
+    const n = this.#fill;
+    this.#buf = null;
+    this.#fill = 0;
+    this.#inFlight = null;
+    if (buf === null || n === 0) return;
+    const writing = writeAll(this.#file, buf.subarray(0, n)).then(() => void (this.#spare = buf));
+    writing.catch(() => {}); // Seen by the next flush or finish.
+    this.#inFlight = writing;
+  }
+}
+
 async function syncQuietly(file: Deno.FsFile): Promise<void> {
   try {
     await file.sync();
@@ -219,6 +270,13 @@ export async function downloadFile(
         },
       );
     }
+    const localError = (e: unknown) =>
+      new TransferError(
+        `Cannot download ${remote}: cannot write ${part}: ${(e as Error).message}`,
+        "local",
+        { cause: e },
+      );
+    let behind = new WriteBehind(file);
     const sink = async (head: FileHead) => {
       if (head.offset !== offset) {
         throw new TransferError(`Cannot download ${remote}: the server sent another range`);
@@ -242,15 +300,9 @@ export async function downloadFile(
         async data(bytes: Uint8Array) {
           hash.update(bytes);
           try {
-            await writeAll(file, bytes);
+            await behind.write(bytes);
           } catch (e) {
-            throw new TransferError(
-              `Cannot download ${remote}: cannot write ${part}: ${(e as Error).message}`,
-              "local",
-              {
-                cause: e,
-              },
-            );
+            throw localError(e);
           }
           written += bytes.length;
           onProgress?.({ done: written, total });
@@ -268,9 +320,15 @@ export async function downloadFile(
         if (!(e instanceof ServerError && e.code === 400 && offset > 0 && written === 0)) throw e;
         offset = 0;
         hash = createHash("sha256");
+        behind = new WriteBehind(file);
         head = await client.get(remote, { offset, sink });
       }
+      await behind.finish().catch((e) => {
+        throw localError(e);
+      });
     } catch (e) {
+      // What arrived is kept for a resume.
+      await behind.finish().catch(() => {});
       if (signal?.aborted) {
         throw aborted(
           "download",
