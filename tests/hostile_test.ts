@@ -704,7 +704,7 @@ Deno.test("2,000 connections opened and dropped: the server's clients and open f
 
 Deno.test("half-open connections (mid-payload, mid-upload, silent) are dropped as idle and leave nothing", async () => {
   const { log, lines } = captureLog();
-  await using a = await arena({ pingInterval: 250 }, { log });
+  await using a = await arena({ pingInterval: 400 }, { log });
   const digest = await folderDigest(a.server.files);
   const conns: Deno.TcpConn[] = [];
   try {
@@ -757,6 +757,7 @@ Deno.test("a client reading one byte per second does not slow the others and is 
   await using a = await arena({ maxPending: 64 * 1024, writeDeadline: 1500 }, { log });
   await a.w.bob.join("flood");
   const slow = await Deno.connect({ hostname: "127.0.0.1", port: a.server.port });
+  const slowSince = Date.now();
   let reading = true;
   const got: number[] = [];
   const reader = (async () => {
@@ -816,7 +817,11 @@ Deno.test("a client reading one byte per second does not slow the others and is 
       lines.some((l) => / disconnect .*nick=slow .*reason="slow consumer"/.test(l)),
       lines.filter((l) => l.includes("slow")).join("\n"),
     );
-    assert.ok(got.length >= 2 && got.length <= 10, `it read ${got.length} bytes`);
+    const seconds = (Date.now() - slowSince) / 1000;
+    assert.ok(
+      got.length >= 2 && got.length <= seconds + 1,
+      `it read ${got.length} bytes in ${seconds} s`,
+    );
     assert.equal(text.decode(new Uint8Array(got.slice(0, 2))), "HE");
   } finally {
     reading = false;
