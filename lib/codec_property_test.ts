@@ -4,7 +4,8 @@
  * the small codecs (paths, UTF-8 lengths) round-trip.
  *
  * On a failure fast-check prints the seed and the shrunk counterexample; rerun one with
- * `SWITCHBOARD_FC_SEED=<seed> deno test lib/codec_property_test.ts`.
+ * `SWITCHBOARD_FC_SEED=<seed> deno test --allow-env lib/codec_property_test.ts`. Search longer
+ * with `SWITCHBOARD_FC_RUNS=50` (fifty times the runs).
  */
 
 import assert from "node:assert/strict";
@@ -23,14 +24,20 @@ import { ProtocolError } from "./errors.ts";
 import { CLIENT_PAYLOADS, type DecodeEvent, type PayloadKind, SERVER_PAYLOADS } from "./frame.ts";
 
 const utf8 = new TextEncoder();
-const seedText =
-  Deno.permissions.querySync({ name: "env", variable: "SWITCHBOARD_FC_SEED" }).state ===
-      "granted"
-    ? Deno.env.get("SWITCHBOARD_FC_SEED")
+function env(name: string): string | undefined {
+  return Deno.permissions.querySync({ name: "env", variable: name }).state === "granted"
+    ? Deno.env.get(name)
     : undefined;
-/** fast-check parameters: a fixed seed when one is given, else a fresh one (printed on failure). */
+}
+const seedText = env("SWITCHBOARD_FC_SEED");
+const runsFactor = Number(env("SWITCHBOARD_FC_RUNS") ?? "1");
+/**
+ * fast-check parameters: a fixed seed when one is given, else a fresh one (printed on failure);
+ * `SWITCHBOARD_FC_RUNS=N` multiplies the number of runs for a longer search.
+ */
 function params(numRuns: number): fc.Parameters<unknown> {
-  return seedText === undefined ? { numRuns } : { numRuns, seed: Number(seedText) };
+  const runs = Math.max(1, Math.round(numRuns * runsFactor));
+  return seedText === undefined ? { numRuns: runs } : { numRuns: runs, seed: Number(seedText) };
 }
 
 // ---------------------------------------------------------------------------------------------
