@@ -107,8 +107,18 @@ function okCount(n: number): Uint8Array {
   return OK_COUNTS[n] ??= encodeLine(`OK ${n}`);
 }
 
+// An inline payload is bounded by max_line; when max_line is set above max_payload, this keeps
+// max_payload (which HELLO announces) the real bound. Sized payloads never get here that large.
+function tooBig(s: Session, size: number): void {
+  s.replyError(
+    ErrorCode.TooLarge,
+    `Cannot send message: ${size} bytes is over max_payload (${s.ctx.config.maxPayload} bytes)`,
+  );
+}
+
 function say(s: Session, f: Frame): void | Promise<void> {
   if (f.args.length !== 1 || f.payload === null) return usage(s, "SAY room :text, or SAY room N + N bytes");
+  if (f.payload.length > s.ctx.config.maxPayload) return tooBig(s, f.payload.length);
   const room = f.args[0]!;
   if (!isValidRoom(room)) return badRoom(s, room);
   return then(s.ctx.hub.publish(s, room, f.payload), (r) => {
@@ -121,6 +131,7 @@ function say(s: Session, f: Frame): void | Promise<void> {
 
 function tell(s: Session, f: Frame): void | Promise<void> {
   if (f.args.length !== 1 || f.payload === null) return usage(s, "TELL nick :text, or TELL nick N + N bytes");
+  if (f.payload.length > s.ctx.config.maxPayload) return tooBig(s, f.payload.length);
   const to = f.args[0]!;
   if (!isValidNick(to)) return s.replyError(ErrorCode.NotFound, `Cannot tell ${to.slice(0, 40)}: no such nick`);
   return then(s.ctx.hub.tell(s, to, f.payload), (ok) => {
