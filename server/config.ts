@@ -33,6 +33,12 @@ export interface ServerConfig {
   logFormat: "text" | "json";
   /** Refuse PUT and DEL. */
   readOnly: boolean;
+  /** Bytes of file data buffered for all downloads together. */
+  downloadMemory: number;
+  /** Bytes of upload data written behind for all uploads together. */
+  uploadMemory: number;
+  /** Files hashed at once (first use of a file that appeared by other means). */
+  maxHashes: number;
   /** PEM certificate chain file: the port speaks TLS when set ("" = plain TCP). */
   tlsCert: string;
   /** PEM private key file of `tlsCert`. */
@@ -79,6 +85,9 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: "maxLine", flag: "max-line", kind: "size", help: "longest command line" },
   { key: "maxPayload", flag: "max-payload", kind: "size", help: "largest message payload" },
   { key: "maxFileSize", flag: "max-file-size", kind: "size", help: "largest upload" },
+  { key: "downloadMemory", flag: "download-memory", kind: "size", help: "file data buffered for all downloads together" },
+  { key: "uploadMemory", flag: "upload-memory", kind: "size", help: "upload data written behind for all uploads together" },
+  { key: "maxHashes", flag: "max-hashes", kind: "int", help: "files sha256-hashed at once" },
   { key: "maxClients", flag: "max-clients", kind: "int", help: "most clients at once" },
   { key: "maxPending", flag: "max-pending", kind: "size", help: "bytes queued to one client before it is cut" },
   { key: "writeDeadline", flag: "write-deadline", kind: "duration", help: "a write making no progress this long cuts the client" },
@@ -104,6 +113,9 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = {
   port: DEFAULT_PORT,
   files: "./files",
   readOnly: false,
+  downloadMemory: 64 * 1024 * 1024,
+  uploadMemory: 64 * 1024 * 1024,
+  maxHashes: 2,
   ...DEFAULT_LIMITS,
   logFormat: "text",
   tlsCert: "",
@@ -314,6 +326,9 @@ export function parseServerArgs(
 export function validateConfig(config: ServerConfig): void {
   if (config.maxLine < 64) throw new RangeError("--max-line: must be at least 64 bytes");
   if (config.maxClients < 1) throw new RangeError("--max-clients: must be at least 1");
+  if (config.maxHashes < 1) throw new RangeError("--max-hashes: must be at least 1");
+  if (config.downloadMemory < 1024 * 1024) throw new RangeError("--download-memory: must be at least 1MiB");
+  if (config.uploadMemory < 1024 * 1024) throw new RangeError("--upload-memory: must be at least 1MiB");
   if (config.maxPending < 64 * 1024) throw new RangeError("--max-pending: must be at least 64KiB");
   if (config.pingInterval < 10) throw new RangeError("--ping-interval: must be at least 10ms");
   if (config.writeDeadline < 10) throw new RangeError("--write-deadline: must be at least 10ms");

@@ -102,7 +102,10 @@ export class Outbox {
   send(bytes: Uint8Array): boolean {
     if (this.#closed) return false;
     this.#pending += bytes.length;
-    if (this.#pending > this.#maxPending) {
+    // While a stream runs, its own bytes are paced by the streamer (drain), so only the frames
+    // held behind it count against max_pending.
+    const queued = this.#held !== null ? this.#heldBytes + bytes.length : this.#pending;
+    if (queued > this.#maxPending) {
       this.cut("slow consumer");
       return false;
     }

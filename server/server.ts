@@ -13,6 +13,7 @@ import { CHAT_HANDLERS } from "./commands.ts";
 import { DEFAULT_CONFIG, type ServerConfig, validateConfig } from "./config.ts";
 import { createFileHandlers } from "./file_commands.ts";
 import { FileStore } from "./file_store.ts";
+import { HashCache } from "./hash_cache.ts";
 import { type Hub, LocalHub } from "./hub.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { AbuseGuard } from "./rate_limit.ts";
@@ -107,8 +108,10 @@ export function startServer(config: Partial<ServerConfig> = {}, options: StartOp
   const store = FileStore.create(cfg.files, {
     readOnly: cfg.readOnly,
     maxFileSize: cfg.maxFileSize,
+    bufferBudget: cfg.uploadMemory,
+    cache: new HashCache({ maxConcurrent: cfg.maxHashes }),
   });
-  const files = createFileHandlers(store);
+  const files = createFileHandlers(store, { budget: cfg.downloadMemory });
   const handlers = new Map(CHAT_HANDLERS);
   for (const [verb, h] of files.handlers) handlers.set(verb, h);
   for (const [verb, h] of options.handlers ?? []) handlers.set(verb, h);

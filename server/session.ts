@@ -288,7 +288,17 @@ export class Session implements Member {
       for (let ev = decoder.next(); ev !== undefined; ev = decoder.next()) {
         if (ev.type === "frame" && ev.payload !== null) noteBigPayload(ev.payload.length);
         const r = this.#dispatch(ev);
-        if (r !== undefined) await r;
+        if (r !== undefined) {
+          // While a command runs (a download, a first-use hash, a disk write), we are the ones
+          // not reading: the client's silence meanwhile is not idleness.
+          this.#paused = true;
+          try {
+            await r;
+          } finally {
+            this.#paused = false;
+            this.#lastRx = Date.now();
+          }
+        }
         if (this.#ending) return;
         // Back-pressure between commands too: one read can hold thousands of pipelined commands
         // whose replies would pass max_pending (the decoder's views into `buf` stay valid).
