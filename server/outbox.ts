@@ -224,6 +224,9 @@ export class Outbox {
 
   async #pump(): Promise<void> {
     this.#writing = true;
+    // The buffer frames are coalesced into, reused while this pump runs (a write is complete, so
+    // its bytes are free, before the next one is built); dropped when the pump goes idle.
+    let scratch: Uint8Array | null = null;
     try {
       while (!this.#closed && this.#head < this.#queue.length) {
         const queue = this.#queue;
@@ -241,13 +244,17 @@ export class Outbox {
           let buf: Uint8Array;
           if (end - start === 1) buf = queue[start] as Uint8Array;
           else {
-            buf = new Uint8Array(total);
+            if (scratch === null || scratch.length < total) {
+              scratch = new Uint8Array(Math.max(total, 16 * 1024));
+            }
+            buf = scratch.length === total ? scratch : scratch.subarray(0, total);
             let at = 0;
             for (let i = start; i < end; i++) {
               const part = queue[i] as Uint8Array;
               // A loop beats set() for tiny frames (replies such as OK 10 at message rates).
-              if (part.length <= 16) for (let j = 0; j < part.length; j++) buf[at + j] = part[j]!;
-              else buf.set(part, at);
+              if (part.length <= 16) {
+                for (let j = 0; j < part.length; j++) buf[at + j] = part[j]!;
+              } else buf.set(part, at);
               at += part.length;
             }
           }
