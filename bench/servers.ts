@@ -29,20 +29,34 @@ export function killAll(): void {
  * Runs `argv` through `sh` after raising the soft open-files limit to the hard one (a server with
  * 10,000 clients needs more than the usual 1024). `exec` keeps the PID.
  */
-function withFdLimit(argv: string[]): string[] {
-  return ["-c", 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"', "sh", ...argv];
+function withFdLimit(argv: string[], logFile?: string): string[] {
+  if (logFile === undefined) {
+    return ["-c", 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"', "sh", ...argv];
+  }
+  return [
+    "-c",
+    'ulimit -n "$(ulimit -Hn)" 2>/dev/null; log=$1; shift; exec "$@" >"$log" 2>&1',
+    "sh",
+    logFile,
+    ...argv,
+  ];
 }
 
 /** Spawns a registered child process. */
 export function spawn(
   argv: string[],
-  options: { stdin?: "piped" | "null"; cwd?: string; env?: Record<string, string> } = {},
+  options: {
+    stdin?: "piped" | "null";
+    cwd?: string;
+    env?: Record<string, string>;
+    logFile?: string;
+  } = {},
 ): Deno.ChildProcess {
   const child = new Deno.Command("sh", {
-    args: withFdLimit(argv),
+    args: withFdLimit(argv, options.logFile),
     stdin: options.stdin ?? "null",
-    stdout: "piped",
-    stderr: "piped",
+    stdout: options.logFile === undefined ? "piped" : "null",
+    stderr: options.logFile === undefined ? "piped" : "null",
     cwd: options.cwd,
     env: options.env,
   }).spawn();
@@ -254,10 +268,17 @@ export async function startServer(proto: Proto, options: ServerOptions): Promise
   const ownFiles = options.files === undefined && proto === "switchboard" && !options.echoFloor;
   const files = options.files ??
     (ownFiles ? await Deno.makeTempDir({ prefix: "sb-bench-files-" }) : "");
-  const child = spawn(commandOf(proto, port, files, options));
-  const out = drain(child.stdout);
-  const err = drain(child.stderr);
-  const log = () => out.text() + err.text();
+  // Servers log to a file, as a deployment would, rather than to a pipe this process must drain
+  // while the load runs (Switchboard logs every connect and disconnect; the peers do not).
+  const logFile = await Deno.makeTempFile({ prefix: "sb-bench-log-" });
+  const child = spawn(commandOf(proto, port, files, options), { logFile });
+  const log = () => {
+    try {
+      return Deno.readTextFileSync(logFile).slice(-8192);
+    } catch {
+      return "";
+    }
+  };
   let stopped: Promise<void> | null = null;
   const stop = () =>
     stopped ??= (async () => {
@@ -275,7 +296,7 @@ export async function startServer(proto: Proto, options: ServerOptions): Promise
       }, 5000);
       await child.status;
       clearTimeout(timer);
-      await Promise.all([out.done, err.done]);
+      await Deno.remove(logFile).catch(() => {});
       if (ownFiles) await Deno.remove(files, { recursive: true }).catch(() => {});
     })();
   try {
