@@ -101,7 +101,7 @@ Workloads (all by default; pick with --only):
   latency  20,000 sequential PING (and TIME) round trips: p50, p99, p99.9
   idle     10,000 idle clients: server RSS growth per connection, connects/s
   files    GET and PUT of 1 GiB (Switchboard only), beside the raw TCP ceiling (socat or nc
-           pipe of the same bytes) and the sha256 rate of one core
+           pipe of the same bytes), the sha256 rate of one core and the disk's write+fsync rate
 
 Options:
   --only LIST      comma-separated workloads (fanout,chat,latency,idle,files)

@@ -29,13 +29,16 @@ export function killAll(): void {
  * Runs `argv` through `sh` after raising the soft open-files limit to the hard one (a server with
  * 10,000 clients needs more than the usual 1024). `exec` keeps the PID.
  */
+/** Debian installs nats-server in /usr/sbin, which is not on every user's PATH. */
+const SBIN = 'PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"; export PATH;';
+
 function withFdLimit(argv: string[], logFile?: string): string[] {
   if (logFile === undefined) {
-    return ["-c", 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"', "sh", ...argv];
+    return ["-c", `${SBIN} ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"`, "sh", ...argv];
   }
   return [
     "-c",
-    'ulimit -n "$(ulimit -Hn)" 2>/dev/null; log=$1; shift; exec "$@" >"$log" 2>&1',
+    `${SBIN} ulimit -n "$(ulimit -Hn)" 2>/dev/null; log=$1; shift; exec "$@" >"$log" 2>&1`,
     "sh",
     logFile,
     ...argv,
@@ -317,13 +320,13 @@ export async function startServer(proto: Proto, options: ServerOptions): Promise
 }
 
 /**
- * Tells whether a command is on the PATH.
+ * Tells whether a command is on the PATH (or in /usr/sbin and the like).
  *
  * @param name The command.
  */
 export async function hasCommand(name: string): Promise<boolean> {
   const r = await new Deno.Command("sh", {
-    args: ["-c", 'command -v "$1"', "sh", name],
+    args: ["-c", `${SBIN} command -v "$1"`, "sh", name],
     stdout: "null",
     stderr: "null",
   })
