@@ -297,7 +297,9 @@ export class Client implements AsyncDisposable {
         try {
           for (let off = 0; off < buf.length;) off += await this.#conn.write(buf.subarray(off));
         } catch (e) {
-          const err = new ConnectionClosedError("Cannot send: the connection is closed", { cause: e });
+          const err = new ConnectionClosedError("Cannot send: the connection is closed", {
+            cause: e,
+          });
           for (const b of batch) b.fail(err);
           this.#shutdown(err);
           return;
@@ -350,7 +352,13 @@ export class Client implements AsyncDisposable {
             throw new ConnectionClosedError(`Protocol error: unexpected ${ev.verb} reply`);
           }
           this.#sink = await entry.stream(ev);
-          entry.resolve({ type: "frame", verb: ev.verb, args: ev.args, payload: null, badText: false });
+          entry.resolve({
+            type: "frame",
+            verb: ev.verb,
+            args: ev.args,
+            payload: null,
+            badText: false,
+          });
           break;
         }
         case "data":
@@ -384,7 +392,9 @@ export class Client implements AsyncDisposable {
     if (entry === undefined) return; // `ERR` before `BYE` after framing loss, or a stray reply.
     if (frame.verb === "ERR") {
       const code = Number(frame.args[0]);
-      entry.reject(new ServerError(Number.isFinite(code) ? code : 500, frame.args.slice(1).join(" ")));
+      entry.reject(
+        new ServerError(Number.isFinite(code) ? code : 500, frame.args.slice(1).join(" ")),
+      );
     } else entry.resolve(frame);
   }
 
@@ -397,12 +407,23 @@ export class Client implements AsyncDisposable {
         return;
       case "MSG": {
         const payload = frame.payload ?? new Uint8Array(0);
-        push = { type: "msg", room: a[0] ?? "", from: a[1] ?? "", payload: payload.slice(), text: text.decode(payload) };
+        push = {
+          type: "msg",
+          room: a[0] ?? "",
+          from: a[1] ?? "",
+          payload: payload.slice(),
+          text: text.decode(payload),
+        };
         break;
       }
       case "DM": {
         const payload = frame.payload ?? new Uint8Array(0);
-        push = { type: "dm", from: a[0] ?? "", payload: payload.slice(), text: text.decode(payload) };
+        push = {
+          type: "dm",
+          from: a[0] ?? "",
+          payload: payload.slice(),
+          text: text.decode(payload),
+        };
         break;
       }
       case "JOINED":
@@ -791,7 +812,9 @@ export class Client implements AsyncDisposable {
     for (const w of words) {
       // deno-lint-ignore no-control-regex
       if (w === "" || /[\s\x00-\x1f\x7f]/.test(w)) {
-        throw new TypeError("Cannot log in: user names, passwords and tokens are one word without spaces");
+        throw new TypeError(
+          "Cannot log in: user names, passwords and tokens are one word without spaces",
+        );
       }
     }
     const r = await this.command(`AUTH ${words.join(" ")}`);
@@ -853,11 +876,15 @@ async function connectTls(
   const where = `Cannot connect to ${host}:${port} over TLS`;
   let conn: Deno.TlsConn;
   try {
-    conn = await Deno.connectTls({ hostname: host, port, caCerts, signal } as Deno.ConnectTlsOptions);
+    conn = await Deno.connectTls(
+      { hostname: host, port, caCerts, signal } as Deno.ConnectTlsOptions,
+    );
   } catch (e) {
     if (e instanceof Deno.errors.ConnectionRefused || signal.aborted) throw e;
     const msg = (e as Error).message;
-    if (/pem|certificate/i.test(msg)) throw new TlsError(`${where}: the CA certificate given is not usable: ${msg}`, { cause: e });
+    if (/pem|certificate/i.test(msg)) {
+      throw new TlsError(`${where}: the CA certificate given is not usable: ${msg}`, { cause: e });
+    }
     throw e;
   }
   const timer = setTimeout(() => {
@@ -885,7 +912,10 @@ async function connectTls(
       );
     }
     if (/corrupt message|InvalidContentType|wrong version/i.test(msg)) {
-      throw new TlsError(`${where}: the server does not speak TLS (a plaintext server? connect without --tls)`, { cause: e });
+      throw new TlsError(
+        `${where}: the server does not speak TLS (a plaintext server? connect without --tls)`,
+        { cause: e },
+      );
     }
     throw new TlsError(`${where}: ${msg}`, { cause: e });
   } finally {
@@ -940,14 +970,23 @@ export async function connect(options: ConnectOptions = {}): Promise<Client> {
   try {
     while (first === undefined) {
       const n = await conn.read(buf);
-      if (n === null) throw new ConnectionClosedError(`Cannot connect to ${host}:${port}: closed before HELLO`);
-      if (first === undefined && !options.tls && n >= 2 && (buf[0] === 0x15 || buf[0] === 0x16) && buf[1] === 3) {
-        throw new ConnectionClosedError(`Cannot connect to ${host}:${port}: the server speaks TLS (use --tls, or an sbs:// URL)`);
+      if (n === null) {
+        throw new ConnectionClosedError(`Cannot connect to ${host}:${port}: closed before HELLO`);
+      }
+      if (
+        first === undefined && !options.tls && n >= 2 && (buf[0] === 0x15 || buf[0] === 0x16) &&
+        buf[1] === 3
+      ) {
+        throw new ConnectionClosedError(
+          `Cannot connect to ${host}:${port}: the server speaks TLS (use --tls, or an sbs:// URL)`,
+        );
       }
       decoder.push(buf.subarray(0, n));
       const ev = decoder.next();
       if (ev === undefined) continue;
-      if (ev.type !== "frame") throw new ConnectionClosedError(`Cannot connect to ${host}:${port}: bad greeting`);
+      if (ev.type !== "frame") {
+        throw new ConnectionClosedError(`Cannot connect to ${host}:${port}: bad greeting`);
+      }
       first = ev;
     }
   } catch (e) {
@@ -958,8 +997,12 @@ export async function connect(options: ConnectOptions = {}): Promise<Client> {
       // Closed.
     }
     if (signal.aborted) {
-      const hint = options.tls ? "" : " (a TLS server waits in silence: use --tls, or an sbs:// URL)";
-      throw new ConnectionClosedError(`Cannot connect to ${host}:${port}: no HELLO within ${timeout} ms${hint}`);
+      const hint = options.tls
+        ? ""
+        : " (a TLS server waits in silence: use --tls, or an sbs:// URL)";
+      throw new ConnectionClosedError(
+        `Cannot connect to ${host}:${port}: no HELLO within ${timeout} ms${hint}`,
+      );
     }
     throw e;
   }

@@ -47,7 +47,9 @@ export async function runServerCli(args: string[]): Promise<number> {
   try {
     parsed = parseServerArgs(args, readEnv);
   } catch (e) {
-    console.error(`switchboard-server: ${(e as Error).message}\nRun switchboard-server --help for the options.`);
+    console.error(
+      `switchboard-server: ${(e as Error).message}\nRun switchboard-server --help for the options.`,
+    );
     return 2;
   }
   if (parsed.help) {
@@ -60,7 +62,9 @@ export async function runServerCli(args: string[]): Promise<number> {
   }
   if (parsed.positionals.length > 0) {
     console.error(
-      `switchboard-server: unknown command "${parsed.positionals[0]}"\nRun switchboard-server --help for usage.`,
+      `switchboard-server: unknown command "${
+        parsed.positionals[0]
+      }"\nRun switchboard-server --help for usage.`,
     );
     return 2;
   }
@@ -82,7 +86,9 @@ export async function runServerCli(args: string[]): Promise<number> {
     stopRequested = true;
     void started.server?.shutdown(2000);
   };
-  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT", "SIGBREAK"] : ["SIGINT", "SIGTERM"];
+  const signals: Deno.Signal[] = Deno.build.os === "windows"
+    ? ["SIGINT", "SIGBREAK"]
+    : ["SIGINT", "SIGTERM"];
   for (const sig of signals) Deno.addSignalListener(sig, stop);
   let server;
   try {

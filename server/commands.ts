@@ -82,7 +82,10 @@ async function joinAtLimit(s: Session, room: string, max: number): Promise<void>
   const members = await s.ctx.hub.who(room);
   const me = s.nick.toLowerCase();
   if (members === null || !members.some((m) => m.nick.toLowerCase() === me)) {
-    return s.replyError(ErrorCode.TooLarge, `Cannot join ${room}: over --max-rooms ${max} (rooms per client, lobby included)`);
+    return s.replyError(
+      ErrorCode.TooLarge,
+      `Cannot join ${room}: over --max-rooms ${max} (rooms per client, lobby included)`,
+    );
   }
   s.replyLine(`OK ${await s.ctx.hub.join(s, room)}`);
 }
@@ -93,8 +96,9 @@ function leave(s: Session, f: Frame): void | Promise<void> {
   if (!isValidRoom(room)) return badRoom(s, room);
   return then(s.ctx.hub.leave(s, room), (r) => {
     if (r === "lobby") s.replyError(ErrorCode.Forbidden, "Cannot leave lobby: everybody is in it");
-    else if (r === "not-member") s.replyError(ErrorCode.NotFound, `Cannot leave ${room}: not in that room`);
-    else s.replyLine(`OK ${r.room}`);
+    else if (r === "not-member") {
+      s.replyError(ErrorCode.NotFound, `Cannot leave ${room}: not in that room`);
+    } else s.replyLine(`OK ${r.room}`);
   });
 }
 
@@ -117,7 +121,9 @@ function tooBig(s: Session, size: number): void {
 }
 
 function say(s: Session, f: Frame): void | Promise<void> {
-  if (f.args.length !== 1 || f.payload === null) return usage(s, "SAY room :text, or SAY room N + N bytes");
+  if (f.args.length !== 1 || f.payload === null) {
+    return usage(s, "SAY room :text, or SAY room N + N bytes");
+  }
   if (f.payload.length > s.ctx.config.maxPayload) return tooBig(s, f.payload.length);
   const room = f.args[0]!;
   if (!isValidRoom(room)) return badRoom(s, room);
@@ -130,10 +136,14 @@ function say(s: Session, f: Frame): void | Promise<void> {
 }
 
 function tell(s: Session, f: Frame): void | Promise<void> {
-  if (f.args.length !== 1 || f.payload === null) return usage(s, "TELL nick :text, or TELL nick N + N bytes");
+  if (f.args.length !== 1 || f.payload === null) {
+    return usage(s, "TELL nick :text, or TELL nick N + N bytes");
+  }
   if (f.payload.length > s.ctx.config.maxPayload) return tooBig(s, f.payload.length);
   const to = f.args[0]!;
-  if (!isValidNick(to)) return s.replyError(ErrorCode.NotFound, `Cannot tell ${to.slice(0, 40)}: no such nick`);
+  if (!isValidNick(to)) {
+    return s.replyError(ErrorCode.NotFound, `Cannot tell ${to.slice(0, 40)}: no such nick`);
+  }
   return then(s.ctx.hub.tell(s, to, f.payload), (ok) => {
     if (ok) s.replyLine("OK 1");
     else s.replyError(ErrorCode.NotFound, `Cannot tell ${to}: no such nick`);

@@ -85,26 +85,115 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: "maxLine", flag: "max-line", kind: "size", help: "longest command line" },
   { key: "maxPayload", flag: "max-payload", kind: "size", help: "largest message payload" },
   { key: "maxFileSize", flag: "max-file-size", kind: "size", help: "largest upload" },
-  { key: "downloadMemory", flag: "download-memory", kind: "size", help: "file data buffered for all downloads together" },
-  { key: "uploadMemory", flag: "upload-memory", kind: "size", help: "upload data written behind for all uploads together" },
+  {
+    key: "downloadMemory",
+    flag: "download-memory",
+    kind: "size",
+    help: "file data buffered for all downloads together",
+  },
+  {
+    key: "uploadMemory",
+    flag: "upload-memory",
+    kind: "size",
+    help: "upload data written behind for all uploads together",
+  },
   { key: "maxHashes", flag: "max-hashes", kind: "int", help: "files sha256-hashed at once" },
   { key: "maxClients", flag: "max-clients", kind: "int", help: "most clients at once" },
-  { key: "maxPending", flag: "max-pending", kind: "size", help: "bytes queued to one client before it is cut" },
-  { key: "writeDeadline", flag: "write-deadline", kind: "duration", help: "a write making no progress this long cuts the client" },
-  { key: "pingInterval", flag: "ping-interval", kind: "duration", help: "silence before PING; two missed = BYE idle" },
+  {
+    key: "maxPending",
+    flag: "max-pending",
+    kind: "size",
+    help: "bytes queued to one client before it is cut",
+  },
+  {
+    key: "writeDeadline",
+    flag: "write-deadline",
+    kind: "duration",
+    help: "a write making no progress this long cuts the client",
+  },
+  {
+    key: "pingInterval",
+    flag: "ping-interval",
+    kind: "duration",
+    help: "silence before PING; two missed = BYE idle",
+  },
   { key: "logFormat", flag: "log-format", kind: "format", help: "log lines as text or json" },
-  { key: "tlsCert", flag: "tls-cert", kind: "string", arg: "FILE", help: "PEM certificate (chain): the port speaks TLS only" },
-  { key: "tlsKey", flag: "tls-key", kind: "string", arg: "FILE", help: "PEM private key of --tls-cert" },
-  { key: "users", flag: "users", kind: "string", arg: "FILE", help: "users file (JSON); AUTH user password required; SIGHUP reloads it" },
-  { key: "authToken", flag: "auth-token", kind: "string", arg: "TOKEN", help: "shared secret, AUTH token required (prefer the env variable: flags show in ps)" },
-  { key: "maxAuthFailures", flag: "max-auth-failures", kind: "int", help: "failed AUTH on one connection before it is closed" },
-  { key: "authFailuresPerMinute", flag: "auth-failures-per-minute", kind: "int", help: "failed AUTH from one address in a minute before it is refused (ERR 429)" },
-  { key: "authBan", flag: "auth-ban", kind: "duration", help: "how long such an address is refused" },
-  { key: "connRate", flag: "conn-rate", kind: "int", help: "new connections per second from one address (ERR 429), 0 = no limit" },
-  { key: "cmdRate", flag: "cmd-rate", kind: "int", help: "commands per second per connection (ERR 429), 0 = no limit" },
-  { key: "cmdBurst", flag: "cmd-burst", kind: "int", help: "most commands in one burst under --cmd-rate, 0 = one second's worth" },
-  { key: "maxRooms", flag: "max-rooms", kind: "int", help: "rooms per client, lobby included (ERR 413), 0 = no limit" },
-  { key: "loginTimeout", flag: "login-timeout", kind: "duration", help: "time to finish the TLS handshake and AUTH before the connection is closed" },
+  {
+    key: "tlsCert",
+    flag: "tls-cert",
+    kind: "string",
+    arg: "FILE",
+    help: "PEM certificate (chain): the port speaks TLS only",
+  },
+  {
+    key: "tlsKey",
+    flag: "tls-key",
+    kind: "string",
+    arg: "FILE",
+    help: "PEM private key of --tls-cert",
+  },
+  {
+    key: "users",
+    flag: "users",
+    kind: "string",
+    arg: "FILE",
+    help: "users file (JSON); AUTH user password required; SIGHUP reloads it",
+  },
+  {
+    key: "authToken",
+    flag: "auth-token",
+    kind: "string",
+    arg: "TOKEN",
+    help: "shared secret, AUTH token required (prefer the env variable: flags show in ps)",
+  },
+  {
+    key: "maxAuthFailures",
+    flag: "max-auth-failures",
+    kind: "int",
+    help: "failed AUTH on one connection before it is closed",
+  },
+  {
+    key: "authFailuresPerMinute",
+    flag: "auth-failures-per-minute",
+    kind: "int",
+    help: "failed AUTH from one address in a minute before it is refused (ERR 429)",
+  },
+  {
+    key: "authBan",
+    flag: "auth-ban",
+    kind: "duration",
+    help: "how long such an address is refused",
+  },
+  {
+    key: "connRate",
+    flag: "conn-rate",
+    kind: "int",
+    help: "new connections per second from one address (ERR 429), 0 = no limit",
+  },
+  {
+    key: "cmdRate",
+    flag: "cmd-rate",
+    kind: "int",
+    help: "commands per second per connection (ERR 429), 0 = no limit",
+  },
+  {
+    key: "cmdBurst",
+    flag: "cmd-burst",
+    kind: "int",
+    help: "most commands in one burst under --cmd-rate, 0 = one second's worth",
+  },
+  {
+    key: "maxRooms",
+    flag: "max-rooms",
+    kind: "int",
+    help: "rooms per client, lobby included (ERR 413), 0 = no limit",
+  },
+  {
+    key: "loginTimeout",
+    flag: "login-timeout",
+    kind: "duration",
+    help: "time to finish the TLS handshake and AUTH before the connection is closed",
+  },
 ];
 
 /** The defaults of every option. */
@@ -148,7 +237,14 @@ const SIZE_UNITS: Record<string, number> = {
   tb: 1024 ** 4,
   tib: 1024 ** 4,
 };
-const TIME_UNITS: Record<string, number> = { "": 1, ms: 1, s: 1000, m: 60_000, min: 60_000, h: 3_600_000 };
+const TIME_UNITS: Record<string, number> = {
+  "": 1,
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  min: 60_000,
+  h: 3_600_000,
+};
 
 /**
  * Parses a size such as `4096`, `64KiB`, `1MiB`, `8G` (binary units).
@@ -209,7 +305,11 @@ export function envName(flag: string): string {
   return "SWITCHBOARD_" + flag.toUpperCase().replaceAll("-", "_");
 }
 
-function convert(spec: OptionSpec, raw: string | boolean, from: string): ServerConfig[keyof ServerConfig] {
+function convert(
+  spec: OptionSpec,
+  raw: string | boolean,
+  from: string,
+): ServerConfig[keyof ServerConfig] {
   if (spec.kind === "bool") {
     if (typeof raw === "boolean") return raw;
     if (/^(1|true|yes|on)$/i.test(raw)) return true;
@@ -223,7 +323,9 @@ function convert(spec: OptionSpec, raw: string | boolean, from: string): ServerC
         if (text === "") throw new RangeError("it must not be empty");
         return text;
       case "format":
-        if (text !== "text" && text !== "json") throw new RangeError(`"${text}" is not text or json`);
+        if (text !== "text" && text !== "json") {
+          throw new RangeError(`"${text}" is not text or json`);
+        }
         return text;
       case "int": {
         if (!/^[0-9]+$/.test(text)) throw new RangeError(`"${text}" is not a whole number`);
@@ -257,8 +359,23 @@ function showDefault(spec: OptionSpec): string {
  */
 export function optionsHelp(extra: [string, string][] = []): string {
   const rows = OPTIONS.map((s) => {
-    const arg = s.arg ? ` ${s.arg}` : s.kind === "bool" ? "" : s.kind === "format" ? " text|json" : s.kind === "size" ? " SIZE" : s.kind === "duration" ? " TIME" : s.kind === "int" ? " N" : " VALUE";
-    return [`  --${s.flag}${arg}`, `${s.help} (default: ${showDefault(s)}; env ${envName(s.flag)})`];
+    const arg = s.arg
+      ? ` ${s.arg}`
+      : s.kind === "bool"
+      ? ""
+      : s.kind === "format"
+      ? " text|json"
+      : s.kind === "size"
+      ? " SIZE"
+      : s.kind === "duration"
+      ? " TIME"
+      : s.kind === "int"
+      ? " N"
+      : " VALUE";
+    return [
+      `  --${s.flag}${arg}`,
+      `${s.help} (default: ${showDefault(s)}; env ${envName(s.flag)})`,
+    ];
   });
   for (const [flag, help] of extra) rows.push([`  ${flag}`, help]);
   const width = Math.max(...rows.map((r) => r[0]!.length)) + 2;
@@ -327,8 +444,12 @@ export function validateConfig(config: ServerConfig): void {
   if (config.maxLine < 64) throw new RangeError("--max-line: must be at least 64 bytes");
   if (config.maxClients < 1) throw new RangeError("--max-clients: must be at least 1");
   if (config.maxHashes < 1) throw new RangeError("--max-hashes: must be at least 1");
-  if (config.downloadMemory < 1024 * 1024) throw new RangeError("--download-memory: must be at least 1MiB");
-  if (config.uploadMemory < 1024 * 1024) throw new RangeError("--upload-memory: must be at least 1MiB");
+  if (config.downloadMemory < 1024 * 1024) {
+    throw new RangeError("--download-memory: must be at least 1MiB");
+  }
+  if (config.uploadMemory < 1024 * 1024) {
+    throw new RangeError("--upload-memory: must be at least 1MiB");
+  }
   if (config.maxPending < 64 * 1024) throw new RangeError("--max-pending: must be at least 64KiB");
   if (config.pingInterval < 10) throw new RangeError("--ping-interval: must be at least 10ms");
   if (config.writeDeadline < 10) throw new RangeError("--write-deadline: must be at least 10ms");
@@ -340,6 +461,8 @@ export function validateConfig(config: ServerConfig): void {
     throw new RangeError("--auth-token: must be one word, without spaces or control characters");
   }
   if (config.maxAuthFailures < 1) throw new RangeError("--max-auth-failures: must be at least 1");
-  if (config.authFailuresPerMinute < 1) throw new RangeError("--auth-failures-per-minute: must be at least 1");
+  if (config.authFailuresPerMinute < 1) {
+    throw new RangeError("--auth-failures-per-minute: must be at least 1");
+  }
   if (config.loginTimeout < 10) throw new RangeError("--login-timeout: must be at least 10ms");
 }

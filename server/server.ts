@@ -17,7 +17,13 @@ import { HashCache } from "./hash_cache.ts";
 import { type Hub, LocalHub } from "./hub.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { AbuseGuard } from "./rate_limit.ts";
-import { type Handler, type ServerContext, Session, type SessionConn, type StreamHandler } from "./session.ts";
+import {
+  type Handler,
+  type ServerContext,
+  Session,
+  type SessionConn,
+  type StreamHandler,
+} from "./session.ts";
 import { acceptTls, loadTlsContext } from "./tls.ts";
 
 /** Options of {@linkcode startServer} beyond the configuration. */
@@ -86,7 +92,10 @@ const FULL = encodeError(ErrorCode.Unavailable, "server full");
  * console.log(server.port);
  * ```
  */
-export function startServer(config: Partial<ServerConfig> = {}, options: StartOptions = {}): Server {
+export function startServer(
+  config: Partial<ServerConfig> = {},
+  options: StartOptions = {},
+): Server {
   const cfg: ServerConfig = { ...DEFAULT_CONFIG, ...config };
   validateConfig(cfg);
   const log = options.log ?? createLogger({ format: cfg.logFormat });
@@ -98,7 +107,9 @@ export function startServer(config: Partial<ServerConfig> = {}, options: StartOp
     authFailuresPerMinute: cfg.authFailuresPerMinute,
     authBan: cfg.authBan,
   });
-  const tls = cfg.tlsCert !== "" ? loadTlsContext({ certFile: cfg.tlsCert, keyFile: cfg.tlsKey }) : null;
+  const tls = cfg.tlsCert !== ""
+    ? loadTlsContext({ certFile: cfg.tlsCert, keyFile: cfg.tlsKey })
+    : null;
   const hub = options.hub ?? new LocalHub();
   const sessions = new Set<Session>();
   // Connections that are not sessions yet (TLS handshakes) or are being refused: they count
@@ -138,7 +149,10 @@ export function startServer(config: Partial<ServerConfig> = {}, options: StartOp
   const addr = listener.addr as Deno.NetAddr;
   let stopping = false;
 
-  const tick = Math.max(10, Math.min(1000, Math.floor(Math.min(cfg.pingInterval, cfg.writeDeadline) / 4)));
+  const tick = Math.max(
+    10,
+    Math.min(1000, Math.floor(Math.min(cfg.pingInterval, cfg.writeDeadline) / 4)),
+  );
   let guardSweptAt = Date.now();
   const sweeper = setInterval(() => {
     const now = Date.now();
@@ -174,7 +188,9 @@ export function startServer(config: Partial<ServerConfig> = {}, options: StartOp
     // On a TLS port the refusal is said over TLS, as anything else would be garbage to the client.
     const said = tls === null
       ? conn.write(bytes)
-      : acceptTls(conn, tls, cfg.loginTimeout).then((secured) => secured.write(bytes).finally(() => secured.close()));
+      : acceptTls(conn, tls, cfg.loginTimeout).then((secured) =>
+        secured.write(bytes).finally(() => secured.close())
+      );
     said.catch(() => {}).finally(close);
   }
 
@@ -184,7 +200,11 @@ export function startServer(config: Partial<ServerConfig> = {}, options: StartOp
     void session.run();
   }
 
-  async function handshakeThenStart(conn: Deno.Conn, peer: string, context: SecureContext): Promise<void> {
+  async function handshakeThenStart(
+    conn: Deno.Conn,
+    peer: string,
+    context: SecureContext,
+  ): Promise<void> {
     handshaking.add(conn);
     let secured: SessionConn;
     try {
@@ -211,7 +231,9 @@ export function startServer(config: Partial<ServerConfig> = {}, options: StartOp
         continue;
       }
       const remote = conn.remoteAddr as Deno.NetAddr;
-      const peer = remote.hostname.includes(":") ? `[${remote.hostname}]:${remote.port}` : `${remote.hostname}:${remote.port}`;
+      const peer = remote.hostname.includes(":")
+        ? `[${remote.hostname}]:${remote.port}`
+        : `${remote.hostname}:${remote.port}`;
       if (stopping || sessions.size + handshaking.size >= cfg.maxClients) {
         refuse(
           conn,
@@ -273,7 +295,9 @@ export function startServer(config: Partial<ServerConfig> = {}, options: StartOp
   }
 
   log.info("listening", {
-    addr: addr.hostname.includes(":") ? `[${addr.hostname}]:${addr.port}` : `${addr.hostname}:${addr.port}`,
+    addr: addr.hostname.includes(":")
+      ? `[${addr.hostname}]:${addr.port}`
+      : `${addr.hostname}:${addr.port}`,
     files: cfg.files,
     max_clients: cfg.maxClients,
     tls: ctx.hello.tls === true,
@@ -288,7 +312,9 @@ export function startServer(config: Partial<ServerConfig> = {}, options: StartOp
   );
 
   async function reloadUsers(): Promise<number> {
-    if (!auth?.usersFile) throw new Error("Cannot reload users: the server has no users file (--users)");
+    if (!auth?.usersFile) {
+      throw new Error("Cannot reload users: the server has no users file (--users)");
+    }
     let count: number;
     try {
       count = await auth.reload();

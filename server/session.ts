@@ -41,7 +41,10 @@ export interface StreamSink {
 }
 
 /** Starts receiving a streamed payload; answers the command itself. */
-export type StreamHandler = (session: Session, start: StreamStart) => StreamSink | Promise<StreamSink>;
+export type StreamHandler = (
+  session: Session,
+  start: StreamStart,
+) => StreamSink | Promise<StreamSink>;
 
 /** What a session may do: set by authentication (see server/auth.ts). */
 export interface Access {
@@ -348,7 +351,11 @@ export class Session implements Member {
         this.#sink = null;
         const aborted = sink?.abort();
         this.replyError(ev.error.code, ev.error.message);
-        this.ctx.log.warn("protocol error", { peer: this.peer, nick: this.#nick, error: ev.error.message });
+        this.ctx.log.warn("protocol error", {
+          peer: this.peer,
+          nick: this.#nick,
+          error: ev.error.message,
+        });
         this.end("protocol error");
         return aborted;
       }
@@ -383,7 +390,10 @@ export class Session implements Member {
   #overRate(verb: string): string | null {
     const { cmdRate, cmdBurst } = this.ctx.config;
     const now = Date.now();
-    const tokens = Math.min(cmdBurst || cmdRate, this.#tokens + 1 + ((now - this.#tokensAt) * cmdRate) / 1000);
+    const tokens = Math.min(
+      cmdBurst || cmdRate,
+      this.#tokens + 1 + ((now - this.#tokensAt) * cmdRate) / 1000,
+    );
     this.#tokensAt = now;
     if (tokens >= 1) {
       this.#tokens = tokens - 1;
@@ -400,7 +410,9 @@ export class Session implements Member {
       if (why !== null) return void (this.#sink = this.refuseStream(start, ErrorCode.TooMany, why));
     }
     const access = this.#access;
-    if (access !== null && access.verbs !== null && !access.verbs.has(start.verb) && !start.badText) {
+    if (
+      access !== null && access.verbs !== null && !access.verbs.has(start.verb) && !start.badText
+    ) {
       const [code, text] = access.deny(start.verb);
       return void (this.#sink = this.refuseStream(start, code, text));
     }
@@ -409,7 +421,9 @@ export class Session implements Member {
       this.#sink = DISCARD;
       this.replyError(
         ErrorCode.BadRequest,
-        start.badText ? "Cannot read command: it is not valid UTF-8" : `Unknown command "${start.verb}"`,
+        start.badText
+          ? "Cannot read command: it is not valid UTF-8"
+          : `Unknown command "${start.verb}"`,
       );
       if (start.size > this.ctx.config.maxPayload) this.end("protocol error");
       return;

@@ -362,9 +362,15 @@ Deno.test("an inline payload past max_payload (max_line set above it) answers ER
   await using c = await client(server.port, "alice");
   await using d = await client(server.port, "dora");
   await c.line(`SAY lobby :${"x".repeat(101)}`);
-  assert.equal(await c.next(), "ERR 413 Cannot send message: 101 bytes is over max_payload (100 bytes)");
+  assert.equal(
+    await c.next(),
+    "ERR 413 Cannot send message: 101 bytes is over max_payload (100 bytes)",
+  );
   await c.line(`TELL dora :${"y".repeat(150)}`);
-  assert.equal(await c.next(), "ERR 413 Cannot send message: 150 bytes is over max_payload (100 bytes)");
+  assert.equal(
+    await c.next(),
+    "ERR 413 Cannot send message: 150 bytes is over max_payload (100 bytes)",
+  );
   await c.line(`SAY lobby :${"z".repeat(100)}`);
   assert.equal(await c.next(), "OK 1");
   assert.equal(await d.next(), `MSG lobby alice ${"z".repeat(100)}`);
