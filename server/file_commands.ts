@@ -50,8 +50,11 @@ const PUT_USAGE = "Usage: PUT path N, or PUT path sha256 N";
 const SHA256_RE = /^[0-9A-Fa-f]{64}$/;
 const OFFSET_RE = /^[0-9]{1,16}$/;
 
-/** Replies to a failed file command: its `ERR`, and a log line for server-side failures. */
-function fail(s: Session, e: unknown, action: string): void {
+/**
+ * The `ERR` for a failed file command, logging server-side failures (the cause stays in the log,
+ * never in the reply).
+ */
+function failure(s: Session, e: unknown, action: string): [code: number, text: string] {
   if (e instanceof FileError) {
     if (e.code >= 500) {
       s.ctx.log.error("file error", {
@@ -61,11 +64,15 @@ function fail(s: Session, e: unknown, action: string): void {
         cause: String(e.cause),
       });
     }
-    s.replyError(e.code, e.message);
-    return;
+    return [e.code, e.message];
   }
   s.ctx.log.error("file error", { peer: s.peer, nick: s.nick, action, error: String(e) });
-  s.replyError(ErrorCode.Internal, `Cannot ${action}: internal error`);
+  return [ErrorCode.Internal, `Cannot ${action}: internal error`];
+}
+
+/** Replies to a failed file command: its `ERR`, and a log line for server-side failures. */
+function fail(s: Session, e: unknown, action: string): void {
+  s.replyError(...failure(s, e, action));
 }
 
 /**
@@ -254,24 +261,7 @@ export function createFileHandlers(
   }
 
   function refuse(s: Session, start: StreamStart, e: unknown): StreamSink {
-    if (e instanceof FileError) {
-      if (e.code >= 500) {
-        s.ctx.log.error("file error", {
-          peer: s.peer,
-          nick: s.nick,
-          error: e.message,
-          cause: String(e.cause),
-        });
-      }
-      return s.refuseStream(start, e.code, e.message);
-    }
-    s.ctx.log.error("file error", {
-      peer: s.peer,
-      nick: s.nick,
-      action: "upload",
-      error: String(e),
-    });
-    return s.refuseStream(start, ErrorCode.Internal, "Cannot upload: internal error");
+    return s.refuseStream(start, ...failure(s, e, "upload"));
   }
 
   function put(s: Session, start: StreamStart): StreamSink | Promise<StreamSink> {
