@@ -25,7 +25,12 @@ export interface OutboxOptions {
    */
   maxWrite?: number;
   /** Called once when the outbox gives up: `"slow consumer"` or `"write failed"`. */
-  onCut?: (reason: string) => void;
+  onCut?: (reason: string, lastWordSent: Promise<void> | null) => void;
+  /**
+   * The frame to send after a cut (`BYE slow consumer`), or `null` for none. It is sent only when
+   * the stream is at a frame boundary: after the write in flight completes, never inside a file.
+   */
+  lastWord?: (reason: string) => Uint8Array | null;
 }
 
 type Item = Uint8Array | (() => void);
@@ -52,7 +57,15 @@ export class Outbox {
   readonly #writer: Writer;
   readonly #maxPending: number;
   readonly #maxWrite: number;
-  readonly #onCut: (reason: string) => void;
+  readonly #onCut: (reason: string, lastWordSent: Promise<void> | null) => void;
+  readonly #lastWordOf: (reason: string) => Uint8Array | null;
+  // Byte offsets in the output stream: all bytes ever queued for writing, the end of the last
+  // streamed reply, the end of the write in flight. They tell whether a cut is at a frame boundary.
+  #enqueued = 0;
+  #streamUntil = 0;
+  #inflightEnd = 0;
+  #lastWord: Uint8Array | null = null;
+  #lastWordDone: (() => void) | null = null;
 
   #queue: Item[] = [];
   #head = 0;
@@ -76,6 +89,7 @@ export class Outbox {
     this.#maxPending = options.maxPending ?? 8 * 1024 * 1024;
     this.#maxWrite = options.maxWrite ?? 1024 * 1024;
     this.#onCut = options.onCut ?? (() => {});
+    this.#lastWordOf = options.lastWord ?? (() => null);
   }
 
   /** Bytes queued (held frames and the unwritten part of the write in flight included). */
@@ -114,6 +128,7 @@ export class Outbox {
       this.#heldBytes += bytes.length;
     } else {
       this.#queue.push(bytes);
+      this.#enqueued += bytes.length;
       this.#schedule();
     }
     return true;
@@ -148,6 +163,8 @@ export class Outbox {
     if (this.#closed) return;
     this.#pending += bytes.length;
     this.#queue.push(bytes);
+    this.#enqueued += bytes.length;
+    this.#streamUntil = this.#enqueued;
     this.#schedule();
   }
 
@@ -157,7 +174,10 @@ export class Outbox {
     this.#held = null;
     this.#heldBytes = 0;
     if (held === null || this.#closed) return;
-    for (const item of held) this.#queue.push(item);
+    for (const item of held) {
+      this.#queue.push(item);
+      if (typeof item !== "function") this.#enqueued += item.length;
+    }
     this.#schedule();
   }
 
@@ -196,8 +216,36 @@ export class Outbox {
    */
   cut(reason: string): void {
     if (this.#closed) return;
+    // The last word goes out only at a frame boundary: no stream running, and the write in
+    // flight (which always holds whole frames, apart from streamed bytes) ends past any stream.
+    const word = this.#lastWordOf(reason);
+    const boundary = this.#writing ? this.#inflightEnd : this.#written;
+    const safe = word !== null && this.#held === null && boundary >= this.#streamUntil;
     this.close();
-    this.#onCut(reason);
+    let sent: Promise<void> | null = null;
+    if (safe) {
+      this.#lastWord = word;
+      sent = new Promise<void>((resolve) => this.#lastWordDone = resolve);
+      if (!this.#writing) void this.#sendLastWord();
+    }
+    this.#onCut(reason, sent);
+  }
+
+  async #sendLastWord(): Promise<void> {
+    const word = this.#lastWord;
+    const done = this.#lastWordDone;
+    this.#lastWord = null;
+    this.#lastWordDone = null;
+    if (word === null) return;
+    try {
+      for (let off = 0; off < word.length;) {
+        off += await this.#writer.write(off === 0 ? word : word.subarray(off));
+      }
+    } catch {
+      // The connection is gone: nothing more to say.
+    } finally {
+      done?.();
+    }
   }
 
   /** Stops accepting frames and drops what is queued, without reporting a cut. */
@@ -260,13 +308,15 @@ export class Outbox {
           }
           for (let i = start; i < end; i++) queue[i] = EMPTY;
           let off = 0;
+          this.#inflightEnd = this.#written + buf.length;
           while (off < buf.length) {
             this.#progressAt = Date.now();
             const n = await this.#writer.write(off === 0 ? buf : buf.subarray(off));
-            if (this.#closed) return;
+            // Cut meanwhile: finish this buffer only if a last word waits for a frame boundary.
+            if (this.#closed && this.#lastWord === null) return;
             off += n;
             this.#written += n;
-            this.#pending -= n;
+            if (!this.#closed) this.#pending -= n;
           }
           this.#wake();
         }
@@ -287,10 +337,13 @@ export class Outbox {
       }
     } catch {
       this.cut("write failed");
+      this.#lastWord = null;
+      this.#lastWordDone?.();
     } finally {
       this.#writing = false;
       this.#progressAt = 0;
       this.#wake();
+      if (this.#lastWord !== null) void this.#sendLastWord();
     }
   }
 

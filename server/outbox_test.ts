@@ -257,3 +257,50 @@ Deno.test("Outbox stalledFor() measures how long the write in flight made no pro
   await tick();
   assert.equal(box.stalledFor(now + 1000), 0);
 });
+
+Deno.test("Outbox finishes the write in flight after a cut, then sends the last word", async () => {
+  const w = new GatedWriter();
+  let sent: Promise<void> | null = null;
+  const cuts: string[] = [];
+  const box = new Outbox(w, {
+    maxPending: 16,
+    onCut: (reason, lastWordSent) => {
+      cuts.push(reason);
+      sent = lastWordSent;
+    },
+    lastWord: (reason) => bytes(`BYE ${reason}\r\n`),
+  });
+  box.send(bytes("MSG a 3\r\nabc\r\n")); // 14 bytes, in flight
+  await tick();
+  assert.equal(w.inFlight, 1);
+  box.send(bytes("MSG b 3\r\nxyz\r\n")); // past 16: cut
+  assert.deepEqual(cuts, ["slow consumer"]);
+  assert.ok(sent !== null, "a last word is on its way");
+  w.complete(5); // a partial write: the rest of the frame must still go out
+  await tick();
+  assert.equal(text.decode(w.calls.at(-1)!), " 3\r\nabc\r\n");
+  w.complete();
+  await tick();
+  assert.equal(text.decode(w.calls.at(-1)!), "BYE slow consumer\r\n");
+  w.complete();
+  await sent;
+  assert.equal(box.send(bytes("late\r\n")), false);
+});
+
+Deno.test("Outbox sends no last word when a cut falls inside a streamed reply", async () => {
+  const w = new GatedWriter();
+  let sent: Promise<void> | null | undefined;
+  const box = new Outbox(w, {
+    maxPending: 16,
+    onCut: (_reason, lastWordSent) => sent = lastWordSent,
+    lastWord: (reason) => bytes(`BYE ${reason}\r\n`),
+  });
+  box.beginStream();
+  box.sendStream(bytes("FILE a 10 x 10\r\n01234"));
+  await tick();
+  box.send(bytes("MSG held behind the file, past max_pending\r\n"));
+  assert.equal(sent, null, "no BYE inside a FILE payload");
+  w.complete();
+  await tick();
+  assert.equal(w.calls.length, 1);
+});

@@ -79,6 +79,7 @@ export interface ServerContext {
 export const DISCARD: StreamSink = { data() {}, end() {}, abort() {} };
 
 const PING = encodeLine("PING");
+const BYE_SLOW = encodeLine("BYE slow consumer");
 const MIN_READ = 1024;
 const MAX_READ = 256 * 1024;
 
@@ -136,6 +137,7 @@ export class Session implements Member {
   #ping: { enqueuedAt: number; writtenAt: number } | null = null;
   #missed = 0;
   #paused = false;
+  #disconnectLogged = false;
   #ending = false;
   #closed = false;
   #reason = "";
@@ -161,7 +163,8 @@ export class Session implements Member {
     this.#decoder = new Decoder({ maxLine: ctx.config.maxLine, maxPayload: ctx.config.maxPayload });
     this.outbox = new Outbox(conn, {
       maxPending: ctx.config.maxPending,
-      onCut: (reason) => this.#cut(reason),
+      onCut: (reason, lastWordSent) => this.#cut(reason, lastWordSent),
+      lastWord: (reason) => reason === "slow consumer" ? BYE_SLOW : null,
     });
     this.#done = new Promise((resolve) => this.#resolveDone = resolve);
     this.#access = ctx.auth?.guest ?? null;
@@ -491,7 +494,7 @@ export class Session implements Member {
     }
     const detached = this.ctx.hub.detach(this);
     const finish = () => {
-      this.ctx.log.info("disconnect", { peer: this.peer, nick: this.#nick, reason: this.#reason });
+      this.#logDisconnect();
       this.ctx.onClose(this);
       this.#resolveDone();
     };
@@ -499,9 +502,30 @@ export class Session implements Member {
     else finish();
   }
 
-  #cut(reason: string): void {
+  #logDisconnect(): void {
+    if (this.#disconnectLogged) return;
+    this.#disconnectLogged = true;
+    this.ctx.log.info("disconnect", { peer: this.peer, nick: this.#nick, reason: this.#reason });
+  }
+
+  // Cut by the outbox. When it can still say `BYE slow consumer` at a frame boundary, the
+  // connection stays open until that is written, for at most a second (or write_deadline).
+  #cut(reason: string, lastWordSent: Promise<void> | null): void {
     this.#reason ||= reason;
-    this.close(reason);
+    if (lastWordSent === null) return this.close(reason);
+    this.#ending = true;
+    // Gone for everybody else at once (WHO, fan-out, the log); only the socket waits for the
+    // last word.
+    void this.ctx.hub.detach(this);
+    this.#logDisconnect();
+    const timer = setTimeout(
+      () => this.close(reason),
+      Math.min(1000, this.ctx.config.writeDeadline),
+    );
+    void lastWordSent.then(() => {
+      clearTimeout(timer);
+      this.close(reason);
+    });
   }
 
   /**

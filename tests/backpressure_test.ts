@@ -212,3 +212,35 @@ Deno.test("a client that pipelines far more replies than max_pending without rea
   }
   assert.equal(await c.next(), "PONG");
 });
+
+Deno.test("a slow consumer that reads again in time gets whole frames, then BYE slow consumer", async () => {
+  await using server = await startTestServer({ maxPending: 64 * 1024 });
+  await using sender = await client(server.port, "sender", "room");
+  await using reader = await client(server.port, "reader", "room");
+  await using slow = await client(server.port, "slow", "room");
+  // `slow` stops reading; 16 KiB messages pile up past the kernel's buffers and max_pending.
+  const payload = new Uint8Array(16 * 1024).fill(0x62);
+  let sent = 0;
+  for (; sent < 4000; sent++) {
+    await sender.send(encodeFrame("SAY room", payload));
+    if ((await reply(sender)) === "OK 1") break;
+    await reader.frame();
+  }
+  assert.ok(sent < 4000, "the slow one was cut");
+  // It reads again at once: every frame whole (the decoder would fail on a cut one), then BYE.
+  let msgs = 0;
+  let last = "";
+  for (;;) {
+    const ev = await slow.event(5000);
+    if (ev === null) break;
+    assert.equal(ev.type, "frame");
+    if (ev.type !== "frame") break;
+    if (ev.verb === "MSG") {
+      assert.equal(ev.payload!.length, payload.length);
+      msgs++;
+    }
+    last = [ev.verb, ...ev.args].join(" ");
+  }
+  assert.equal(last, "BYE slow consumer");
+  assert.ok(msgs > 0 && msgs <= sent, `${msgs} whole messages of ${sent}`);
+});
