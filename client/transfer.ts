@@ -8,6 +8,7 @@
 
 import { createHash, type Hash } from "node:crypto";
 import { ServerError } from "../lib/errors.ts";
+import { WriteBehind } from "../lib/write_behind.ts";
 import { type Client, ConnectionClosedError, type FileHead } from "./client.ts";
 
 /** Progress of a transfer, in bytes of the whole file. */
@@ -121,12 +122,6 @@ function aborted(action: string, what: string, signal: AbortSignal, kept: string
   });
 }
 
-async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
-  for (let off = 0; off < bytes.length;) {
-    off += await file.write(off === 0 ? bytes : bytes.subarray(off));
-  }
-}
-
 /** Hashes the first `size` bytes of `file` into `hash`, leaving the position at `size`. */
 async function hashPrefix(file: Deno.FsFile, size: number, hash: Hash): Promise<void> {
   await file.seek(0, Deno.SeekMode.Start);
@@ -136,57 +131,6 @@ async function hashPrefix(file: Deno.FsFile, size: number, hash: Hash): Promise<
     if (n === null) throw new Error("the partial file shrank while it was read");
     hash.update(n === buf.length ? buf : buf.subarray(0, n));
     left -= n;
-  }
-}
-
-/**
- * Writes a stream of pieces to a file behind the caller: each piece is copied into a buffer that
- * is written while the next pieces arrive (one write in flight, two 1 MiB buffers). The file
- * always holds a prefix of what was given, in order.
- */
-class WriteBehind {
-  readonly #file: Deno.FsFile;
-  #buf: Uint8Array | null = null;
-  #spare: Uint8Array | null = null;
-  #fill = 0;
-  #inFlight: Promise<void> | null = null;
-
-  constructor(file: Deno.FsFile) {
-    this.#file = file;
-  }
-
-  /** Copies `bytes` in; resolves once at most one buffer of earlier bytes is still being written. */
-  async write(bytes: Uint8Array): Promise<void> {
-    for (let off = 0; off < bytes.length;) {
-      if (this.#buf === null) {
-        this.#buf = this.#spare ?? new Uint8Array(CHUNK);
-        this.#spare = null;
-      }
-      const n = Math.min(bytes.length - off, this.#buf.length - this.#fill);
-      this.#buf.set(n === bytes.length ? bytes : bytes.subarray(off, off + n), this.#fill);
-      this.#fill += n;
-      off += n;
-      if (this.#fill === this.#buf.length) await this.#flush();
-    }
-  }
-
-  /** Writes everything given so far; rejects with the first write error. */
-  async finish(): Promise<void> {
-    await this.#flush();
-    if (this.#inFlight !== null) await this.#inFlight;
-  }
-
-  async #flush(): Promise<void> {
-    if (this.#inFlight !== null) await this.#inFlight;
-    const buf = this.#buf;
-    const n = this.#fill;
-    this.#buf = null;
-    this.#fill = 0;
-    this.#inFlight = null;
-    if (buf === null || n === 0) return;
-    const writing = writeAll(this.#file, buf.subarray(0, n)).then(() => void (this.#spare = buf));
-    writing.catch(() => {}); // Seen by the next flush or finish.
-    this.#inFlight = writing;
   }
 }
 
@@ -276,7 +220,7 @@ export async function downloadFile(
         "local",
         { cause: e },
       );
-    let behind = new WriteBehind(file);
+    let behind = new WriteBehind(file, CHUNK);
     const sink = async (head: FileHead) => {
       if (head.offset !== offset) {
         throw new TransferError(`Cannot download ${remote}: the server sent another range`);
@@ -320,7 +264,7 @@ export async function downloadFile(
         if (!(e instanceof ServerError && e.code === 400 && offset > 0 && written === 0)) throw e;
         offset = 0;
         hash = createHash("sha256");
-        behind = new WriteBehind(file);
+        behind = new WriteBehind(file, CHUNK);
         head = await client.get(remote, { offset, sink });
       }
       await behind.finish().catch((e) => {

@@ -21,3 +21,4 @@ export * from "./errors.ts";
 export * from "./frame.ts";
 export * from "./limits.ts";
 export * from "./version.ts";
+export * from "./write_behind.ts";

@@ -11,6 +11,7 @@
 
 import { createHash, type Hash } from "node:crypto";
 import { decodePath, encodePath, utf8Length } from "../lib/encoder.ts";
+import { WriteBehind } from "../lib/write_behind.ts";
 import { ErrorCode } from "../lib/errors.ts";
 import { MAX_PATH_BYTES } from "../lib/limits.ts";
 import { HashCache, versionOf } from "./hash_cache.ts";
@@ -834,11 +835,7 @@ export class Upload {
   #aborting: Promise<void> | null = null;
   // Write-behind: bytes are copied into a buffer, which is written while the next ones arrive and
   // are hashed. At most one write is in flight and two buffers exist per upload.
-  readonly #bufSize: number;
-  #buf: Uint8Array | null = null;
-  #spare: Uint8Array | null = null;
-  #fill = 0;
-  #inFlight: Promise<void> | null = null;
+  readonly #behind: WriteBehind;
 
   /** Use {@linkcode FileStore.beginUpload}. */
   constructor(init: UploadInit) {
@@ -852,7 +849,7 @@ export class Upload {
     this.#expected = init.sha256?.toLowerCase();
     this.#cache = init.cache;
     this.#onDone = init.onDone;
-    this.#bufSize = init.bufSize;
+    this.#behind = new WriteBehind(init.file, init.bufSize);
   }
 
   /** Bytes written so far. */
@@ -876,22 +873,7 @@ export class Upload {
     }
     this.#hash.update(bytes);
     try {
-      if (this.#bufSize === 0) {
-        for (let off = 0; off < bytes.length;) {
-          off += await this.#file.write(off === 0 ? bytes : bytes.subarray(off));
-        }
-      }
-      for (let off = this.#bufSize === 0 ? bytes.length : 0; off < bytes.length;) {
-        if (this.#buf === null) {
-          this.#buf = this.#spare ?? new Uint8Array(this.#bufSize);
-          this.#spare = null;
-        }
-        const n = Math.min(bytes.length - off, this.#buf.length - this.#fill);
-        this.#buf.set(n === bytes.length ? bytes : bytes.subarray(off, off + n), this.#fill);
-        this.#fill += n;
-        off += n;
-        if (this.#fill === this.#buf.length) await this.#flush();
-      }
+      await this.#behind.write(bytes);
     } catch (e) {
       await this.abort();
       throw new FileError(
@@ -901,24 +883,6 @@ export class Upload {
       );
     }
     this.#received += bytes.length;
-  }
-
-  /** Waits for the write in flight (rethrowing its error), then starts writing the filled buffer. */
-  async #flush(): Promise<void> {
-    if (this.#inFlight !== null) await this.#inFlight;
-    const buf = this.#buf;
-    const n = this.#fill;
-    this.#buf = null;
-    this.#fill = 0;
-    this.#inFlight = null;
-    if (buf === null || n === 0) return;
-    const file = this.#file;
-    const writing = (async () => {
-      for (let off = 0; off < n;) off += await file.write(buf.subarray(off, n));
-      this.#spare = buf;
-    })();
-    writing.catch(() => {}); // Seen by the next flush, commit or abort.
-    this.#inFlight = writing;
   }
 
   /**
@@ -946,8 +910,7 @@ export class Upload {
       );
     }
     try {
-      await this.#flush();
-      if (this.#inFlight !== null) await this.#inFlight;
+      await this.#behind.finish();
       await syncFile(this.#file);
       const version = versionOf(await this.#file.stat());
       this.#done = true;
@@ -983,7 +946,7 @@ export class Upload {
     if (this.#done && this.#aborting === null) return Promise.resolve();
     this.#aborting ??= (async () => {
       this.#done = true;
-      await this.#inFlight?.catch(() => {});
+      await this.#behind.settle();
       try {
         this.#file.close();
       } catch {
