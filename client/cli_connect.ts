@@ -182,6 +182,19 @@ export function serverText(e: ServerError): string {
   return e.message.replace(/^\d+ /, "");
 }
 
+/**
+ * A server error as one "Cannot <action>: <why> (<code>)" sentence, without repeating the server
+ * when its own words already start with "Cannot".
+ *
+ * @param e The error.
+ * @param action What was attempted (`delete a.txt`).
+ * @returns The sentence.
+ */
+export function serverFailure(e: ServerError, action: string): string {
+  const text = serverText(e);
+  return /^Cannot /.test(text) ? `${text} (${e.code})` : `Cannot ${action}: ${text} (${e.code})`;
+}
+
 function reason(e: unknown): string {
   if (e instanceof Deno.errors.NotFound) return "no such file";
   if (e instanceof Deno.errors.PermissionDenied) return "permission denied";
@@ -270,11 +283,7 @@ export function describeConnectError(e: unknown, target: Target): CliError {
 export function describeError(e: unknown, target: Target, action: string): Error {
   if (e instanceof CliError || e instanceof UsageError) return e;
   if (e instanceof ServerError) {
-    // The server's own words often say it already ("Cannot delete "x": ..."): no echo of it.
-    const text = serverText(e);
-    const what = /^Cannot /.test(text)
-      ? `${text} (${e.code})`
-      : `Cannot ${action}: ${text} (${e.code})`;
+    const what = serverFailure(e, action);
     switch (e.code) {
       case 401:
         return new CliError(`${what}. Log in with --user NAME or --token`);

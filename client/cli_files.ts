@@ -10,7 +10,7 @@ import { basename, join } from "node:path";
 import { ServerError } from "../lib/errors.ts";
 import type { Client, FileEntry } from "./client.ts";
 import { CliError, type ParsedCli, UsageError } from "./cli_args.ts";
-import { describeError, serverText } from "./cli_connect.ts";
+import { describeError, serverFailure } from "./cli_connect.ts";
 import { openFromCli, table } from "./cli_commands.ts";
 import { ProgressBar } from "./progress.ts";
 import { formatBytes, printable } from "./term.ts";
@@ -35,11 +35,7 @@ function remoteBase(path: string): string {
  */
 function fileError(e: unknown, p: ParsedCli, action: string): Error {
   if (e instanceof ServerError) {
-    // The server's own words often say it already ("Cannot delete "x": ..."): no echo of it.
-    const text = serverText(e);
-    const what = /^Cannot /.test(text)
-      ? `${text} (${e.code})`
-      : `Cannot ${action}: ${text} (${e.code})`;
+    const what = serverFailure(e, action);
     switch (e.code) {
       case 404:
         return new CliError(`${what}. See switchboard ls`);

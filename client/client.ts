@@ -8,7 +8,16 @@
 import { Decoder } from "../lib/decoder.ts";
 import { decodePath, encodeFrame, encodeLine, encodePath } from "../lib/encoder.ts";
 import { ServerError } from "../lib/errors.ts";
-import { type Frame, PUSH_VERBS, SERVER_PAYLOADS, type StreamStart } from "../lib/frame.ts";
+import {
+  type Frame,
+  PUSH_VERBS,
+  type RoomEntry,
+  SERVER_PAYLOADS,
+  type StreamStart,
+  type WhoEntry,
+} from "../lib/frame.ts";
+
+export type { RoomEntry, WhoEntry };
 import { DEFAULT_HOST, DEFAULT_PORT } from "../lib/limits.ts";
 
 /** Options of {@linkcode connect}. */
@@ -70,19 +79,6 @@ export type Push =
   | { type: "joined"; room: string; nick: string }
   | { type: "left"; room: string; nick: string }
   | { type: "bye"; reason: string };
-
-/** One row of `WHO`. */
-export interface WhoEntry {
-  nick: string;
-  rooms: string[];
-  since: number;
-}
-
-/** One row of `ROOMS`. */
-export interface RoomEntry {
-  room: string;
-  members: number;
-}
 
 /** Result of {@linkcode Client.time}. */
 export interface TimeSample {

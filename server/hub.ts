@@ -7,7 +7,10 @@
  */
 
 import { encodeFrame, encodeLine } from "../lib/encoder.ts";
+import type { RoomEntry, WhoEntry } from "../lib/frame.ts";
 import { LOBBY } from "../lib/limits.ts";
+
+export type { RoomEntry, WhoEntry };
 
 /** A value, or a promise of it. */
 export type Awaitable<T> = T | Promise<T>;
@@ -31,24 +34,6 @@ export interface Member {
    * recipients of a message before it delivers it. Absent means yes.
    */
   readonly acceptsPushes?: boolean;
-}
-
-/** One row of `WHO`. */
-export interface WhoEntry {
-  /** The nick. */
-  nick: string;
-  /** Rooms joined, `lobby` first. */
-  rooms: string[];
-  /** Connected since, unix milliseconds. */
-  since: number;
-}
-
-/** One row of `ROOMS`. */
-export interface RoomEntry {
-  /** The room, as first created. */
-  room: string;
-  /** Number of members. */
-  members: number;
 }
 
 /** Outcome of {@linkcode Hub.publish}: a recipient count, or why not. */
