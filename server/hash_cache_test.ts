@@ -120,13 +120,15 @@ Deno.test("HashCache hashes at most maxConcurrent files at once; the others wait
   try {
     const cache = new HashCache({ maxConcurrent: 1, chunkSize: 1024 });
     const files: Deno.FsFile[] = [];
-    const jobs: Promise<string>[] = [];
+    const versions: ReturnType<typeof versionOf>[] = [];
     for (let i = 0; i < 3; i++) {
       await Deno.writeTextFile(`${dir}/${i}`, `file ${i}`.repeat(1000));
       const f = await Deno.open(`${dir}/${i}`);
       files.push(f);
-      jobs.push(cache.hash(`${dir}/${i}`, versionOf(await f.stat()), f));
+      versions.push(versionOf(await f.stat()));
     }
+    // All three asked for in the same tick, so the first cannot finish before the others queue.
+    const jobs = files.map((f, i) => cache.hash(`${dir}/${i}`, versions[i]!, f));
     // The second and third wait: closing their handles before their turn makes them fail, while the
     // first, already running, succeeds.
     files[1]!.close();
