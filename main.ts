@@ -6,7 +6,7 @@
  */
 
 import { runServerCli } from "./server/cli.ts";
-import { runClientCli } from "./client/cli.ts";
+import { runClientCli } from "./cli/cli.ts";
 
 /**
  * Runs the program named by the first argument.

@@ -17,7 +17,7 @@
 
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { CLIENT_ENV_VARS } from "../client/cli_args.ts";
+import { CLIENT_ENV_VARS } from "../cli/args.ts";
 import { envName, OPTIONS } from "../server/config.ts";
 
 /** Every target of `compile:all`: x86_64/aarch64 Linux, x86_64/aarch64 macOS, x86_64 Windows. */

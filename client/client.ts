@@ -5,9 +5,9 @@
  * @module
  */
 
-import { Decoder } from "../lib/decoder.ts";
-import { decodePath, encodeFrame, encodeLine, encodePath } from "../lib/encoder.ts";
-import { ServerError } from "../lib/errors.ts";
+import { Decoder } from "../lib/protocol/decoder.ts";
+import { decodePath, encodeFrame, encodeLine, encodePath } from "../lib/protocol/encoder.ts";
+import { ServerError } from "../lib/protocol/errors.ts";
 import {
   type Frame,
   PUSH_VERBS,
@@ -15,10 +15,10 @@ import {
   SERVER_PAYLOADS,
   type StreamStart,
   type WhoEntry,
-} from "../lib/frame.ts";
+} from "../lib/protocol/frame.ts";
 
 export type { RoomEntry, WhoEntry };
-import { DEFAULT_HOST, DEFAULT_PORT } from "../lib/limits.ts";
+import { DEFAULT_HOST, DEFAULT_PORT } from "../lib/protocol/limits.ts";
 
 /** Options of {@linkcode connect}. */
 export interface ConnectOptions {

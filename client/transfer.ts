@@ -7,7 +7,7 @@
  */
 
 import { createHash, type Hash } from "node:crypto";
-import { ServerError } from "../lib/errors.ts";
+import { ServerError } from "../lib/protocol/errors.ts";
 import { WriteBehind } from "../lib/write_behind.ts";
 import { type Client, ConnectionClosedError, type FileHead } from "./client.ts";
 

@@ -15,10 +15,6 @@
  */
 
 export * from "./backoff.ts";
-export * from "./decoder.ts";
-export * from "./encoder.ts";
-export * from "./errors.ts";
-export * from "./frame.ts";
-export * from "./limits.ts";
+export * from "./protocol/mod.ts";
 export * from "./version.ts";
 export * from "./write_behind.ts";

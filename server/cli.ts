@@ -6,8 +6,8 @@
 
 import { VERSION } from "../lib/version.ts";
 import { optionsHelp, parseServerArgs } from "./config.ts";
-import { runHashPassword } from "./hash_password.ts";
-import { createLogger } from "./log.ts";
+import { runHashPassword } from "./auth/hash_password.ts";
+import { createLogger } from "./observe/log.ts";
 import { type Server, startServer } from "./server.ts";
 
 const USAGE = `switchboard-server ${VERSION}: the Switchboard message and file server

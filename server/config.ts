@@ -5,7 +5,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { DEFAULT_HOST, DEFAULT_LIMITS, DEFAULT_PORT } from "../lib/limits.ts";
+import { DEFAULT_HOST, DEFAULT_LIMITS, DEFAULT_PORT } from "../lib/protocol/limits.ts";
 
 /** Everything a server runs with. Sizes in bytes, times in milliseconds. */
 export interface ServerConfig {

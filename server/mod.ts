@@ -14,6 +14,6 @@ export { startServer } from "./server.ts";
 export type { Server, StartOptions } from "./server.ts";
 export { DEFAULT_CONFIG, parseServerArgs } from "./config.ts";
 export type { ServerConfig } from "./config.ts";
-export { LocalHub } from "./hub.ts";
-export type { Hub, Member } from "./hub.ts";
+export { LocalHub } from "./chat/hub.ts";
+export type { Hub, Member } from "./chat/hub.ts";
 export { runServerCli } from "./cli.ts";

@@ -6,25 +6,25 @@
  */
 
 import type { SecureContext } from "node:tls";
-import { encodeError } from "../lib/encoder.ts";
-import { ErrorCode } from "../lib/errors.ts";
-import { authCommand, Authenticator } from "./auth.ts";
-import { CHAT_HANDLERS } from "./commands.ts";
+import { encodeError } from "../lib/protocol/encoder.ts";
+import { ErrorCode } from "../lib/protocol/errors.ts";
+import { authCommand, Authenticator } from "./auth/auth.ts";
+import { CHAT_HANDLERS } from "./chat/commands.ts";
 import { DEFAULT_CONFIG, type ServerConfig, validateConfig } from "./config.ts";
-import { createFileHandlers } from "./file_commands.ts";
-import { FileStore } from "./file_store.ts";
-import { HashCache } from "./hash_cache.ts";
-import { type Hub, LocalHub } from "./hub.ts";
-import { createLogger, type Logger } from "./log.ts";
-import { AbuseGuard } from "./rate_limit.ts";
+import { createFileHandlers } from "./files/commands.ts";
+import { FileStore } from "./files/store.ts";
+import { HashCache } from "./files/hash_cache.ts";
+import { type Hub, LocalHub } from "./chat/hub.ts";
+import { createLogger, type Logger } from "./observe/log.ts";
+import { AbuseGuard } from "./auth/abuse_guard.ts";
 import {
   type Handler,
   type ServerContext,
   Session,
   type SessionConn,
   type StreamHandler,
-} from "./session.ts";
-import { acceptTls, loadTlsContext } from "./tls.ts";
+} from "./conn/session.ts";
+import { acceptTls, loadTlsContext } from "./conn/tls.ts";
 
 /** Options of {@linkcode startServer} beyond the configuration. */
 export interface StartOptions {

@@ -6,8 +6,8 @@
 
 import assert from "node:assert/strict";
 import { connect } from "../client/client.ts";
-import { ServerError } from "../lib/errors.ts";
-import { hashPassword } from "../server/auth.ts";
+import { ServerError } from "../lib/protocol/errors.ts";
+import { hashPassword } from "../server/auth/auth.ts";
 import { RawClient, startTestServer } from "./test_util.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -5,8 +5,8 @@
 
 import assert from "node:assert/strict";
 import { connect } from "../client/client.ts";
-import { ServerError } from "../lib/errors.ts";
-import { hashPassword } from "../server/auth.ts";
+import { ServerError } from "../lib/protocol/errors.ts";
+import { hashPassword } from "../server/auth/auth.ts";
 import { startServer } from "../server/server.ts";
 import { RawClient, ROOT, startServerProcess, startTestServer, waitFor } from "./test_util.ts";
 

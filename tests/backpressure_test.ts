@@ -5,8 +5,8 @@
  */
 
 import assert from "node:assert/strict";
-import { encodeFrame } from "../lib/encoder.ts";
-import { createLogger } from "../server/log.ts";
+import { encodeFrame } from "../lib/protocol/encoder.ts";
+import { createLogger } from "../server/observe/log.ts";
 import { RawClient, startServerProcess, startTestServer, waitFor } from "./test_util.ts";
 
 const MiB = 1024 * 1024;

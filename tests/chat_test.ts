@@ -4,7 +4,7 @@
  */
 
 import assert from "node:assert/strict";
-import { createLogger } from "../server/log.ts";
+import { createLogger } from "../server/observe/log.ts";
 import { RawClient, startTestServer, waitFor } from "./test_util.ts";
 
 const utf8 = new TextEncoder();

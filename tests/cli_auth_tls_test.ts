@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { hashPassword } from "../server/auth.ts";
+import { hashPassword } from "../server/auth/auth.ts";
 import { makeTestCerts, OPENSSL_MISSING } from "./cert_util.ts";
 import { startTestServer } from "./test_util.ts";
 import { runCli, spawnCli } from "./cli_util.ts";

@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { connect } from "../client/client.ts";
-import { COMMAND_HELP } from "../client/cli_help.ts";
+import { COMMAND_HELP } from "../cli/help.ts";
 import { VERSION } from "../lib/version.ts";
 import { startTestServer } from "./test_util.ts";
 import { freePort, runCli, spawnCli } from "./cli_util.ts";

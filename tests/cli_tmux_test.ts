@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { connect, type Push } from "../client/client.ts";
-import { hashPassword } from "../server/auth.ts";
+import { hashPassword } from "../server/auth/auth.ts";
 import { startTestServer, waitFor } from "./test_util.ts";
 import { CLIENT_RUN } from "./cli_util.ts";
 

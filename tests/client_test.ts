@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { ServerError } from "../lib/errors.ts";
+import { ServerError } from "../lib/protocol/errors.ts";
 import { type Client, connect, ConnectionClosedError, type Push } from "../client/client.ts";
 import { startTestServer, waitFor } from "./test_util.ts";
 

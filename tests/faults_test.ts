@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { connect } from "../client/client.ts";
-import { ServerError } from "../lib/errors.ts";
+import { ServerError } from "../lib/protocol/errors.ts";
 import {
   download,
   fdCount,

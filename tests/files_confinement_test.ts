@@ -5,8 +5,8 @@
 
 import assert from "node:assert/strict";
 import { connect } from "../client/client.ts";
-import { ServerError } from "../lib/errors.ts";
-import { TEMP_PREFIX } from "../server/file_store.ts";
+import { ServerError } from "../lib/protocol/errors.ts";
+import { TEMP_PREFIX } from "../server/files/store.ts";
 import { RawClient, startTestServer } from "./test_util.ts";
 
 /** Every name under `dir`, hidden ones included, without following symlinks. */

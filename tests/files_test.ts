@@ -7,8 +7,8 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { connect } from "../client/client.ts";
 import { downloadFile, TransferError, uploadFile } from "../client/transfer.ts";
-import { ServerError } from "../lib/errors.ts";
-import { TEMP_PREFIX } from "../server/file_store.ts";
+import { ServerError } from "../lib/protocol/errors.ts";
+import { TEMP_PREFIX } from "../server/files/store.ts";
 import { RawClient, startTestServer, waitFor } from "./test_util.ts";
 
 const enc = new TextEncoder();

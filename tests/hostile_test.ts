@@ -7,8 +7,8 @@
  */
 
 import assert from "node:assert/strict";
-import { encodeFrame, encodeLine } from "../lib/encoder.ts";
-import type { DecodeEvent } from "../lib/frame.ts";
+import { encodeFrame, encodeLine } from "../lib/protocol/encoder.ts";
+import type { DecodeEvent } from "../lib/protocol/frame.ts";
 import type { ServerConfig } from "../server/config.ts";
 import type { StartOptions } from "../server/server.ts";
 import {

@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { encodeFrame } from "../lib/encoder.ts";
+import { encodeFrame } from "../lib/protocol/encoder.ts";
 import { RawClient, startTestServer } from "./test_util.ts";
 
 const INTERVAL = 200;

@@ -4,8 +4,8 @@
  */
 
 import assert from "node:assert/strict";
-import { Decoder } from "../lib/decoder.ts";
-import { type Frame, SERVER_PAYLOADS } from "../lib/frame.ts";
+import { Decoder } from "../lib/protocol/decoder.ts";
+import { type Frame, SERVER_PAYLOADS } from "../lib/protocol/frame.ts";
 import { startServerProcess } from "./test_util.ts";
 
 const CLIENTS = 500;

@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { type Client, connect, type Push } from "../client/client.ts";
-import { createLogger, type Logger } from "../server/log.ts";
+import { createLogger, type Logger } from "../server/observe/log.ts";
 import { waitFor } from "./test_util.ts";
 
 const utf8 = new TextEncoder();

@@ -4,7 +4,7 @@
  */
 
 import assert from "node:assert/strict";
-import { encodeFrame } from "../lib/encoder.ts";
+import { encodeFrame } from "../lib/protocol/encoder.ts";
 import { RawClient, startServerProcess } from "./test_util.ts";
 
 const MiB = 1024 * 1024;

@@ -18,7 +18,7 @@
 
 import { parseArgs } from "node:util";
 import { type Client, connect, type Push } from "../client/client.ts";
-import { ServerError } from "../lib/errors.ts";
+import { ServerError } from "../lib/protocol/errors.ts";
 import { download, fdCount, prng, seedFiles, sha256 } from "./reliability_util.ts";
 import { rssOf, startServerProcess } from "./test_util.ts";
 

@@ -6,10 +6,10 @@
  */
 
 import { fileURLToPath } from "node:url";
-import { Decoder } from "../lib/decoder.ts";
-import { type DecodeEvent, type Frame, SERVER_PAYLOADS } from "../lib/frame.ts";
+import { Decoder } from "../lib/protocol/decoder.ts";
+import { type DecodeEvent, type Frame, SERVER_PAYLOADS } from "../lib/protocol/frame.ts";
 import type { ServerConfig } from "../server/config.ts";
-import { silentLogger } from "../server/log.ts";
+import { silentLogger } from "../server/observe/log.ts";
 import { type Server, type StartOptions, startServer } from "../server/server.ts";
 
 /** The repository root (where main.ts is). */

@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { connect, ConnectionClosedError, TlsError } from "../client/client.ts";
-import { ServerError } from "../lib/errors.ts";
+import { ServerError } from "../lib/protocol/errors.ts";
 import { startServer } from "../server/server.ts";
 import { makeTestCerts, OPENSSL_MISSING } from "./cert_util.ts";
 import { RawClient, startServerProcess, startTestServer, waitFor } from "./test_util.ts";

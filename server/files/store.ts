@@ -10,10 +10,10 @@
  */
 
 import { createHash, type Hash } from "node:crypto";
-import { decodePath, encodePath, utf8Length } from "../lib/encoder.ts";
-import { WriteBehind } from "../lib/write_behind.ts";
-import { ErrorCode } from "../lib/errors.ts";
-import { MAX_PATH_BYTES } from "../lib/limits.ts";
+import { decodePath, encodePath, utf8Length } from "../../lib/protocol/encoder.ts";
+import { WriteBehind } from "../../lib/write_behind.ts";
+import { ErrorCode } from "../../lib/protocol/errors.ts";
+import { MAX_PATH_BYTES } from "../../lib/protocol/limits.ts";
 import { HashCache, versionOf } from "./hash_cache.ts";
 
 /** Bytes of an upload buffered before each disk write (two such buffers per upload). */
@@ -132,7 +132,7 @@ function clip(text: string, max = 200): string {
  * @throws {FileError} 400 for a lexical fault, 403 for a reserved name.
  * @example
  * ```ts
- * import { checkPath } from "./file_store.ts";
+ * import { checkPath } from "./store.ts";
  * console.assert(checkPath("docs/a b.txt", "get").length === 2);
  * try { checkPath("a/../b", "get"); } catch (e) { console.assert((e as { code: number }).code === 400); }
  * ```
@@ -262,7 +262,7 @@ async function syncDir(path: string): Promise<void> {
  *
  * @example
  * ```ts
- * import { FileStore } from "./file_store.ts";
+ * import { FileStore } from "./store.ts";
  * const root = await Deno.makeTempDir();
  * const store = FileStore.create(root);
  * const upload = await store.beginUpload("notes/a.txt", 2);

@@ -12,12 +12,12 @@
 import process from "node:process";
 import * as readline from "node:readline";
 import { backoff } from "../lib/backoff.ts";
-import { ServerError } from "../lib/errors.ts";
-import { isValidNick, isValidRoom, LOBBY } from "../lib/limits.ts";
-import type { Client } from "./client.ts";
-import { CliError, type ParsedCli, UsageError } from "./cli_args.ts";
-import { describeConnectError, openClient, serverText } from "./cli_connect.ts";
-import { ago, bestTimeSample, describeOffset, formatPush } from "./cli_commands.ts";
+import { ServerError } from "../lib/protocol/errors.ts";
+import { isValidNick, isValidRoom, LOBBY } from "../lib/protocol/limits.ts";
+import type { Client } from "../client/client.ts";
+import { CliError, type ParsedCli, UsageError } from "./args.ts";
+import { describeConnectError, openClient, serverText } from "./connect.ts";
+import { ago, bestTimeSample, describeOffset, formatPush } from "./commands.ts";
 import {
   clock,
   colorEnabled,

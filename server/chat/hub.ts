@@ -6,9 +6,9 @@
  * @module
  */
 
-import { encodeFrame, encodeLine } from "../lib/encoder.ts";
-import type { RoomEntry, WhoEntry } from "../lib/frame.ts";
-import { LOBBY } from "../lib/limits.ts";
+import { encodeFrame, encodeLine } from "../../lib/protocol/encoder.ts";
+import type { RoomEntry, WhoEntry } from "../../lib/protocol/frame.ts";
+import { LOBBY } from "../../lib/protocol/limits.ts";
 
 export type { RoomEntry, WhoEntry };
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { AbuseGuard, addressKey, peerHost } from "./rate_limit.ts";
+import { AbuseGuard, addressKey, peerHost } from "./abuse_guard.ts";
 
 Deno.test("peerHost() takes the host out of host:port and [v6]:port", () => {
   assert.equal(peerHost("127.0.0.1:5000"), "127.0.0.1");

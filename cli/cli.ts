@@ -8,10 +8,10 @@
 
 import { VERSION } from "../lib/version.ts";
 import { runChat } from "./chat.ts";
-import { CliError, parseCli, type ParsedCli, UsageError } from "./cli_args.ts";
-import { runGet, runLs, runPut, runRm } from "./cli_files.ts";
-import { runListen, runPing, runRooms, runSend, runTime, runWho } from "./cli_commands.ts";
-import { COMMAND_HELP, OVERVIEW } from "./cli_help.ts";
+import { CliError, parseCli, type ParsedCli, UsageError } from "./args.ts";
+import { runGet, runLs, runPut, runRm } from "./files.ts";
+import { runListen, runPing, runRooms, runSend, runTime, runWho } from "./commands.ts";
+import { COMMAND_HELP, OVERVIEW } from "./help.ts";
 import { env, printable } from "./term.ts";
 
 type Runner = (p: ParsedCli) => Promise<number>;

@@ -5,20 +5,20 @@
  * @module
  */
 
-import { Decoder } from "../lib/decoder.ts";
-import { encodeError, encodeLine } from "../lib/encoder.ts";
-import { ErrorCode } from "../lib/errors.ts";
-import type { DecodeEvent, Frame, StreamStart } from "../lib/frame.ts";
-import { PROTOCOL_VERSION } from "../lib/limits.ts";
-import { VERSION } from "../lib/version.ts";
-import type { Authenticator } from "./auth.ts";
-import type { ServerConfig } from "./config.ts";
-import type { Hub, Member } from "./hub.ts";
-import type { Logger } from "./log.ts";
+import { Decoder } from "../../lib/protocol/decoder.ts";
+import { encodeError, encodeLine } from "../../lib/protocol/encoder.ts";
+import { ErrorCode } from "../../lib/protocol/errors.ts";
+import type { DecodeEvent, Frame, StreamStart } from "../../lib/protocol/frame.ts";
+import { PROTOCOL_VERSION } from "../../lib/protocol/limits.ts";
+import { VERSION } from "../../lib/version.ts";
+import type { Authenticator } from "../auth/auth.ts";
+import type { ServerConfig } from "../config.ts";
+import type { Hub, Member } from "../chat/hub.ts";
+import type { Logger } from "../observe/log.ts";
 import { Outbox } from "./outbox.ts";
 import v8 from "node:v8";
 import vm from "node:vm";
-import type { AbuseGuard } from "./rate_limit.ts";
+import type { AbuseGuard } from "../auth/abuse_guard.ts";
 
 /** The part of a connection a session needs (a `Deno.Conn` or `Deno.TlsConn`). */
 export interface SessionConn {

@@ -11,10 +11,10 @@
 
 import { Buffer } from "node:buffer";
 import { createHash, randomBytes, scrypt, timingSafeEqual } from "node:crypto";
-import { ErrorCode } from "../lib/errors.ts";
-import type { Frame } from "../lib/frame.ts";
-import { peerHost } from "./rate_limit.ts";
-import type { Access, Session } from "./session.ts";
+import { ErrorCode } from "../../lib/protocol/errors.ts";
+import type { Frame } from "../../lib/protocol/frame.ts";
+import { peerHost } from "./abuse_guard.ts";
+import type { Access, Session } from "../conn/session.ts";
 
 /** What a user may do beyond logging in: `chat`, `read` (files), `write` (files). */
 export type Permission = "chat" | "read" | "write";

@@ -5,12 +5,12 @@
  * @module
  */
 
-import { encodeLine, encodeTextFrame } from "../lib/encoder.ts";
-import { ErrorCode } from "../lib/errors.ts";
-import type { Frame } from "../lib/frame.ts";
-import { isValidNick, isValidRoom } from "../lib/limits.ts";
+import { encodeLine, encodeTextFrame } from "../../lib/protocol/encoder.ts";
+import { ErrorCode } from "../../lib/protocol/errors.ts";
+import type { Frame } from "../../lib/protocol/frame.ts";
+import { isValidNick, isValidRoom } from "../../lib/protocol/limits.ts";
 import type { Awaitable } from "./hub.ts";
-import type { Handler, Session } from "./session.ts";
+import type { Handler, Session } from "../conn/session.ts";
 
 /** Applies `fn` to a value that may be a promise, staying synchronous when it is not. */
 function then<T>(value: Awaitable<T>, fn: (v: T) => void): void | Promise<void> {

@@ -1,13 +1,6 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import {
-  checkPath,
-  describeIoError,
-  FileError,
-  FileStore,
-  isUnder,
-  TEMP_PREFIX,
-} from "./file_store.ts";
+import { checkPath, describeIoError, FileError, FileStore, isUnder, TEMP_PREFIX } from "./store.ts";
 
 const enc = new TextEncoder();
 

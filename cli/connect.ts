@@ -5,9 +5,9 @@
  * @module
  */
 
-import { ServerError } from "../lib/errors.ts";
-import { type Client, connect, ConnectionClosedError, TlsError } from "./client.ts";
-import { CliError, type Credentials, type Target, UsageError } from "./cli_args.ts";
+import { ServerError } from "../lib/protocol/errors.ts";
+import { type Client, connect, ConnectionClosedError, TlsError } from "../client/client.ts";
+import { CliError, type Credentials, type Target, UsageError } from "./args.ts";
 import { PromptCancelled, promptSecret } from "./term.ts";
 
 /** Options of {@linkcode openClient}. */

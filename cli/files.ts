@@ -7,14 +7,14 @@
  */
 
 import { basename, join } from "node:path";
-import { ServerError } from "../lib/errors.ts";
-import type { Client, FileEntry } from "./client.ts";
-import { CliError, type ParsedCli, UsageError } from "./cli_args.ts";
-import { describeError, serverFailure } from "./cli_connect.ts";
-import { openFromCli, table } from "./cli_commands.ts";
+import { ServerError } from "../lib/protocol/errors.ts";
+import type { Client, FileEntry } from "../client/client.ts";
+import { CliError, type ParsedCli, UsageError } from "./args.ts";
+import { describeError, serverFailure } from "./connect.ts";
+import { openFromCli, table } from "./commands.ts";
 import { ProgressBar } from "./progress.ts";
 import { formatBytes, printable } from "./term.ts";
-import { downloadFile, TransferError, uploadFile } from "./transfer.ts";
+import { downloadFile, TransferError, uploadFile } from "../client/transfer.ts";
 
 function printJson(value: unknown): void {
   console.log(JSON.stringify(value));

@@ -7,11 +7,11 @@
  * @module
  */
 
-import { encodeLine, encodeTextFrame } from "../lib/encoder.ts";
-import { ErrorCode } from "../lib/errors.ts";
-import type { Frame, StreamStart } from "../lib/frame.ts";
-import { FileError, type FileStore, type OpenedFile } from "./file_store.ts";
-import type { Handler, Session, StreamHandler, StreamSink } from "./session.ts";
+import { encodeLine, encodeTextFrame } from "../../lib/protocol/encoder.ts";
+import { ErrorCode } from "../../lib/protocol/errors.ts";
+import type { Frame, StreamStart } from "../../lib/protocol/frame.ts";
+import { FileError, type FileStore, type OpenedFile } from "./store.ts";
+import type { Handler, Session, StreamHandler, StreamSink } from "../conn/session.ts";
 
 /** The handlers to register with the server. */
 export interface FileHandlers {
@@ -105,9 +105,9 @@ async function sendPaced(
  * @returns Handlers by verb.
  * @example
  * ```ts ignore
- * import { createFileHandlers } from "./file_commands.ts";
- * import { FileStore } from "./file_store.ts";
- * import { startServer } from "./server.ts";
+ * import { createFileHandlers } from "./commands.ts";
+ * import { FileStore } from "./store.ts";
+ * import { startServer } from "../server.ts";
  * const { handlers, streamHandlers } = createFileHandlers(FileStore.create("./files"));
  * startServer({ port: 0 }, { handlers, streamHandlers });
  * ```

@@ -18,7 +18,7 @@
  * @returns The host.
  * @example
  * ```ts
- * import { peerHost } from "./rate_limit.ts";
+ * import { peerHost } from "./abuse_guard.ts";
  * console.assert(peerHost("[::1]:7000") === "::1");
  * console.assert(peerHost("10.0.0.1:7000") === "10.0.0.1");
  * ```
@@ -40,7 +40,7 @@ export function peerHost(peer: string): string {
  * @returns The key.
  * @example
  * ```ts
- * import { addressKey } from "./rate_limit.ts";
+ * import { addressKey } from "./abuse_guard.ts";
  * console.assert(addressKey("2001:db8::1") === "2001:db8:0:0::/64");
  * console.assert(addressKey("::ffff:10.1.2.3") === "10.1.2.3");
  * console.assert(addressKey("10.1.2.3") === "10.1.2.3");
@@ -96,7 +96,7 @@ const WINDOW = 60_000;
  *
  * @example
  * ```ts
- * import { AbuseGuard } from "./rate_limit.ts";
+ * import { AbuseGuard } from "./abuse_guard.ts";
  * const guard = new AbuseGuard({ connRate: 2, authFailuresPerMinute: 1 });
  * console.assert(guard.admit("10.0.0.1", 0) === null);
  * console.assert(guard.admit("10.0.0.1", 0) === null);

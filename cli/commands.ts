@@ -5,11 +5,11 @@
  * @module
  */
 
-import { ServerError } from "../lib/errors.ts";
-import { isValidNick, isValidRoom, LOBBY } from "../lib/limits.ts";
-import type { Client, Push, TimeSample } from "./client.ts";
-import { CliError, intOption, type ParsedCli, UsageError } from "./cli_args.ts";
-import { describeError, openClient } from "./cli_connect.ts";
+import { ServerError } from "../lib/protocol/errors.ts";
+import { isValidNick, isValidRoom, LOBBY } from "../lib/protocol/limits.ts";
+import type { Client, Push, TimeSample } from "../client/client.ts";
+import { CliError, intOption, type ParsedCli, UsageError } from "./args.ts";
+import { describeError, openClient } from "./connect.ts";
 import { clock, colorEnabled, formatBytes, formatMs, makeStyles, printable } from "./term.ts";
 
 /**

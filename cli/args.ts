@@ -6,7 +6,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { DEFAULT_HOST, DEFAULT_PORT } from "../lib/limits.ts";
+import { DEFAULT_HOST, DEFAULT_PORT } from "../lib/protocol/limits.ts";
 
 /** Wrong usage: the command line itself is at fault (exit code 2). */
 export class UsageError extends Error {
@@ -154,7 +154,7 @@ const PARSE_OPTIONS = {
  * @throws {UsageError} When it is not such a URL.
  * @example
  * ```ts
- * import { parseServerUrl } from "./cli_args.ts";
+ * import { parseServerUrl } from "./args.ts";
  * const t = parseServerUrl("sbs://chat.example.org:7400");
  * console.assert(t.host === "chat.example.org" && t.port === 7400 && t.tls);
  * ```
