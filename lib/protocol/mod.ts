@@ -19,3 +19,4 @@ export * from "./encoder.ts";
 export * from "./errors.ts";
 export * from "./frame.ts";
 export * from "./limits.ts";
+export * from "./frames.ts";
