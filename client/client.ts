@@ -11,13 +11,12 @@ import { ServerError } from "../lib/protocol/errors.ts";
 import {
   type Frame,
   PUSH_VERBS,
-  type RoomEntry,
   SERVER_PAYLOADS,
   type StreamStart,
-  type WhoEntry,
 } from "../lib/protocol/frame.ts";
 
-export type { RoomEntry, WhoEntry };
+import type { Hello, ListEntry, RoomEntry, WhoEntry } from "../lib/protocol/rows.ts";
+export type { Hello, ListEntry, RoomEntry, WhoEntry };
 import { DEFAULT_HOST, DEFAULT_PORT } from "../lib/protocol/limits.ts";
 
 /** Options of {@linkcode connect}. */
@@ -58,20 +57,6 @@ export interface ConnectOptions {
   timeout?: number;
 }
 
-/** What the server said in `HELLO`. */
-export interface Hello {
-  server: string;
-  version: string;
-  proto: number;
-  nick: string;
-  max_payload: number;
-  auth_required: boolean;
-  /** How to log in when `auth_required`: `password` (`AUTH user password`), `token` (`AUTH token`). */
-  auth_methods?: ("password" | "token")[];
-  tls: boolean;
-  [key: string]: unknown;
-}
-
 /** A push: a frame the server sent on its own. */
 export type Push =
   | { type: "msg"; room: string; from: string; payload: Uint8Array; text: string }
@@ -102,17 +87,8 @@ export interface ReplySink {
   abort(error: Error): void;
 }
 
-/** One row of {@linkcode Client.list}. */
-export interface FileEntry {
-  /** The name in its folder (plain, not percent-encoded). */
-  name: string;
-  /** `file` or `dir`. */
-  type: "file" | "dir";
-  /** Bytes; 0 for a folder. */
-  size: number;
-  /** Modification time, unix milliseconds. */
-  mtime: number;
-}
+/** One row of {@linkcode Client.list}: the `LIST` row type. */
+export type FileEntry = ListEntry;
 
 /** The head of a `FILE` reply: what the server is about to send. */
 export interface FileHead {

@@ -97,21 +97,3 @@ export const PUSH_VERBS: ReadonlySet<string> = new Set([
   "PING",
   "BYE",
 ]);
-
-/** One row of the JSON array of a `WHO` reply. */
-export interface WhoEntry {
-  /** The nick. */
-  nick: string;
-  /** Rooms joined, `lobby` first. */
-  rooms: string[];
-  /** Connected since, unix milliseconds. */
-  since: number;
-}
-
-/** One row of the JSON array of a `ROOMS` reply. */
-export interface RoomEntry {
-  /** The room, as first created. */
-  room: string;
-  /** Number of members. */
-  members: number;
-}

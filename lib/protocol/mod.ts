@@ -20,3 +20,4 @@ export * from "./errors.ts";
 export * from "./frame.ts";
 export * from "./limits.ts";
 export * from "./frames.ts";
+export * from "./rows.ts";

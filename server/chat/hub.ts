@@ -7,7 +7,7 @@
  */
 
 import { encodeFrame, encodeLine } from "../../lib/protocol/encoder.ts";
-import type { RoomEntry, WhoEntry } from "../../lib/protocol/frame.ts";
+import type { RoomEntry, WhoEntry } from "../../lib/protocol/rows.ts";
 import { LOBBY } from "../../lib/protocol/limits.ts";
 
 export type { RoomEntry, WhoEntry };

@@ -15,6 +15,9 @@ import { WriteBehind } from "../../lib/write_behind.ts";
 import { ErrorCode } from "../../lib/protocol/errors.ts";
 import { MAX_PATH_BYTES } from "../../lib/protocol/limits.ts";
 import { HashCache, versionOf } from "./hash_cache.ts";
+import type { ListEntry } from "../../lib/protocol/rows.ts";
+
+export type { ListEntry };
 
 /** Bytes of an upload buffered before each disk write (two such buffers per upload). */
 const WRITE_BUFFER = 256 * 1024;
@@ -46,18 +49,6 @@ export class FileError extends Error {
     this.name = "FileError";
     this.code = code;
   }
-}
-
-/** One row of `LIST`. */
-export interface ListEntry {
-  /** The name in its folder (plain, not percent-encoded). */
-  name: string;
-  /** `file` or `dir`. */
-  type: "file" | "dir";
-  /** Bytes; 0 for a folder. */
-  size: number;
-  /** Modification time, unix milliseconds. */
-  mtime: number;
 }
 
 /** A path that passed confinement. */
