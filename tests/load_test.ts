@@ -5,7 +5,8 @@
 
 import assert from "node:assert/strict";
 import { Decoder } from "../lib/protocol/decoder.ts";
-import { type Frame, SERVER_PAYLOADS } from "../lib/protocol/frame.ts";
+import type { Frame } from "../lib/protocol/frame.ts";
+import { SERVER_PAYLOADS } from "../lib/protocol/verbs.ts";
 import { startServerProcess } from "./test_util.ts";
 
 const CLIENTS = 500;

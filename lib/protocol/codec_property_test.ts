@@ -21,7 +21,8 @@ import {
   utf8Length,
 } from "./encoder.ts";
 import { ProtocolError } from "./errors.ts";
-import { CLIENT_PAYLOADS, type DecodeEvent, type PayloadKind, SERVER_PAYLOADS } from "./frame.ts";
+import type { DecodeEvent, PayloadKind } from "./frame.ts";
+import { CLIENT_PAYLOADS, SERVER_PAYLOADS } from "./verbs.ts";
 
 const utf8 = new TextEncoder();
 function env(name: string): string | undefined {

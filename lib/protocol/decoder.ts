@@ -7,7 +7,7 @@
 
 import { ErrorCode, ProtocolError } from "./errors.ts";
 import type { DecodeEvent, Frame, PayloadKind, StreamStart } from "./frame.ts";
-import { CLIENT_PAYLOADS } from "./frame.ts";
+import { CLIENT_PAYLOADS } from "./verbs.ts";
 import { DEFAULT_LIMITS } from "./limits.ts";
 
 /** Options of {@linkcode Decoder}. */

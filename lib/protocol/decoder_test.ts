@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { copyEvent, decodeAll, Decoder, type DecoderOptions } from "./decoder.ts";
 import { ErrorCode, ProtocolError } from "./errors.ts";
-import { CLIENT_PAYLOADS, type DecodeEvent, SERVER_PAYLOADS } from "./frame.ts";
+import type { DecodeEvent } from "./frame.ts";
+import { CLIENT_PAYLOADS, SERVER_PAYLOADS } from "./verbs.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Helpers

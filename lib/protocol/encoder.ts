@@ -186,3 +186,74 @@ export function decodePath(text: string): string | null {
     return null;
   }
 }
+
+/**
+ * Frames with one head (`MSG room nick`) and many payloads, encoded back to back into one
+ * growing buffer: the bytes of `encodeFrame(head, p)` for each `p`, in order, with the head
+ * encoded once. Used for room fan-out (one buffer delivered to every member).
+ *
+ * @example
+ * ```ts
+ * import { encodeFrame, FrameBatch } from "./encoder.ts";
+ * const batch = new FrameBatch("MSG lobby ann");
+ * batch.append(new Uint8Array([104, 105]));
+ * batch.append(new Uint8Array([33]));
+ * const one = [...encodeFrame("MSG lobby ann", new Uint8Array([104, 105])),
+ *   ...encodeFrame("MSG lobby ann", new Uint8Array([33]))];
+ * console.assert(batch.bytes().join() === one.join());
+ * ```
+ */
+export class FrameBatch {
+  readonly #prefix: Uint8Array;
+  #buf: Uint8Array = new Uint8Array(0);
+  #length = 0;
+
+  /** @param head The frame's head: verb and arguments, without the byte count. */
+  constructor(head: string) {
+    this.#prefix = encoder.encode(`${head} `);
+  }
+
+  /** Bytes encoded so far. */
+  get length(): number {
+    return this.#length;
+  }
+
+  /**
+   * Appends one frame carrying `payload` (copied).
+   *
+   * @param payload The frame's payload.
+   */
+  append(payload: Uint8Array): void {
+    const n = payload.length;
+    const prefix = this.#prefix;
+    const need = this.#length + prefix.length + 12 + n;
+    if (need > this.#buf.length) {
+      const grown = new Uint8Array(Math.max(need, 4096, this.#buf.length * 2));
+      grown.set(this.#buf.subarray(0, this.#length));
+      this.#buf = grown;
+    }
+    const buf = this.#buf;
+    let at = this.#length;
+    buf.set(prefix, at);
+    at += prefix.length;
+    // The byte count in decimal, then CRLF, the payload, CRLF.
+    let digits = 1;
+    for (let v = n; v >= 10; v = Math.floor(v / 10)) digits++;
+    for (let i = digits - 1, v = n; i >= 0; i--, v = Math.floor(v / 10)) {
+      buf[at + i] = 48 + (v % 10);
+    }
+    at += digits;
+    buf[at++] = 13;
+    buf[at++] = 10;
+    buf.set(payload, at);
+    at += n;
+    buf[at++] = 13;
+    buf[at++] = 10;
+    this.#length = at;
+  }
+
+  /** The frames so far: a view of the batch's buffer (do not append after handing it out). */
+  bytes(): Uint8Array {
+    return this.#buf.subarray(0, this.#length);
+  }
+}

@@ -9,7 +9,8 @@ import {
   encodeTextFrame,
   utf8Length,
 } from "./encoder.ts";
-import { CLIENT_PAYLOADS, type DecodeEvent, SERVER_PAYLOADS } from "./frame.ts";
+import type { DecodeEvent } from "./frame.ts";
+import { CLIENT_PAYLOADS, SERVER_PAYLOADS } from "./verbs.ts";
 
 const utf8 = new TextEncoder();
 const text = new TextDecoder();

@@ -69,31 +69,3 @@ export type DecodeEvent = Frame | StreamStart | StreamData | StreamEnd | DecodeF
  * - `stream`: sized only, handed out in pieces (`PUT`, `FILE`).
  */
 export type PayloadKind = "text" | "sized" | "stream";
-
-/** Payload verbs of commands sent by clients, as the server decodes them. */
-export const CLIENT_PAYLOADS: ReadonlyMap<string, PayloadKind> = new Map<string, PayloadKind>([
-  ["SAY", "text"],
-  ["TELL", "text"],
-  ["PUT", "stream"],
-]);
-
-/** Payload verbs of frames sent by the server, as a client decodes them. */
-export const SERVER_PAYLOADS: ReadonlyMap<string, PayloadKind> = new Map<string, PayloadKind>([
-  ["MSG", "sized"],
-  ["DM", "sized"],
-  ["WHO", "sized"],
-  ["ROOMS", "sized"],
-  ["LIST", "sized"],
-  ["HELP", "sized"],
-  ["FILE", "stream"],
-]);
-
-/** Verbs the server sends on its own, never as a reply. */
-export const PUSH_VERBS: ReadonlySet<string> = new Set([
-  "MSG",
-  "DM",
-  "JOINED",
-  "LEFT",
-  "PING",
-  "BYE",
-]);

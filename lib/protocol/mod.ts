@@ -21,3 +21,4 @@ export * from "./frame.ts";
 export * from "./limits.ts";
 export * from "./frames.ts";
 export * from "./rows.ts";
+export * from "./verbs.ts";
