@@ -25,6 +25,8 @@ export interface ServerConfig {
   maxClients: number;
   /** Most bytes queued to one client. */
   maxPending: number;
+  /** Pipelined commands of one client whose engine work may overlap. */
+  maxInflight: number;
   /** Longest a write may make no progress. */
   writeDeadline: number;
   /** Silence before the server pings. */
@@ -104,6 +106,12 @@ export const OPTIONS: readonly OptionSpec[] = [
     flag: "max-pending",
     kind: "size",
     help: "bytes queued to one client before it is cut",
+  },
+  {
+    key: "maxInflight",
+    flag: "max-inflight",
+    kind: "int",
+    help: "pipelined commands of one client in flight at once",
   },
   {
     key: "writeDeadline",
@@ -205,6 +213,7 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = {
   downloadMemory: 64 * 1024 * 1024,
   uploadMemory: 64 * 1024 * 1024,
   maxHashes: 2,
+  maxInflight: 64,
   ...DEFAULT_LIMITS,
   logFormat: "text",
   tlsCert: "",
@@ -451,6 +460,7 @@ export function validateConfig(config: ServerConfig): void {
     throw new RangeError("--upload-memory: must be at least 1MiB");
   }
   if (config.maxPending < 64 * 1024) throw new RangeError("--max-pending: must be at least 64KiB");
+  if (config.maxInflight < 1) throw new RangeError("--max-inflight: must be at least 1");
   if (config.pingInterval < 10) throw new RangeError("--ping-interval: must be at least 10ms");
   if (config.writeDeadline < 10) throw new RangeError("--write-deadline: must be at least 10ms");
   if ((config.tlsCert === "") !== (config.tlsKey === "")) {

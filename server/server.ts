@@ -1,50 +1,47 @@
 /**
- * The accept loop: listens, enforces `max_clients`, starts a session per connection, sweeps
- * liveness and write deadlines, and shuts down gracefully.
+ * The composition root: builds the parts from the configuration (hub, engine, file store,
+ * accounts, commands, metrics, listener) and wires them together. No protocol logic lives here.
  *
  * @module
  */
 
-import type { SecureContext } from "node:tls";
-import { encodeError } from "../lib/protocol/encoder.ts";
-import { ErrorCode } from "../lib/protocol/errors.ts";
-import { authCommand, Authenticator } from "./auth/auth.ts";
-import { CHAT_HANDLERS } from "./chat/commands.ts";
-import { DEFAULT_CONFIG, type ServerConfig, validateConfig } from "./config.ts";
-import { createFileHandlers } from "./files/commands.ts";
-import { FileStore } from "./files/store.ts";
-import { HashCache } from "./files/hash_cache.ts";
-import { type Hub, LocalHub } from "./chat/hub.ts";
-import { createLogger, type Logger } from "./observe/log.ts";
+import { VERB_TABLE } from "../lib/protocol/verbs.ts";
 import { AbuseGuard } from "./auth/abuse_guard.ts";
-import {
-  type Handler,
-  type ServerContext,
-  Session,
-  type SessionConn,
-  type StreamHandler,
-} from "./conn/session.ts";
-import { acceptTls, loadTlsContext } from "./conn/tls.ts";
+import { Authenticator, createAuthHandler } from "./auth/auth.ts";
+import { createChatHandlers } from "./chat/commands.ts";
+import { ChatHub } from "./chat/hub.ts";
+import { DEFAULT_CONFIG, type ServerConfig, validateConfig } from "./config.ts";
+import { Acceptor, formatAddr } from "./conn/listener.ts";
+import { type Command, Session, type SessionConn, type SessionContext } from "./conn/session.ts";
+import { loadTlsContext } from "./conn/tls.ts";
+import type { Handler, StreamHandler } from "./core/handler.ts";
+import type { Hub } from "./core/hub.ts";
+import type { Logger } from "./core/logger.ts";
+import { createFileHandlers } from "./files/commands.ts";
+import { HashCache } from "./files/hash_cache.ts";
+import { FileStore } from "./files/store.ts";
+import { createLogger } from "./observe/log.ts";
+import { MetricsSink, type MetricsSnapshot } from "./observe/metrics.ts";
 
 /** Options of {@linkcode startServer} beyond the configuration. */
 export interface StartOptions {
   /**
-   * The hub.
-   * @default {new LocalHub()}
+   * The hub (with its engine).
+   * @default {new ChatHub() over a new MemoryEngine}
    */
-  hub?: Hub;
+  hub?: ChatHub;
   /**
    * The logger.
    * @default {a logger in config.logFormat on stderr}
    */
   log?: Logger;
-  /** More command handlers (file commands), by verb. */
+  /** More command handlers, by verb (they replace the built-in ones). */
   handlers?: ReadonlyMap<string, Handler>;
   /** Handlers of streamed commands (`PUT`), by verb. */
   streamHandlers?: ReadonlyMap<string, StreamHandler>;
   /** Extra `HELLO` fields. */
   hello?: Record<string, unknown>;
-  /** A listener to use instead of `Deno.listen` (TLS). */
+  /** A listener to use instead of `Deno.listen`. */
   listener?: Deno.Listener;
 }
 
@@ -58,8 +55,12 @@ export interface Server extends AsyncDisposable {
   readonly port: number;
   /** Number of connected clients. */
   readonly clients: number;
+  /** The hub's node id (unique per process start). */
+  readonly node: string;
   /** Resolves when the server has stopped. */
   readonly finished: Promise<void>;
+  /** Every counter of the metrics sink, now. */
+  metrics(): MetricsSnapshot;
   /**
    * Stops accepting, sends `BYE shutdown` to every client, and closes them (forcibly after
    * `graceMs`).
@@ -75,8 +76,6 @@ export interface Server extends AsyncDisposable {
    */
   reloadUsers(): Promise<number>;
 }
-
-const FULL = encodeError(ErrorCode.Unavailable, "server full");
 
 /**
  * Starts a server.
@@ -99,6 +98,7 @@ export function startServer(
   const cfg: ServerConfig = { ...DEFAULT_CONFIG, ...config };
   validateConfig(cfg);
   const log = options.log ?? createLogger({ format: cfg.logFormat });
+  const metrics = new MetricsSink();
   const auth = cfg.users !== "" || cfg.authToken !== ""
     ? new Authenticator({ usersFile: cfg.users, token: cfg.authToken })
     : undefined;
@@ -110,11 +110,12 @@ export function startServer(
   const tls = cfg.tlsCert !== ""
     ? loadTlsContext({ certFile: cfg.tlsCert, keyFile: cfg.tlsKey })
     : null;
-  const hub = options.hub ?? new LocalHub();
-  const sessions = new Set<Session>();
-  // Connections that are not sessions yet (TLS handshakes) or are being refused: they count
-  // toward max_clients and are closed on shutdown.
-  const handshaking = new Set<Deno.Conn>();
+  const hub = options.hub ?? new ChatHub({
+    onError: (e) => {
+      metrics.engineErrors++;
+      log.warn("engine error", { action: "publish", error: String(e) });
+    },
+  });
   // The shared folder: created if missing (a failure here stops the start-up).
   const store = FileStore.create(cfg.files, {
     readOnly: cfg.readOnly,
@@ -122,32 +123,62 @@ export function startServer(
     bufferBudget: cfg.uploadMemory,
     cache: new HashCache({ maxConcurrent: cfg.maxHashes }),
   });
-  const files = createFileHandlers(store, { budget: cfg.downloadMemory });
-  const handlers = new Map(CHAT_HANDLERS);
-  for (const [verb, h] of files.handlers) handlers.set(verb, h);
-  for (const [verb, h] of options.handlers ?? []) handlers.set(verb, h);
-  const streamHandlers = new Map(files.streamHandlers);
-  for (const [verb, h] of options.streamHandlers ?? []) streamHandlers.set(verb, h);
-  if (auth) handlers.set("AUTH", authCommand);
-  const ctx: ServerContext = {
-    config: cfg,
-    hub,
+  const files = createFileHandlers(store, {
+    budget: cfg.downloadMemory,
+    maxPending: cfg.maxPending,
+    maxPayload: cfg.maxPayload,
     log,
-    handlers,
-    streamHandlers,
+    metrics,
+  });
+  const handlers = new Map(createChatHandlers({
+    hub,
+    maxPayload: cfg.maxPayload,
+    maxRooms: cfg.maxRooms,
+    metrics,
+  }));
+  for (const [verb, h] of files.handlers) handlers.set(verb, h);
+  if (auth) {
+    handlers.set(
+      "AUTH",
+      createAuthHandler({
+        auth,
+        guard,
+        hub,
+        log,
+        maxAuthFailures: cfg.maxAuthFailures,
+        authBan: cfg.authBan,
+        metrics,
+      }),
+    );
+  }
+  for (const [verb, h] of options.handlers ?? []) handlers.set(verb, h);
+  const streams = new Map(files.streamHandlers);
+  for (const [verb, h] of options.streamHandlers ?? []) streams.set(verb, h);
+  const commands = new Map<string, Command>();
+  for (const [verb, handler] of handlers) {
+    commands.set(verb, { handler, overlap: VERB_TABLE.get(verb)?.order === "overlap" });
+  }
+
+  const sessions = new Set<Session>();
+  const ctx: SessionContext = {
+    config: cfg,
+    hub: hub as Hub,
+    log,
+    metrics,
+    node: hub.node,
+    commands,
+    streams,
     hello: {
       ...(tls ? { tls: true } : {}),
       ...(auth ? { auth_required: true, auth_methods: auth.methods } : {}),
       ...options.hello,
     },
+    guest: auth?.guest ?? null,
     onClose: (s) => sessions.delete(s),
-    auth,
-    guard,
   };
   const listener = options.listener ??
     Deno.listen({ hostname: cfg.host, port: cfg.port, transport: "tcp" });
   const addr = listener.addr as Deno.NetAddr;
-  let stopping = false;
 
   const tick = Math.max(
     10,
@@ -163,122 +194,29 @@ export function startServer(
     }
   }, tick);
 
-  // Refusals are logged at most once a second (a flood must not flood the log too).
-  let refusalLoggedAt = 0;
-  let refusalsUnlogged = 0;
-  function refuse(conn: Deno.Conn, peer: string, bytes: Uint8Array, why: string): void {
-    const now = Date.now();
-    if (now - refusalLoggedAt >= 1000) {
-      log.warn(`refused: ${why}`, { peer, unlogged: refusalsUnlogged || undefined });
-      refusalLoggedAt = now;
-      refusalsUnlogged = 0;
-    } else refusalsUnlogged++;
-    const close = () => {
-      clearTimeout(timer);
-      handshaking.delete(conn);
-      try {
-        conn.close();
-      } catch {
-        // Gone already.
-      }
-    };
-    // A client that never reads (or never finishes its TLS handshake) must not hold the socket.
-    const timer = setTimeout(close, cfg.loginTimeout);
-    handshaking.add(conn);
-    // On a TLS port the refusal is said over TLS, as anything else would be garbage to the client.
-    const said = tls === null
-      ? conn.write(bytes)
-      : acceptTls(conn, tls, cfg.loginTimeout).then((secured) =>
-        secured.write(bytes).finally(() => secured.close())
-      );
-    said.catch(() => {}).finally(close);
-  }
-
   function startSession(conn: SessionConn, peer: string): void {
     const session = new Session(conn, peer, ctx);
     sessions.add(session);
     void session.run();
   }
 
-  async function handshakeThenStart(
-    conn: Deno.Conn,
-    peer: string,
-    context: SecureContext,
-  ): Promise<void> {
-    handshaking.add(conn);
-    let secured: SessionConn;
-    try {
-      secured = await acceptTls(conn, context, cfg.loginTimeout);
-    } catch (e) {
-      log.warn("tls handshake failed", { peer, error: (e as Error).message });
-      return;
-    } finally {
-      handshaking.delete(conn);
-    }
-    if (stopping) return secured.close();
-    startSession(secured, peer);
-  }
+  const acceptor = new Acceptor(listener, {
+    maxClients: cfg.maxClients,
+    handshakeTimeout: cfg.loginTimeout,
+    tls,
+    log,
+    sessions: () => sessions.size,
+    admit: (host, now) => guard.admit(host, now),
+    start: startSession,
+  });
 
-  async function acceptLoop(): Promise<void> {
-    for (;;) {
-      let conn: Deno.Conn;
-      try {
-        conn = await listener.accept();
-      } catch (e) {
-        if (stopping || e instanceof Deno.errors.BadResource) return;
-        log.error("accept failed", { error: String(e) });
-        await new Promise((r) => setTimeout(r, 50));
-        continue;
-      }
-      const remote = conn.remoteAddr as Deno.NetAddr;
-      const peer = remote.hostname.includes(":")
-        ? `[${remote.hostname}]:${remote.port}`
-        : `${remote.hostname}:${remote.port}`;
-      if (stopping || sessions.size + handshaking.size >= cfg.maxClients) {
-        refuse(
-          conn,
-          peer,
-          stopping ? encodeError(ErrorCode.Unavailable, "shutting down") : FULL,
-          stopping ? "shutting down" : "server full",
-        );
-        continue;
-      }
-      const tooMany = guard.admit(remote.hostname, Date.now());
-      if (tooMany !== null) {
-        refuse(conn, peer, encodeError(ErrorCode.TooMany, tooMany), tooMany);
-        continue;
-      }
-      try {
-        (conn as Deno.TcpConn).setNoDelay?.(true);
-      } catch {
-        // Not TCP, or already closed.
-      }
-      if (tls) void handshakeThenStart(conn, peer, tls);
-      else startSession(conn, peer);
-    }
-  }
-
-  const accepting = acceptLoop();
   let finish!: () => void;
   const finished = new Promise<void>((resolve) => finish = resolve);
   let shuttingDown: Promise<void> | null = null;
 
   function shutdown(graceMs = 2000): Promise<void> {
     shuttingDown ??= (async () => {
-      stopping = true;
-      try {
-        listener.close();
-      } catch {
-        // Closed already.
-      }
-      await accepting;
-      for (const conn of handshaking) {
-        try {
-          conn.close();
-        } catch {
-          // Gone already.
-        }
-      }
+      await acceptor.stop();
       const all = [...sessions];
       for (const s of all) s.end("shutdown");
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -288,6 +226,7 @@ export function startServer(
       for (const s of all) s.close("shutdown");
       await store.abortAll();
       clearInterval(sweeper);
+      if (options.hub === undefined) await hub.close();
       log.info("stopped", { clients: all.length });
       finish();
     })();
@@ -295,12 +234,10 @@ export function startServer(
   }
 
   log.info("listening", {
-    addr: addr.hostname.includes(":")
-      ? `[${addr.hostname}]:${addr.port}`
-      : `${addr.hostname}:${addr.port}`,
+    addr: formatAddr(addr),
     files: cfg.files,
     max_clients: cfg.maxClients,
-    tls: ctx.hello.tls === true,
+    tls: tls !== null,
     auth: auth ? auth.methods.join(",") : "none",
     users: auth?.usersFile ? auth.userCount : undefined,
   });
@@ -343,6 +280,8 @@ export function startServer(
     get clients() {
       return sessions.size;
     },
+    node: hub.node,
+    metrics: () => metrics.snapshot(),
     finished,
     shutdown,
     reloadUsers,

@@ -1,250 +1,264 @@
 /**
- * The hub: rooms, nicks and fan-out. Sessions and handlers only see the {@linkcode Hub}
- * interface; {@linkcode LocalHub} is the in-process implementation. A hub spread over several
- * server processes (Redis) may answer with promises: every method returns {@linkcode Awaitable}.
+ * The hub facade: what sessions and handlers call ({@linkcode Hub}), made of this node's local
+ * fan-out and an engine node (broker, presence, log). The memory engine is the default; any
+ * engine that implements server/core/engine.ts works the same way.
+ *
+ * Room messages are batched: the messages one sender publishes to one room in one synchronous run
+ * (the frames of one read chunk) are encoded into one buffer and delivered to every member at the
+ * end of that run (a microtask), or before anything else the hub does, so order is kept.
  *
  * @module
  */
 
-import { encodeFrame, encodeLine } from "../../lib/protocol/encoder.ts";
-import type { RoomEntry, WhoEntry } from "../../lib/protocol/rows.ts";
+import { encodeFrame, encodeLine, FrameBatch } from "../../lib/protocol/encoder.ts";
 import { LOBBY } from "../../lib/protocol/limits.ts";
+import type { RoomEntry, WhoEntry } from "../../lib/protocol/rows.ts";
+import type { Engine, EngineNode, NodeEvents } from "../core/engine.ts";
+import { EngineUnavailableError } from "../core/handler.ts";
+import type { Hub, LeaveResult, PublishResult } from "../core/hub.ts";
+import { type Awaitable, type Member, then } from "../core/member.ts";
+import { LocalFanout, type LocalRoom } from "./local_fanout.ts";
+import { MemoryEngine } from "./memory/engine.ts";
 
-export type { RoomEntry, WhoEntry };
+export type { Hub, LeaveResult, Member, PublishResult, RoomEntry, WhoEntry };
 
-/** A value, or a promise of it. */
-export type Awaitable<T> = T | Promise<T>;
-
-/** A connected client as the hub sees it. */
-export interface Member {
-  /** Unique per server process. */
-  readonly id: number;
-  /** The current nick, as the client chose its case. */
-  readonly nick: string;
-  /** When it connected, unix milliseconds. */
-  readonly since: number;
-  /**
-   * Queues encoded push frames to the client (one frame, or several back to back). The bytes are
-   * shared with other members.
-   * @returns `false` when the client is gone or was cut for it.
-   */
-  deliver(bytes: Uint8Array): boolean;
-  /**
-   * Whether pushes reach this member now (`deliver` would not refuse them). Lets a hub count the
-   * recipients of a message before it delivers it. Absent means yes.
-   */
-  readonly acceptsPushes?: boolean;
+/** What this node knows of one of its members. */
+interface LocalMember {
+  nick: string;
+  /** Its rooms by key, `lobby` first. */
+  readonly rooms: Map<string, LocalRoom>;
 }
 
-/** Outcome of {@linkcode Hub.publish}: a recipient count, or why not. */
-export type PublishResult = number | "no-room" | "not-member";
-
-/** Outcome of {@linkcode Hub.leave}. */
-export type LeaveResult = { room: string } | "lobby" | "not-member";
-
-/** Rooms, nicks and fan-out, as sessions and handlers use them. */
-export interface Hub {
-  /**
-   * Adds a member (in `lobby`, silently) under a fresh `guest-<n>` nick.
-   * @returns The guest nick given.
-   */
-  attach(member: Member, setNick: (nick: string) => void): Awaitable<string>;
-  /** Removes a member everywhere; pushes `LEFT` to the rooms it had joined (not `lobby`). */
-  detach(member: Member): Awaitable<void>;
-  /**
-   * Gives `member` the nick `nick` if nobody else has it (case-insensitively).
-   * @returns `true` on success, `false` when the nick is taken.
-   */
-  rename(member: Member, nick: string): Awaitable<boolean>;
-  /**
-   * Puts `member` in `room`, creating it; pushes `JOINED` to the others when it is new there.
-   * @returns The room's display name.
-   */
-  join(member: Member, room: string): Awaitable<string>;
-  /** Takes `member` out of `room`; pushes `LEFT` to those remaining. */
-  leave(member: Member, room: string): Awaitable<LeaveResult>;
-  /** Sends `MSG room from N` + payload to every other member of `room`. */
-  publish(member: Member, room: string, payload: Uint8Array): Awaitable<PublishResult>;
-  /**
-   * Sends `DM from N` + payload to the member called `nick`.
-   * @returns `false` when nobody has that nick, or its owner takes no pushes.
-   */
-  tell(member: Member, nick: string, payload: Uint8Array): Awaitable<boolean>;
-  /** Lists members of `room` (everybody without one); `null` for an unknown room. */
-  who(room?: string): Awaitable<WhoEntry[] | null>;
-  /** Lists rooms with their member counts. */
-  rooms(): Awaitable<RoomEntry[]>;
-  /** The number of rooms `member` has joined, `lobby` included. */
-  roomCount(member: Member): number;
-}
-
-interface Room {
-  name: string;
-  members: Set<Member>;
-}
-
-/**
- * Messages of one sender to one room, encoded back to back into one buffer and delivered to each
- * member once: the same bytes for everybody, one queue entry per member instead of one per message.
- */
+/** Messages of one sender to one room, encoded back to back. */
 interface Batch {
-  room: Room;
+  readonly room: LocalRoom;
   /** The room name as the sender wrote it. */
-  name: string;
-  sender: Member;
-  /** `MSG room nick ` in bytes. */
-  prefix: Uint8Array;
+  readonly name: string;
+  readonly sender: Member;
   /** Members it will reach, counted when the batch started (membership changes flush first). */
-  recipients: number;
-  buf: Uint8Array;
-  length: number;
+  readonly recipients: Awaitable<number>;
+  readonly frames: FrameBatch;
 }
 
-/** Payloads larger than this are not batched (encoded and fanned out on their own, as before). */
+/** Options of {@linkcode ChatHub}. */
+export interface ChatHubOptions {
+  /**
+   * The engine; it must connect synchronously (use {@linkcode ChatHub.connect} otherwise).
+   * @default {new MemoryEngine()}
+   */
+  engine?: Engine;
+  /** Told about engine failures nobody waits for (a batch published after its replies). */
+  onError?: (error: unknown) => void;
+}
+
+/** Payloads larger than this are not batched (encoded and fanned out on their own). */
 const BATCH_PAYLOAD = 16 * 1024;
 /** A batch is delivered once it holds this many bytes. */
 const BATCH_BYTES = 256 * 1024;
-const text = new TextEncoder();
+
+/** Turns an engine's rejection into `EngineUnavailableError` (the command's `ERR 503`). */
+function engineCall<T>(value: Awaitable<T>): Awaitable<T> {
+  if (!(value instanceof Promise)) return value;
+  return value.catch((e: unknown) => {
+    if (e instanceof EngineUnavailableError) throw e;
+    throw new EngineUnavailableError(e instanceof Error ? e.message : String(e), { cause: e });
+  });
+}
+
+/** Waits for the promises among `values`, if any. */
+function all(values: Awaitable<unknown>[]): Awaitable<void> {
+  const pending = values.filter((v) => v instanceof Promise);
+  if (pending.length === 0) return;
+  return engineCall(Promise.all(pending).then(() => {}));
+}
 
 /**
- * The in-process hub: everything in maps, fan-out by queueing the same bytes to every member.
- *
- * Room messages are batched: the messages one sender publishes to one room in one synchronous run
- * (the frames of one read chunk) are encoded into one buffer, delivered to every member at the end
- * of that run (a microtask), or before anything else the hub does, so order is kept.
+ * The hub of one server process.
  *
  * @example
  * ```ts
- * import { LocalHub, type Member } from "./hub.ts";
- * const hub = new LocalHub();
+ * import { ChatHub, type Member } from "./hub.ts";
+ * const hub = new ChatHub();
  * const got: Uint8Array[] = [];
- * function member(id: number): Member {
- *   let nick = "";
- *   const m = { id, since: 0, get nick() { return nick; }, deliver: (b: Uint8Array) => got.push(b) > 0 };
- *   hub.attach(m, (n) => nick = n);
+ * function member(id: string): Member {
+ *   const m = { id, since: 0, deliver: (b: Uint8Array) => got.push(b) > 0 };
+ *   hub.attach(m);
  *   return m;
  * }
- * const a = member(1), b = member(2);
+ * const a = member("n.1"), b = member("n.2");
  * console.assert(hub.publish(a, "lobby", new Uint8Array([104, 105])) === 1);
  * hub.flush(); // room messages are delivered in a microtask, or now with flush()
- * console.assert(got.length === 1 && b.nick === "guest-2");
+ * console.assert(got.length === 1 && hub.nick(b) === "guest-2");
  * ```
  */
-export class LocalHub implements Hub {
-  readonly #rooms = new Map<string, Room>();
-  readonly #nicks = new Map<string, Member>();
-  readonly #setters = new Map<Member, (nick: string) => void>();
-  readonly #joined = new Map<Member, Set<Room>>();
-  #guest = 0;
+export class ChatHub implements Hub {
+  readonly #fanout = new LocalFanout();
+  readonly #members = new Map<Member, LocalMember>();
+  readonly #byId = new Map<string, Member>();
+  readonly #onError: (error: unknown) => void;
+  #node!: EngineNode;
   #batch: Batch | null = null;
 
-  constructor() {
-    this.#rooms.set(LOBBY, { name: LOBBY, members: new Set() });
+  /**
+   * Connects a hub to an engine that may answer asynchronously (Redis).
+   *
+   * @param engine The engine.
+   * @param options See {@linkcode ChatHubOptions} (`engine` is ignored).
+   * @returns The hub, once its node is connected.
+   */
+  static async connect(engine: Engine, options: ChatHubOptions = {}): Promise<ChatHub> {
+    connecting = true;
+    let hub: ChatHub;
+    try {
+      hub = new ChatHub(options);
+    } finally {
+      connecting = false;
+    }
+    hub.#node = await engine.connect(hub.#events);
+    return hub;
   }
 
-  /** The number of members attached. */
+  /** @param options See {@linkcode ChatHubOptions}. */
+  constructor(options: ChatHubOptions = {}) {
+    this.#onError = options.onError ?? (() => {});
+    if (connecting) return;
+    const node = (options.engine ?? new MemoryEngine()).connect(this.#events);
+    if (node instanceof Promise) {
+      throw new TypeError("Cannot connect the hub synchronously: use ChatHub.connect()");
+    }
+    this.#node = node;
+  }
+
+  /** This node's id in the engine. */
+  get node(): string {
+    return this.#node.id;
+  }
+
+  /** The number of members attached to this node. */
   get size(): number {
-    return this.#joined.size;
+    return this.#members.size;
   }
 
-  attach(member: Member, setNick: (nick: string) => void): string {
+  readonly #events: NodeEvents = {
+    room: (room, bytes, except) => this.#fanout.deliver(room, bytes, except),
+    direct: (member, bytes) => this.#byId.get(member)?.deliver(bytes) ?? false,
+    audience: (room, except) => this.#fanout.audience(room, except),
+  };
+
+  attach(member: Member): Awaitable<string> {
     this.flush();
-    let nick: string;
-    do nick = `guest-${++this.#guest}`; while (this.#nicks.has(nick));
-    this.#nicks.set(nick, member);
-    this.#setters.set(member, setNick);
-    setNick(nick);
-    const lobby = this.#rooms.get(LOBBY)!;
-    lobby.members.add(member);
-    this.#joined.set(member, new Set([lobby]));
-    return nick;
+    return then(engineCall(this.#node.presence.attach(member)), (nick) => {
+      const local: LocalMember = { nick, rooms: new Map() };
+      this.#members.set(member, local);
+      this.#byId.set(member.id, member);
+      this.#addTo(local, LOBBY, member);
+      return nick;
+    });
   }
 
-  detach(member: Member): void {
+  detach(member: Member): Awaitable<void> {
     this.flush();
-    const rooms = this.#joined.get(member);
-    if (rooms === undefined) return;
-    this.#joined.delete(member);
-    this.#setters.delete(member);
-    const key = member.nick.toLowerCase();
-    if (this.#nicks.get(key) === member) this.#nicks.delete(key);
-    for (const room of rooms) {
-      room.members.delete(member);
-      if (room.name === LOBBY) continue;
-      if (room.members.size === 0) this.#rooms.delete(room.name.toLowerCase());
-      else this.#fanout(room, encodeLine(`LEFT ${room.name} ${member.nick}`), null);
+    const local = this.#members.get(member);
+    if (local === undefined) return;
+    this.#members.delete(member);
+    this.#byId.delete(member.id);
+    const calls: Awaitable<unknown>[] = [];
+    for (const room of local.rooms.values()) {
+      if (this.#fanout.remove(room, member)) calls.push(this.#node.broker.unsubscribe(room.key));
+      if (room.key !== LOBBY) calls.push(this.#push(room, `LEFT ${room.name} ${local.nick}`));
     }
+    calls.push(this.#node.presence.detach(member.id));
+    return all(calls);
   }
 
-  rename(member: Member, nick: string): boolean {
+  nick(member: Member): string {
+    return this.#members.get(member)?.nick ?? "";
+  }
+
+  rename(member: Member, nick: string): Awaitable<boolean> {
     this.flush();
-    const key = nick.toLowerCase();
-    const owner = this.#nicks.get(key);
-    if (owner !== undefined && owner !== member) return false;
-    this.#nicks.delete(member.nick.toLowerCase());
-    this.#nicks.set(key, member);
-    this.#setters.get(member)?.(nick);
-    return true;
+    return then(engineCall(this.#node.presence.rename(member.id, nick)), (ok) => {
+      const local = this.#members.get(member);
+      if (ok && local !== undefined) local.nick = nick;
+      return ok;
+    });
   }
 
-  join(member: Member, name: string): string {
+  join(member: Member, name: string): Awaitable<string> {
     this.flush();
-    const key = name.toLowerCase();
-    let room = this.#rooms.get(key);
-    if (room === undefined) {
-      room = { name, members: new Set() };
-      this.#rooms.set(key, room);
-    }
-    if (!room.members.has(member)) {
-      this.#fanout(room, encodeLine(`JOINED ${room.name} ${member.nick}`), null);
-      room.members.add(member);
-      this.#joined.get(member)?.add(room);
-    }
-    return room.name;
+    return then(engineCall(this.#node.presence.join(member.id, name)), (joined) => {
+      const local = this.#members.get(member);
+      if (local === undefined) return joined.room;
+      const key = joined.room.toLowerCase();
+      if (local.rooms.has(key)) return joined.room;
+      const room = this.#fanout.room(key);
+      const calls: Awaitable<unknown>[] = [];
+      if (room !== undefined) calls.push(this.#push(room, `JOINED ${joined.room} ${local.nick}`));
+      else {calls.push(
+          this.#node.broker.publish(key, encodeLine(`JOINED ${joined.room} ${local.nick}`), null),
+        );}
+      calls.push(this.#addTo(local, joined.room, member));
+      return then(all(calls), () => joined.room);
+    });
   }
 
-  leave(member: Member, name: string): LeaveResult {
+  leave(member: Member, name: string): Awaitable<LeaveResult> {
     this.flush();
     const key = name.toLowerCase();
     if (key === LOBBY) return "lobby";
-    const room = this.#rooms.get(key);
-    if (room === undefined || !room.members.has(member)) return "not-member";
-    room.members.delete(member);
-    this.#joined.get(member)?.delete(room);
-    if (room.members.size === 0) this.#rooms.delete(key);
-    else this.#fanout(room, encodeLine(`LEFT ${room.name} ${member.nick}`), null);
-    return { room: room.name };
+    const local = this.#members.get(member);
+    const room = local?.rooms.get(key);
+    if (local === undefined || room === undefined) return "not-member";
+    return then(
+      engineCall(this.#node.presence.leave(member.id, name)),
+      (): Awaitable<LeaveResult> => {
+        local.rooms.delete(key);
+        const calls: Awaitable<unknown>[] = [];
+        if (this.#fanout.remove(room, member)) calls.push(this.#node.broker.unsubscribe(key));
+        calls.push(this.#push(room, `LEFT ${room.name} ${local.nick}`));
+        return then(all(calls), () => ({ room: room.name }));
+      },
+    );
   }
 
-  publish(member: Member, name: string, payload: Uint8Array): PublishResult {
+  publish(member: Member, name: string, payload: Uint8Array): Awaitable<PublishResult> {
     const current = this.#batch;
     if (
       current !== null && current.sender === member && current.name === name &&
-      payload.length <= BATCH_PAYLOAD && current.length < BATCH_BYTES
+      payload.length <= BATCH_PAYLOAD && current.frames.length < BATCH_BYTES
     ) {
       // The usual case within one read chunk: the same sender to the same room as the batch being
       // built. Membership cannot have changed since it started (changes flush), so no lookups.
-      if (current.recipients > 0) this.#append(current, payload);
+      current.frames.append(payload);
       return current.recipients;
     }
-    const room = this.#rooms.get(name.toLowerCase());
-    if (room === undefined) return "no-room";
-    if (!room.members.has(member)) return "not-member";
+    const local = this.#members.get(member);
+    const room = local?.rooms.get(name.toLowerCase());
+    if (local === undefined || room === undefined) {
+      return then(
+        engineCall(this.#node.presence.hasRoom(name)),
+        (exists): PublishResult => exists ? "not-member" : "no-room",
+      );
+    }
     if (payload.length > BATCH_PAYLOAD) {
       this.flush();
-      return this.#fanout(room, encodeFrame(`MSG ${room.name} ${member.nick}`, payload), member);
+      const bytes = encodeFrame(`MSG ${room.name} ${local.nick}`, payload);
+      const here = this.#fanout.deliver(room.key, bytes, member.id);
+      return then(
+        engineCall(this.#node.broker.publish(room.key, bytes, member.id)),
+        (n) => here + n,
+      );
     }
     let batch = this.#batch;
     if (
       batch !== null &&
-      (batch.room !== room || batch.sender !== member || batch.length >= BATCH_BYTES)
+      (batch.room !== room || batch.sender !== member || batch.frames.length >= BATCH_BYTES)
     ) {
       this.flush();
       batch = null;
     }
-    if (batch === null) batch = this.#startBatch(room, member, name);
-    if (batch.recipients === 0) return 0;
-    this.#append(batch, payload);
+    batch ??= this.#startBatch(room, member, name, local.nick);
+    batch.frames.append(payload);
     return batch.recipients;
   }
 
@@ -253,16 +267,23 @@ export class LocalHub implements Hub {
     const batch = this.#batch;
     if (batch === null) return;
     this.#batch = null; // before delivering: a member cut by it detaches, which flushes again
-    if (batch.length > 0) {
-      this.#fanout(batch.room, batch.buf.subarray(0, batch.length), batch.sender);
-    }
+    const bytes = batch.frames.bytes();
+    this.#fanout.deliver(batch.room.key, bytes, batch.sender.id);
+    const sent = this.#node.broker.publish(batch.room.key, bytes, batch.sender.id);
+    if (sent instanceof Promise) sent.catch(this.#onError);
   }
 
-  #startBatch(room: Room, sender: Member, name: string): Batch {
-    let recipients = 0;
-    for (const m of room.members) if (m !== sender && m.acceptsPushes !== false) recipients++;
-    const prefix = text.encode(`MSG ${room.name} ${sender.nick} `);
-    const batch: Batch = { room, name, sender, prefix, recipients, buf: EMPTY, length: 0 };
+  #startBatch(room: LocalRoom, sender: Member, name: string, nick: string): Batch {
+    const here = this.#fanout.audience(room.key, sender.id);
+    const there = engineCall(this.#node.broker.audience(room.key, sender.id));
+    const recipients = there === 0 ? here : then(there, (n) => here + n);
+    const batch: Batch = {
+      room,
+      name,
+      sender,
+      recipients,
+      frames: new FrameBatch(`MSG ${room.name} ${nick}`),
+    };
     this.#batch = batch;
     queueMicrotask(() => {
       if (this.#batch === batch) this.flush();
@@ -270,73 +291,51 @@ export class LocalHub implements Hub {
     return batch;
   }
 
-  #append(batch: Batch, payload: Uint8Array): void {
-    const n = payload.length;
-    const need = batch.length + batch.prefix.length + 12 + n;
-    if (need > batch.buf.length) {
-      const grown = new Uint8Array(Math.max(need, 4096, batch.buf.length * 2));
-      grown.set(batch.buf.subarray(0, batch.length));
-      batch.buf = grown;
-    }
-    const buf = batch.buf;
-    let at = batch.length;
-    buf.set(batch.prefix, at);
-    at += batch.prefix.length;
-    // The byte count in decimal, then CRLF, the payload, CRLF.
-    let digits = 1;
-    for (let v = n; v >= 10; v = Math.floor(v / 10)) digits++;
-    for (let i = digits - 1, v = n; i >= 0; i--, v = Math.floor(v / 10)) {
-      buf[at + i] = 48 + (v % 10);
-    }
-    at += digits;
-    buf[at++] = 13;
-    buf[at++] = 10;
-    buf.set(payload, at);
-    at += n;
-    buf[at++] = 13;
-    buf[at++] = 10;
-    batch.length = at;
-  }
-
-  tell(member: Member, nick: string, payload: Uint8Array): boolean {
+  tell(member: Member, nick: string, payload: Uint8Array): Awaitable<boolean> {
     this.flush();
-    const target = this.#nicks.get(nick.toLowerCase());
-    if (target === undefined) return false;
-    // A member that takes no pushes (not logged in, no chat permission) is not reachable.
-    return target.deliver(encodeFrame(`DM ${member.nick}`, payload));
+    const bytes = encodeFrame(`DM ${this.nick(member)}`, payload);
+    return then(engineCall(this.#node.presence.lookup(nick)), (to): Awaitable<boolean> => {
+      if (to === null) return false;
+      // A member that takes no pushes (not logged in, no chat permission) is not reachable.
+      if (to.node === this.#node.id) return this.#byId.get(to.id)?.deliver(bytes) ?? false;
+      return engineCall(this.#node.broker.direct(to, bytes));
+    });
   }
 
-  who(name?: string): WhoEntry[] | null {
-    let members: Iterable<Member> = this.#joined.keys();
-    if (name !== undefined) {
-      const room = this.#rooms.get(name.toLowerCase());
-      if (room === undefined) return null;
-      members = room.members;
-    }
-    const out: WhoEntry[] = [];
-    for (const m of members) {
-      const rooms = [...(this.#joined.get(m) ?? [])].map((r) => r.name);
-      out.push({ nick: m.nick, rooms, since: m.since });
-    }
-    return out;
+  who(room?: string): Awaitable<WhoEntry[] | null> {
+    return engineCall(this.#node.presence.who(room));
   }
 
-  rooms(): RoomEntry[] {
-    return [...this.#rooms.values()].map((r) => ({ room: r.name, members: r.members.size }));
+  rooms(): Awaitable<RoomEntry[]> {
+    return engineCall(this.#node.presence.rooms());
+  }
+
+  isIn(member: Member, room: string): boolean {
+    return this.#members.get(member)?.rooms.has(room.toLowerCase()) ?? false;
   }
 
   roomCount(member: Member): number {
-    return this.#joined.get(member)?.size ?? 0;
+    return this.#members.get(member)?.rooms.size ?? 0;
   }
 
-  #fanout(room: Room, bytes: Uint8Array, except: Member | null): number {
-    let n = 0;
-    // A member cut while we iterate is detached later (asynchronously), so the set is stable.
-    for (const m of room.members) {
-      if (m !== except && m.deliver(bytes)) n++;
-    }
-    return n;
+  /** Leaves the engine (the node's members are forgotten by the other nodes). */
+  close(): Awaitable<void> {
+    return this.#node.close();
+  }
+
+  #addTo(local: LocalMember, name: string, member: Member): Awaitable<void> {
+    const { room, first } = this.#fanout.add(name, member);
+    local.rooms.set(room.key, room);
+    if (first) return this.#node.broker.subscribe(room.key);
+  }
+
+  /** A line to the room's members here and on the other nodes. */
+  #push(room: LocalRoom, line: string): Awaitable<number> {
+    const bytes = encodeLine(line);
+    this.#fanout.deliver(room.key, bytes, null);
+    return this.#node.broker.publish(room.key, bytes, null);
   }
 }
 
-const EMPTY = new Uint8Array(0);
+/** Set while {@linkcode ChatHub.connect} builds a hub whose node it connects itself. */
+let connecting = false;

@@ -1,153 +1,100 @@
 /**
- * One session per connection: reads bytes, decodes frames, runs their handlers in order, and owns
- * the connection's outbox, liveness and close.
+ * One session per connection: `for await` over the connection's frames, each through the gate
+ * to its handler (server/conn/pipeline.ts keeps their replies in order); owns the connection's
+ * outbox, liveness and close.
  *
  * @module
  */
 
-import { Decoder } from "../../lib/protocol/decoder.ts";
 import { encodeError, encodeLine } from "../../lib/protocol/encoder.ts";
 import { ErrorCode } from "../../lib/protocol/errors.ts";
 import type { DecodeEvent, Frame, StreamStart } from "../../lib/protocol/frame.ts";
+import { frames } from "../../lib/protocol/frames.ts";
 import { PROTOCOL_VERSION } from "../../lib/protocol/limits.ts";
 import { VERSION } from "../../lib/version.ts";
-import type { Authenticator } from "../auth/auth.ts";
 import type { ServerConfig } from "../config.ts";
-import type { Hub, Member } from "../chat/hub.ts";
-import type { Logger } from "../observe/log.ts";
+import type { Access } from "../core/access.ts";
+import {
+  DISCARD,
+  type Handler,
+  type ReplyStream,
+  type StreamHandler,
+  type StreamSink,
+} from "../core/handler.ts";
+import type { Hub } from "../core/hub.ts";
+import type { Logger } from "../core/logger.ts";
+import type { Member } from "../core/member.ts";
+import type { Metrics } from "../core/metrics.ts";
+import { Gate } from "./gate.ts";
+import { noteBigPayload } from "./gc.ts";
+import { Liveness } from "./liveness.ts";
 import { Outbox } from "./outbox.ts";
-import v8 from "node:v8";
-import vm from "node:vm";
-import type { AbuseGuard } from "../auth/abuse_guard.ts";
+import { Pipeline, type PipelineOwner } from "./pipeline.ts";
 
-/** The part of a connection a session needs (a `Deno.Conn` or `Deno.TlsConn`). */
+/** The part of a connection a session needs (a `Deno.Conn` or a TLS connection). */
 export interface SessionConn {
   read(buf: Uint8Array): Promise<number | null>;
   write(buf: Uint8Array): Promise<number>;
   close(): void;
 }
 
-/** Runs one command; may return a promise, and the next command waits for it. */
-export type Handler = (session: Session, frame: Frame) => void | Promise<void>;
-
-/** Receives a streamed payload (`PUT`). */
-export interface StreamSink {
-  /** A piece of the payload: a view, valid until the returned promise settles. */
-  data(bytes: Uint8Array): void | Promise<void>;
-  /** The payload ended cleanly. */
-  end(): void | Promise<void>;
-  /** The payload will never end (connection lost, framing lost). */
-  abort(): void | Promise<void>;
+/** A command as the session runs it: its handler, and whether later commands may overlap it. */
+export interface Command {
+  readonly handler: Handler;
+  readonly overlap: boolean;
 }
 
-/** Starts receiving a streamed payload; answers the command itself. */
-export type StreamHandler = (
-  session: Session,
-  start: StreamStart,
-) => StreamSink | Promise<StreamSink>;
-
-/** What a session may do: set by authentication (see server/auth.ts). */
-export interface Access {
-  /** Verbs it may run; `null` for all. */
-  readonly verbs: ReadonlySet<string> | null;
-  /** Whether hub pushes (`MSG`, `DM`, `JOINED`, `LEFT`) reach it. */
-  readonly pushes: boolean;
-  /** Whether it has logged in. */
-  readonly loggedIn: boolean;
-  /** The `ERR` code and text for a verb outside `verbs`. */
-  deny(verb: string): [number, string];
-}
-
-/** What sessions share: configuration, hub, logger, handlers. */
-export interface ServerContext {
+/** What sessions share: configuration, hub, logger, commands. */
+export interface SessionContext {
   readonly config: ServerConfig;
   readonly hub: Hub;
   readonly log: Logger;
-  readonly handlers: ReadonlyMap<string, Handler>;
-  readonly streamHandlers: ReadonlyMap<string, StreamHandler>;
+  readonly metrics: Metrics;
+  /** The node's id, for member ids unique across processes. */
+  readonly node: string;
+  readonly commands: ReadonlyMap<string, Command>;
+  readonly streams: ReadonlyMap<string, StreamHandler>;
   /** Extra `HELLO` fields (`tls`, `auth_required`). */
   readonly hello: Record<string, unknown>;
+  /** What a session may do before it logs in; `null` when the server requires no login. */
+  readonly guest: Access | null;
   /** Called when a session ends. */
   onClose(session: Session): void;
-  /** Accounts or token, when logins are required. */
-  readonly auth?: Authenticator;
-  /** Per-address abuse limits (failed logins). */
-  readonly guard?: AbuseGuard;
 }
-
-/** A sink that ignores a payload (a refused upload whose bytes are skipped). */
-export const DISCARD: StreamSink = { data() {}, end() {}, abort() {} };
 
 const PING = encodeLine("PING");
 const BYE_SLOW = encodeLine("BYE slow consumer");
-const MIN_READ = 1024;
-const MAX_READ = 256 * 1024;
 
 let nextId = 0;
 
-// Memory: a big message is copied twice (out of the read buffer, then into the one MSG frame
-// fanned out) and is garbage once written. V8 collects ArrayBuffers only after about 64 MiB of
-// them pile up, which shows as that much more resident memory. A young-generation GC after every
-// BIG_GC_EVERY bytes of big payloads keeps the pile small; it takes well under a millisecond.
-const BIG_PAYLOAD = 64 * 1024;
-const BIG_GC_EVERY = 8 * 1024 * 1024;
-const collectYoung = exposeGc();
-let bigBytes = 0;
-
-function exposeGc(): (() => void) | null {
-  try {
-    v8.setFlagsFromString("--expose-gc");
-    const gc = vm.runInNewContext("gc") as unknown;
-    if (typeof gc !== "function") return null;
-    return () => gc({ type: "minor" });
-  } catch {
-    return null;
-  }
-}
-
-function noteBigPayload(size: number): void {
-  if (size < BIG_PAYLOAD || collectYoung === null) return;
-  bigBytes += size;
-  if (bigBytes < BIG_GC_EVERY) return;
-  bigBytes = 0;
-  collectYoung();
-}
-
-/**
- * A connected client: implements the hub's {@linkcode Member}.
- */
-export class Session implements Member {
-  /** Unique per process. */
-  readonly id = ++nextId;
+/** A connected client: the hub's {@linkcode Member}, and what its commands act on. */
+export class Session implements Member, PipelineOwner {
+  /** Unique across processes: the node id, a dot, a counter. */
+  readonly id: string;
   /** Connected since, unix milliseconds. */
   readonly since = Date.now();
   /** The peer address, `host:port`. */
   readonly peer: string;
-  /** The server's shared state. */
-  readonly ctx: ServerContext;
   /** Outgoing frames. */
   readonly outbox: Outbox;
-  /** Free for later layers (authentication): the user this session acts as. */
+  /** The user this session acts as, once logged in with an account. */
   user: string | null = null;
 
+  readonly #ctx: SessionContext;
   readonly #conn: SessionConn;
-  readonly #decoder: Decoder;
-  #nick = "";
-  #lastRx = Date.now();
-  #ping: { enqueuedAt: number; writtenAt: number } | null = null;
-  #missed = 0;
-  #paused = false;
+  readonly #gate: Gate;
+  readonly #liveness = new Liveness();
+  readonly #pipeline: Pipeline;
+  readonly stream: ReplyStream;
+  #pushes: boolean;
+  #nickSeen = "";
   #disconnectLogged = false;
+  #counted = false;
   #ending = false;
   #closed = false;
   #reason = "";
   #sink: StreamSink | null = null;
-  #access: Access | null;
-  #pushes: boolean;
   #loginTimer: ReturnType<typeof setTimeout> | undefined;
-  // The command bucket (--cmd-rate): one decrement per command; Infinity when there is no limit.
-  #tokens: number;
-  #tokensAt = Date.now();
   #done: Promise<void>;
   #resolveDone!: () => void;
 
@@ -156,25 +103,55 @@ export class Session implements Member {
    * @param peer Its address, for logs.
    * @param ctx Shared server state.
    */
-  constructor(conn: SessionConn, peer: string, ctx: ServerContext) {
+  constructor(conn: SessionConn, peer: string, ctx: SessionContext) {
+    this.id = `${ctx.node}.${++nextId}`;
     this.#conn = conn;
     this.peer = peer;
-    this.ctx = ctx;
-    this.#decoder = new Decoder({ maxLine: ctx.config.maxLine, maxPayload: ctx.config.maxPayload });
-    this.outbox = new Outbox(conn, {
-      maxPending: ctx.config.maxPending,
-      onCut: (reason, lastWordSent) => this.#cut(reason, lastWordSent),
-      lastWord: (reason) => reason === "slow consumer" ? BYE_SLOW : null,
-    });
+    this.#ctx = ctx;
+    const metrics = ctx.metrics;
+    this.outbox = new Outbox(
+      {
+        write: (bytes) => {
+          const wrote = conn.write(bytes);
+          return wrote.then((n) => {
+            metrics.bytesOut += n;
+            return n;
+          });
+        },
+      },
+      {
+        maxPending: ctx.config.maxPending,
+        onCut: (reason, lastWordSent) => this.#cut(reason, lastWordSent),
+        lastWord: (reason) => reason === "slow consumer" ? BYE_SLOW : null,
+      },
+    );
     this.#done = new Promise((resolve) => this.#resolveDone = resolve);
-    this.#access = ctx.auth?.guest ?? null;
-    this.#pushes = this.#access?.pushes ?? true;
-    this.#tokens = ctx.config.cmdRate > 0 ? ctx.config.cmdBurst || ctx.config.cmdRate : Infinity;
+    this.#gate = new Gate(ctx.guest, {
+      cmdRate: ctx.config.cmdRate,
+      cmdBurst: ctx.config.cmdBurst,
+    });
+    this.#pushes = ctx.guest?.pushes ?? true;
+    this.#pipeline = new Pipeline(this, ctx.config.maxInflight);
+    const outbox = this.outbox;
+    this.stream = {
+      get closed() {
+        return outbox.closed;
+      },
+      begin: () => outbox.beginStream(),
+      send: (bytes) => outbox.sendStream(bytes),
+      drain: (below) => outbox.drain(below),
+      end: () => outbox.endStream(),
+    };
+  }
+
+  /** This session, as the hub knows it. */
+  get member(): Member {
+    return this;
   }
 
   /** What this session may do; `null` when the server requires no login. */
   get access(): Access | null {
-    return this.#access;
+    return this.#gate.access;
   }
 
   /**
@@ -183,14 +160,22 @@ export class Session implements Member {
    * @param access The new access.
    */
   setAccess(access: Access): void {
-    this.#access = access;
+    this.#gate.access = access;
     this.#pushes = access.pushes;
     if (access.loggedIn) clearTimeout(this.#loginTimer);
   }
 
-  /** The current nick. */
+  /** Records a login (see `CommandContext.logIn`). */
+  logIn(user: string | null, access: Access): void {
+    if (user !== null) this.user = user;
+    this.setAccess(access);
+  }
+
+  /** The current nick (the hub's; the last one known once detached). */
   get nick(): string {
-    return this.#nick;
+    const nick = this.#ctx.hub.nick(this);
+    if (nick !== "") this.#nickSeen = nick;
+    return this.#nickSeen;
   }
 
   /** True once the session stopped taking commands. */
@@ -214,121 +199,113 @@ export class Session implements Member {
     return this.#pushes && !this.outbox.closed;
   }
 
-  /** Queues a reply. */
-  reply(bytes: Uint8Array): void {
+  /** Queues bytes (replies go through the pipeline, which calls this in order). */
+  send(bytes: Uint8Array): void {
     this.outbox.send(bytes);
   }
 
-  /** Queues a one-line reply. */
-  replyLine(line: string): void {
-    this.outbox.send(encodeLine(line));
-  }
-
-  /** Queues an `ERR` reply. */
-  replyError(code: number, text: string): void {
-    this.outbox.send(encodeError(code, text));
+  /** A handler threw something other than an engine failure: logged, the session goes on. */
+  failed(verb: string, error: unknown): void {
+    this.#ctx.metrics.errors++;
+    this.#ctx.log.error("command failed", {
+      peer: this.peer,
+      nick: this.nick,
+      verb,
+      error: String(error),
+    });
   }
 
   /** Runs the session until the connection closes. Never rejects. */
   async run(): Promise<void> {
+    const ctx = this.#ctx;
     try {
       // Pushes that reach this client from the moment it is attached (it is in lobby) until HELLO
       // is queued wait behind HELLO: HELLO is always the first frame.
       this.outbox.beginStream();
-      const nick = await this.ctx.hub.attach(this, (n) => this.#nick = n);
-      this.ctx.log.info("connect", { peer: this.peer, nick });
+      const nick = await ctx.hub.attach(this);
+      this.#nickSeen = nick;
+      ctx.metrics.connected();
+      this.#counted = true;
+      ctx.log.info("connect", { peer: this.peer, nick });
       const hello = {
         server: "switchboard",
         version: VERSION,
         proto: PROTOCOL_VERSION,
         nick,
-        max_payload: this.ctx.config.maxPayload,
-        max_line: this.ctx.config.maxLine,
-        max_file_size: this.ctx.config.maxFileSize,
+        max_payload: ctx.config.maxPayload,
+        max_line: ctx.config.maxLine,
+        max_file_size: ctx.config.maxFileSize,
         auth_required: false,
         tls: false,
-        ...this.ctx.hello,
+        ...ctx.hello,
       };
       this.outbox.sendStream(encodeLine(`HELLO ${JSON.stringify(hello)}`));
       this.outbox.endStream();
-      if (this.#access?.loggedIn === false) {
-        const ms = this.ctx.config.loginTimeout;
+      if (this.access?.loggedIn === false) {
         this.#loginTimer = setTimeout(() => {
-          if (this.#access?.loggedIn) return;
-          this.ctx.log.warn("login timeout", { peer: this.peer, nick: this.#nick });
+          if (this.access?.loggedIn) return;
+          ctx.log.warn("login timeout", { peer: this.peer, nick: this.nick });
           this.end("login timeout");
-        }, ms);
+        }, ctx.config.loginTimeout);
       }
       await this.#readLoop();
     } catch (e) {
-      this.ctx.log.error("session error", { peer: this.peer, nick: this.#nick, error: String(e) });
+      ctx.log.error("session error", { peer: this.peer, nick: this.nick, error: String(e) });
       this.close("internal error");
     } finally {
       if (!this.#ending) this.close("eof");
-      await this.#sink?.abort();
+      try {
+        await this.#sink?.abort();
+      } catch (e) {
+        ctx.log.error("upload abort failed", { peer: this.peer, error: String(e) });
+      }
       this.#sink = null;
     }
   }
 
   async #readLoop(): Promise<void> {
-    let buf = new Uint8Array(MIN_READ);
-    const decoder = this.#decoder;
-    while (!this.#ending) {
-      // Back-pressure: a client that does not read its replies stops being read.
-      if (this.outbox.pending > this.ctx.config.maxPending / 2) {
+    const { config, metrics } = this.#ctx;
+    const liveness = this.#liveness;
+    const events = frames(this.#conn, {
+      maxLine: config.maxLine,
+      maxPayload: config.maxPayload,
+      onRead: (n) => {
+        liveness.heard();
+        metrics.bytesIn += n;
+      },
+    });
+    const highWater = config.maxPending / 2;
+    for await (const ev of events) {
+      if (ev.type === "frame" && ev.payload !== null) noteBigPayload(ev.payload.length);
+      const r = this.#dispatch(ev);
+      if (r !== undefined) {
+        // While a command runs (a download, a first-use hash, a disk write), we are the ones
+        // not reading: the client's silence meanwhile is not idleness.
+        liveness.pause();
+        try {
+          await r;
+        } finally {
+          liveness.resume();
+        }
+      }
+      if (this.#ending) return;
+      // Back-pressure: a client that does not read its replies stops being read (one read can
+      // hold thousands of pipelined commands whose replies would pass max_pending).
+      if (this.outbox.pending > highWater) {
         await this.#pauseReads();
         if (this.#ending) return;
       }
-      let n: number | null;
-      try {
-        n = await this.#conn.read(buf);
-      } catch {
-        n = null;
-      }
-      if (n === null) {
-        if (!this.#ending) this.close(this.#sink ? "eof during upload" : "eof");
-        return;
-      }
-      this.#lastRx = Date.now();
-      decoder.push(n === buf.length ? buf : buf.subarray(0, n));
-      for (let ev = decoder.next(); ev !== undefined; ev = decoder.next()) {
-        if (ev.type === "frame" && ev.payload !== null) noteBigPayload(ev.payload.length);
-        const r = this.#dispatch(ev);
-        if (r !== undefined) {
-          // While a command runs (a download, a first-use hash, a disk write), we are the ones
-          // not reading: the client's silence meanwhile is not idleness.
-          this.#paused = true;
-          try {
-            await r;
-          } finally {
-            this.#paused = false;
-            this.#lastRx = Date.now();
-          }
-        }
-        if (this.#ending) return;
-        // Back-pressure between commands too: one read can hold thousands of pipelined commands
-        // whose replies would pass max_pending (the decoder's views into `buf` stay valid).
-        if (this.outbox.pending > this.ctx.config.maxPending / 2) {
-          await this.#pauseReads();
-          if (this.#ending) return;
-        }
-      }
-      // Grow the read buffer for busy clients; shrink it back when the traffic drops (a 1 KiB
-      // buffer keeps an idle connection near 13 KiB of server memory, 4 KiB near 16 KiB).
-      if (n === buf.length && buf.length < MAX_READ) buf = new Uint8Array(buf.length * 2);
-      else if (n < buf.length >> 4 && buf.length > MIN_READ) buf = new Uint8Array(buf.length >> 1);
     }
+    if (!this.#ending) this.close(this.#sink ? "eof during upload" : "eof");
   }
 
-  // Waits for the outbox to drain. Meanwhile the client is not idle: we are the ones not
-  // reading, so the sweeper must not count our silence as its silence.
+  // Waits for the outbox to drain. Meanwhile the client is not idle: we are the ones not reading.
   async #pauseReads(): Promise<void> {
-    this.#paused = true;
+    this.#liveness.pause();
     try {
-      await this.outbox.drain(this.ctx.config.maxPending / 4);
+      await this.outbox.drain(this.#ctx.config.maxPending / 4);
     } finally {
-      this.#paused = false;
-      this.#lastRx = Date.now();
+      this.#liveness.resume();
     }
   }
 
@@ -336,8 +313,10 @@ export class Session implements Member {
     switch (ev.type) {
       case "frame":
         if (ev.badText) {
-          this.replyError(ErrorCode.BadRequest, "Cannot read command: it is not valid UTF-8");
-          return;
+          return this.#replyError(
+            ErrorCode.BadRequest,
+            "Cannot read command: it is not valid UTF-8",
+          );
         }
         return this.#command(ev);
       case "stream":
@@ -353,85 +332,71 @@ export class Session implements Member {
         const sink = this.#sink;
         this.#sink = null;
         const aborted = sink?.abort();
-        this.replyError(ev.error.code, ev.error.message);
-        this.ctx.log.warn("protocol error", {
+        this.#replyError(ev.error.code, ev.error.message);
+        this.#ctx.log.warn("protocol error", {
           peer: this.peer,
-          nick: this.#nick,
+          nick: this.nick,
           error: ev.error.message,
         });
+        this.#ctx.metrics.protocolErrors++;
         this.end("protocol error");
         return aborted;
       }
     }
   }
 
-  #command(frame: Frame): void | Promise<void> {
-    if (--this.#tokens < 0) {
-      const why = this.#overRate(frame.verb);
-      if (why !== null) return this.replyError(ErrorCode.TooMany, why);
-    }
-    const handler = this.ctx.handlers.get(frame.verb);
-    if (handler === undefined) {
-      const verb = frame.verb.length > 32 ? frame.verb.slice(0, 32) + "…" : frame.verb;
-      this.replyError(ErrorCode.BadRequest, `Unknown command "${verb}": send HELP for the list`);
-      return;
-    }
-    const access = this.#access;
-    if (access !== null && access.verbs !== null && !access.verbs.has(frame.verb)) {
-      const [code, text] = access.deny(frame.verb);
-      return this.replyError(code, text);
-    }
-    return handler(this, frame);
+  #replyError(code: number, text: string): void {
+    this.#pipeline.reply(encodeError(code, text));
   }
 
-  /**
-   * The command bucket ran dry: refill it for the time passed (lazily, from the clock) and try
-   * again. `PONG` and `QUIT` always pass.
-   *
-   * @returns `null` when the command may run, else the `ERR 429` text.
-   */
-  #overRate(verb: string): string | null {
-    const { cmdRate, cmdBurst } = this.ctx.config;
-    const now = Date.now();
-    const tokens = Math.min(
-      cmdBurst || cmdRate,
-      this.#tokens + 1 + ((now - this.#tokensAt) * cmdRate) / 1000,
-    );
-    this.#tokensAt = now;
-    if (tokens >= 1) {
-      this.#tokens = tokens - 1;
-      return null;
+  #command(frame: Frame): void | Promise<void> {
+    const gate = this.#gate;
+    const metrics = this.#ctx.metrics;
+    const tooMany = gate.rate(frame.verb);
+    if (tooMany !== null) {
+      metrics.rateLimited++;
+      return this.#replyError(ErrorCode.TooMany, tooMany);
     }
-    this.#tokens = tokens;
-    if (verb === "PONG" || verb === "QUIT") return null;
-    return `Too many commands: over --cmd-rate ${cmdRate}/s`;
+    const command = this.#ctx.commands.get(frame.verb);
+    if (command === undefined) {
+      metrics.count("unknown");
+      const verb = frame.verb.length > 32 ? frame.verb.slice(0, 32) + "…" : frame.verb;
+      return this.#replyError(
+        ErrorCode.BadRequest,
+        `Unknown command "${verb}": send HELP for the list`,
+      );
+    }
+    metrics.count(frame.verb);
+    const denied = gate.permit(frame.verb);
+    if (denied !== null) return this.#replyError(denied[0], denied[1]);
+    return this.#pipeline.run(command.handler, frame, command.overlap);
   }
 
   #stream(start: StreamStart): void | Promise<void> {
-    if (--this.#tokens < 0) {
-      const why = this.#overRate(start.verb);
-      if (why !== null) return void (this.#sink = this.refuseStream(start, ErrorCode.TooMany, why));
+    // Streamed commands run alone: whatever is in flight finishes first.
+    if (this.#pipeline.inFlight > 0) return this.#pipeline.idle().then(() => this.#stream(start));
+    const tooMany = this.#gate.rate(start.verb);
+    if (tooMany !== null) {
+      this.#ctx.metrics.rateLimited++;
+      return void (this.#sink = this.refuseStream(start, ErrorCode.TooMany, tooMany));
     }
-    const access = this.#access;
-    if (
-      access !== null && access.verbs !== null && !access.verbs.has(start.verb) && !start.badText
-    ) {
-      const [code, text] = access.deny(start.verb);
-      return void (this.#sink = this.refuseStream(start, code, text));
-    }
-    const handler = this.ctx.streamHandlers.get(start.verb);
+    const denied = start.badText ? null : this.#gate.permit(start.verb);
+    if (denied !== null) return void (this.#sink = this.refuseStream(start, denied[0], denied[1]));
+    const handler = this.#ctx.streams.get(start.verb);
     if (handler === undefined || start.badText) {
+      this.#ctx.metrics.count("unknown");
       this.#sink = DISCARD;
-      this.replyError(
+      this.send(encodeError(
         ErrorCode.BadRequest,
         start.badText
           ? "Cannot read command: it is not valid UTF-8"
           : `Unknown command "${start.verb}"`,
-      );
-      if (start.size > this.ctx.config.maxPayload) this.end("protocol error");
+      ));
+      if (start.size > this.#ctx.config.maxPayload) this.end("protocol error");
       return;
     }
-    const sink = handler(this, start);
+    this.#ctx.metrics.count(start.verb);
+    const sink = handler(this.#pipeline.context, start);
     if (sink instanceof Promise) return sink.then((s) => void (this.#sink = s));
     this.#sink = sink;
   }
@@ -443,18 +408,9 @@ export class Session implements Member {
    * @returns The sink to hand back from a stream handler.
    */
   refuseStream(start: StreamStart, code: number, text: string): StreamSink {
-    this.replyError(code, text);
-    if (start.size > this.ctx.config.maxPayload) this.end("refused upload");
+    this.send(encodeError(code, text));
+    if (start.size > this.#ctx.config.maxPayload) this.end("refused upload");
     return DISCARD;
-  }
-
-  /**
-   * Renames the session (after the hub agreed).
-   *
-   * @param nick The new nick.
-   */
-  setNick(nick: string): void {
-    this.#nick = nick;
   }
 
   /**
@@ -468,9 +424,10 @@ export class Session implements Member {
     if (this.#ending) return;
     this.#ending = true;
     this.#reason = reason;
+    this.#pipeline.flushAll();
     if (bye) this.outbox.send(encodeLine(`BYE ${reason}`));
     this.outbox.mark(() => this.close(reason));
-    const timer = setTimeout(() => this.close(reason), this.ctx.config.writeDeadline);
+    const timer = setTimeout(() => this.close(reason), this.#ctx.config.writeDeadline);
     Deno.unrefTimer(timer);
     void this.#done.then(() => clearTimeout(timer));
   }
@@ -492,20 +449,36 @@ export class Session implements Member {
     } catch {
       // Already closed.
     }
-    const detached = this.ctx.hub.detach(this);
     const finish = () => {
       this.#logDisconnect();
-      this.ctx.onClose(this);
+      this.#ctx.onClose(this);
       this.#resolveDone();
     };
-    if (detached instanceof Promise) detached.catch(() => {}).finally(finish);
+    const detached = this.#detach();
+    if (detached instanceof Promise) detached.finally(finish);
     else finish();
+  }
+
+  /** Leaves the hub; an engine failure is logged, never thrown (nobody awaits it). */
+  #detach(): void | Promise<void> {
+    void this.nick; // the nick, as last known, for the disconnect line
+    const engineFailed = (e: unknown) => {
+      this.#ctx.metrics.engineErrors++;
+      this.#ctx.log.warn("engine error", { peer: this.peer, action: "detach", error: String(e) });
+    };
+    try {
+      const detached = this.#ctx.hub.detach(this);
+      if (detached instanceof Promise) return detached.catch(engineFailed);
+    } catch (e) {
+      engineFailed(e);
+    }
   }
 
   #logDisconnect(): void {
     if (this.#disconnectLogged) return;
     this.#disconnectLogged = true;
-    this.ctx.log.info("disconnect", { peer: this.peer, nick: this.#nick, reason: this.#reason });
+    if (this.#counted) this.#ctx.metrics.disconnected(this.#reason);
+    this.#ctx.log.info("disconnect", { peer: this.peer, nick: this.nick, reason: this.#reason });
   }
 
   // Cut by the outbox. When it can still say `BYE slow consumer` at a frame boundary, the
@@ -516,11 +489,11 @@ export class Session implements Member {
     this.#ending = true;
     // Gone for everybody else at once (WHO, fan-out, the log); only the socket waits for the
     // last word.
-    void this.ctx.hub.detach(this);
+    void this.#detach();
     this.#logDisconnect();
     const timer = setTimeout(
       () => this.close(reason),
-      Math.min(1000, this.ctx.config.writeDeadline),
+      Math.min(1000, this.#ctx.config.writeDeadline),
     );
     void lastWordSent.then(() => {
       clearTimeout(timer);
@@ -535,32 +508,18 @@ export class Session implements Member {
    */
   sweep(now: number): void {
     if (this.#closed) return;
-    const { pingInterval, writeDeadline } = this.ctx.config;
+    const { pingInterval, writeDeadline } = this.#ctx.config;
     if (this.outbox.stalledFor(now) > writeDeadline) {
       this.close("slow consumer");
       return;
     }
     if (this.#ending) return;
-    if (this.#paused) this.#lastRx = now;
-    if (this.#ping !== null && this.#lastRx >= this.#ping.enqueuedAt) {
-      this.#ping = null;
-      this.#missed = 0;
+    const action = this.#liveness.check(now, pingInterval);
+    if (action === "idle") this.end("idle");
+    else if (action === "ping") {
+      const ping = this.#liveness.pinged(now);
+      this.outbox.send(PING);
+      this.outbox.mark(() => ping.written());
     }
-    if (this.#ping === null) {
-      if (now - this.#lastRx >= pingInterval) this.#sendPing(now);
-      return;
-    }
-    if (this.#ping.writtenAt === 0) return;
-    if (now - this.#ping.writtenAt >= pingInterval) {
-      if (++this.#missed >= 2) this.end("idle");
-      else this.#sendPing(now);
-    }
-  }
-
-  #sendPing(now: number): void {
-    const ping = { enqueuedAt: now, writtenAt: 0 };
-    this.#ping = ping;
-    this.outbox.send(PING);
-    this.outbox.mark(() => ping.writtenAt = Date.now());
   }
 }

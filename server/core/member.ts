@@ -29,3 +29,16 @@ export interface Member {
 
 /** A value, or a promise of it: what every engine and hub call returns. */
 export type Awaitable<T> = T | Promise<T>;
+
+/**
+ * Applies `fn` to a value that may be a promise, staying synchronous when it is not (the memory
+ * engine answers at once, and its callers should not pay for a promise).
+ *
+ * @param value A value or a promise of it.
+ * @param fn What to do with the value.
+ * @returns `fn`'s result, or a promise of it.
+ */
+export function then<T, R>(value: Awaitable<T>, fn: (value: T) => Awaitable<R>): Awaitable<R> {
+  if (value instanceof Promise) return value.then(fn);
+  return fn(value);
+}

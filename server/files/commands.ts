@@ -11,7 +11,10 @@ import { encodeLine, encodeTextFrame } from "../../lib/protocol/encoder.ts";
 import { ErrorCode } from "../../lib/protocol/errors.ts";
 import type { Frame, StreamStart } from "../../lib/protocol/frame.ts";
 import { FileError, type FileStore, type OpenedFile } from "./store.ts";
-import type { Handler, Session, StreamHandler, StreamSink } from "../conn/session.ts";
+import { DEFAULT_LIMITS } from "../../lib/protocol/limits.ts";
+import type { CommandContext, Handler, StreamHandler, StreamSink } from "../core/handler.ts";
+import type { Logger } from "../core/logger.ts";
+import type { Metrics } from "../core/metrics.ts";
 
 /** The handlers to register with the server. */
 export interface FileHandlers {
@@ -41,6 +44,20 @@ export interface FileHandlerOptions {
    * @default {67108864}
    */
   budget?: number;
+  /**
+   * Bytes queued to one client before it is cut (`max_pending`): downloads stay under half.
+   * @default {8388608}
+   */
+  maxPending?: number;
+  /**
+   * Largest message payload (`max_payload`): a refused upload up to this size is skipped.
+   * @default {1048576}
+   */
+  maxPayload?: number;
+  /** Where server-side failures are logged. */
+  log?: Logger;
+  /** Where file bytes are counted. */
+  metrics?: Pick<Metrics, "fileBytesIn" | "fileBytesOut">;
 }
 
 const CRLF = new Uint8Array([13, 10]);
@@ -54,10 +71,15 @@ const OFFSET_RE = /^[0-9]{1,16}$/;
  * The `ERR` for a failed file command, logging server-side failures (the cause stays in the log,
  * never in the reply).
  */
-function failure(s: Session, e: unknown, action: string): [code: number, text: string] {
+function failure(
+  s: CommandContext,
+  log: Logger,
+  e: unknown,
+  action: string,
+): [code: number, text: string] {
   if (e instanceof FileError) {
     if (e.code >= 500) {
-      s.ctx.log.error("file error", {
+      log.error("file error", {
         peer: s.peer,
         nick: s.nick,
         error: e.message,
@@ -66,13 +88,13 @@ function failure(s: Session, e: unknown, action: string): [code: number, text: s
     }
     return [e.code, e.message];
   }
-  s.ctx.log.error("file error", { peer: s.peer, nick: s.nick, action, error: String(e) });
+  log.error("file error", { peer: s.peer, nick: s.nick, action, error: String(e) });
   return [ErrorCode.Internal, `Cannot ${action}: internal error`];
 }
 
 /** Replies to a failed file command: its `ERR`, and a log line for server-side failures. */
-function fail(s: Session, e: unknown, action: string): void {
-  s.replyError(...failure(s, e, action));
+function fail(s: CommandContext, log: Logger, e: unknown, action: string): void {
+  s.replyError(...failure(s, log, e, action));
 }
 
 /**
@@ -80,20 +102,20 @@ function fail(s: Session, e: unknown, action: string): void {
  * behind it and `max_pending` is never passed by the reply alone).
  */
 async function sendPaced(
-  s: Session,
+  s: CommandContext,
   bytes: Uint8Array,
   piece: number,
   window: number,
 ): Promise<void> {
-  const outbox = s.outbox;
-  outbox.beginStream();
+  const outbox = s.stream;
+  outbox.begin();
   try {
     for (let off = 0; off < bytes.length && !outbox.closed; off += piece) {
       await outbox.drain(Math.max(0, window - piece));
-      outbox.sendStream(bytes.subarray(off, Math.min(off + piece, bytes.length)));
+      outbox.send(bytes.subarray(off, Math.min(off + piece, bytes.length)));
     }
   } finally {
-    outbox.endStream();
+    outbox.end();
   }
 }
 
@@ -119,6 +141,10 @@ export function createFileHandlers(
   const chunkOption = options.chunkSize ?? 1024 * 1024;
   const windowOption = options.window ?? 4 * 1024 * 1024;
   const budget = options.budget ?? 64 * 1024 * 1024;
+  const maxPending = options.maxPending ?? DEFAULT_LIMITS.maxPending;
+  const maxPayload = options.maxPayload ?? DEFAULT_LIMITS.maxPayload;
+  const log = options.log ?? { info() {}, warn() {}, error() {} };
+  const metrics = options.metrics ?? { fileBytesIn: 0, fileBytesOut: 0 };
   // Downloads running now, and the bytes of their buffers, across all sessions.
   let downloads = 0;
   let held = 0;
@@ -132,29 +158,29 @@ export function createFileHandlers(
    * The piece size and most buffers of one download: its window is bounded by its session's
    * `max_pending`, and pieces shrink as more downloads share the budget.
    */
-  function pacing(s: Session): { chunk: number; maxBuffers: number } {
-    const window = Math.max(2, Math.min(windowOption, Math.floor(s.ctx.config.maxPending / 2)));
+  function pacing(): { chunk: number; maxBuffers: number } {
+    const window = Math.max(2, Math.min(windowOption, Math.floor(maxPending / 2)));
     const share = Math.max(MIN_CHUNK, Math.floor(budget / (2 * Math.max(1, downloads))));
     const chunk = Math.max(1, Math.min(chunkOption, Math.floor(window / 2), share));
     return { chunk, maxBuffers: Math.max(2, Math.floor(window / chunk)) };
   }
 
-  async function list(s: Session, f: Frame): Promise<void> {
+  async function list(s: CommandContext, f: Frame): Promise<void> {
     if (f.args.length > 1) return s.replyError(ErrorCode.BadRequest, "Usage: LIST [dir]");
     let bytes: Uint8Array;
     try {
       bytes = encodeTextFrame("LIST", JSON.stringify(await store.list(f.args[0] ?? "")));
     } catch (e) {
-      return fail(s, e, "list");
+      return fail(s, log, e, "list");
     }
     // The listing is in memory already: it is only queued in pieces, under half of max_pending.
-    const window = Math.max(2, Math.min(windowOption, Math.floor(s.ctx.config.maxPending / 2)));
+    const window = Math.max(2, Math.min(windowOption, Math.floor(maxPending / 2)));
     const piece = Math.max(1, Math.min(chunkOption, Math.floor(window / 2)));
     if (bytes.length <= piece) s.reply(bytes);
     else await sendPaced(s, bytes, piece, window);
   }
 
-  async function get(s: Session, f: Frame): Promise<void> {
+  async function get(s: CommandContext, f: Frame): Promise<void> {
     if (f.args.length < 1 || f.args.length > 2) {
       return s.replyError(ErrorCode.BadRequest, "Usage: GET path [offset]");
     }
@@ -173,7 +199,7 @@ export function createFileHandlers(
     try {
       opened = await store.open(f.args[0]!);
     } catch (e) {
-      return fail(s, e, "get");
+      return fail(s, log, e, "get");
     }
     try {
       if (offset > opened.size) {
@@ -193,10 +219,10 @@ export function createFileHandlers(
     }
   }
 
-  async function streamFile(s: Session, opened: OpenedFile, offset: number): Promise<void> {
+  async function streamFile(s: CommandContext, opened: OpenedFile, offset: number): Promise<void> {
     const { file, size, sha256, wire } = opened;
-    const outbox = s.outbox;
-    const { chunk, maxBuffers } = pacing(s);
+    const outbox = s.stream;
+    const { chunk, maxBuffers } = pacing();
     // Buffers whose bytes are queued, oldest first; more are allocated while the shared budget
     // allows (two at least, so reading the next piece overlaps writing the last).
     const queued: Uint8Array[] = [];
@@ -204,9 +230,9 @@ export function createFileHandlers(
     let left = size - offset;
     // Hashing on first use moved the position: always seek.
     await file.seek(offset, Deno.SeekMode.Start);
-    outbox.beginStream();
+    outbox.begin();
     try {
-      outbox.sendStream(encodeLine(`FILE ${wire} ${size} ${sha256} ${left}`));
+      outbox.send(encodeLine(`FILE ${wire} ${size} ${sha256} ${left}`));
       while (left > 0) {
         let buf: Uint8Array;
         if (queued.length < 2 || (queued.length < maxBuffers && held + chunk <= budget)) {
@@ -231,7 +257,7 @@ export function createFileHandlers(
         if (got < want) {
           // The file shrank in place (not through PUT, which renames): the announced size cannot
           // be met, so framing is lost.
-          s.ctx.log.warn("download cut", {
+          log.warn("download cut", {
             peer: s.peer,
             nick: s.nick,
             path: opened.path,
@@ -240,31 +266,32 @@ export function createFileHandlers(
           s.close("file changed during download");
           return;
         }
-        outbox.sendStream(got === buf.length ? buf : buf.subarray(0, got));
+        outbox.send(got === buf.length ? buf : buf.subarray(0, got));
+        metrics.fileBytesOut += got;
         queued.push(buf);
         left -= got;
       }
-      outbox.sendStream(CRLF);
+      outbox.send(CRLF);
     } finally {
-      outbox.endStream();
+      outbox.end();
       held -= mine;
     }
   }
 
-  async function del(s: Session, f: Frame): Promise<void> {
+  async function del(s: CommandContext, f: Frame): Promise<void> {
     if (f.args.length !== 1) return s.replyError(ErrorCode.BadRequest, "Usage: DEL path");
     try {
       s.replyLine(`OK ${await store.remove(f.args[0]!)}`);
     } catch (e) {
-      fail(s, e, "delete");
+      fail(s, log, e, "delete");
     }
   }
 
-  function refuse(s: Session, start: StreamStart, e: unknown): StreamSink {
-    return s.refuseStream(start, ...failure(s, e, "upload"));
+  function refuse(s: CommandContext, start: StreamStart, e: unknown): StreamSink {
+    return s.refuseStream(start, ...failure(s, log, e, "upload"));
   }
 
-  function put(s: Session, start: StreamStart): StreamSink | Promise<StreamSink> {
+  function put(s: CommandContext, start: StreamStart): StreamSink | Promise<StreamSink> {
     const args = start.args;
     if (args.length < 1 || args.length > 2) {
       return s.refuseStream(start, ErrorCode.BadRequest, PUT_USAGE);
@@ -286,13 +313,14 @@ export function createFileHandlers(
           async data(bytes) {
             received += bytes.length;
             if (failed) return;
+            metrics.fileBytesIn += bytes.length;
             try {
               await upload.write(bytes);
             } catch (e) {
               failed = true;
-              fail(s, e, "upload");
+              fail(s, log, e, "upload");
               // The rest of the bytes are skipped if that is cheap, else the connection closes.
-              if (start.size - received > s.ctx.config.maxPayload) s.end("upload failed");
+              if (start.size - received > maxPayload) s.end("upload failed");
             }
           },
           async end() {
@@ -300,7 +328,7 @@ export function createFileHandlers(
             try {
               s.replyLine(`OK ${await upload.commit()}`);
             } catch (e) {
-              fail(s, e, "upload");
+              fail(s, log, e, "upload");
             }
           },
           abort() {
@@ -313,7 +341,7 @@ export function createFileHandlers(
   }
 
   /** `PUT` without a byte count is not an upload: the decoder hands it over as a plain command. */
-  function putUsage(s: Session): void {
+  function putUsage(s: CommandContext): void {
     s.replyError(ErrorCode.BadRequest, PUT_USAGE);
   }
 

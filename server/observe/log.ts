@@ -4,18 +4,9 @@
  * @module
  */
 
-/** Fields of a log line; values are printed as they are. */
-export type LogFields = Record<string, string | number | boolean | undefined>;
+import type { LogFields, Logger } from "../core/logger.ts";
 
-/** Where log lines go. */
-export interface Logger {
-  /** Something normal happened. */
-  info(event: string, fields?: LogFields): void;
-  /** Something went wrong that the server survived. */
-  warn(event: string, fields?: LogFields): void;
-  /** Something went wrong. */
-  error(event: string, fields?: LogFields): void;
-}
+export type { LogFields, Logger };
 
 /** Options of {@linkcode createLogger}. */
 export interface LoggerOptions {

@@ -1,0 +1,135 @@
+/**
+ * The engine contracts: what the chat hub needs from the store that all server processes of one
+ * service share. The memory engine (server/chat/memory/) keeps it in this process; a Redis engine
+ * implements the same interfaces. Each server process is one **node** of the engine: it connects
+ * once, with the callbacks through which the engine hands it traffic for its own members.
+ *
+ * Rules every engine keeps (tests/helpers/hub_conformance.ts checks them):
+ * - Calls of one node take effect in the order they were made (answers may come back later, and
+ *   in any order); bytes given to a call are copied or sent before it returns.
+ * - Any call may reject when the engine cannot be reached; nothing then counts as done.
+ *
+ * @module
+ */
+
+import type { RoomEntry, WhoEntry } from "../../lib/protocol/rows.ts";
+import type { Awaitable } from "./member.ts";
+
+/** A member as every node sees it. */
+export interface MemberInfo {
+  /** Unique across nodes (see `Member.id`). */
+  readonly id: string;
+  /** The node it is connected to. */
+  readonly node: string;
+  /** The current nick. */
+  readonly nick: string;
+  /** Connected since, unix milliseconds. */
+  readonly since: number;
+}
+
+/** What the engine calls on a node: traffic for that node's own members. */
+export interface NodeEvents {
+  /**
+   * Frames for the node's members of `room` (the room's key, lower case), except `except`.
+   * @returns How many members they reached.
+   */
+  room(room: string, bytes: Uint8Array, except: string | null): number;
+  /**
+   * Frames for one member of the node.
+   * @returns `false` when it is gone or takes no pushes.
+   */
+  direct(member: string, bytes: Uint8Array): boolean;
+  /** How many of the node's members of `room` a message would reach now, except `except`. */
+  audience(room: string, except: string | null): number;
+}
+
+/** Publish and subscribe between nodes: room traffic and direct messages. */
+export interface Broker {
+  /** Starts handing this node the traffic of `room` (its first local member joined). */
+  subscribe(room: string): Awaitable<void>;
+  /** Stops it (its last local member left). */
+  unsubscribe(room: string): Awaitable<void>;
+  /**
+   * Hands frames to every other node subscribed to `room`.
+   * @returns How many members they reached, as far as the engine can tell.
+   */
+  publish(room: string, bytes: Uint8Array, except: string | null): Awaitable<number>;
+  /** How many members on other nodes a message to `room` would reach now. */
+  audience(room: string, except: string | null): Awaitable<number>;
+  /**
+   * Hands frames to one member on another node.
+   * @returns `false` when it is not reachable.
+   */
+  direct(to: MemberInfo, bytes: Uint8Array): Awaitable<boolean>;
+}
+
+/** Outcome of {@linkcode Presence.join}. */
+export interface Joined {
+  /** The room's display name (as first created). */
+  readonly room: string;
+  /** False when the member was in it already. */
+  readonly added: boolean;
+}
+
+/** Who is online, under which nick, in which rooms: shared by all nodes. */
+export interface Presence {
+  /**
+   * Registers a member of this node under a fresh nick `guest-<n>`, in `lobby`.
+   * @returns The nick.
+   */
+  attach(member: { readonly id: string; readonly since: number }): Awaitable<string>;
+  /** Forgets a member: frees its nick, takes it out of every room. */
+  detach(member: string): Awaitable<void>;
+  /**
+   * Claims `nick` for a member (case-insensitively unique), freeing its old one.
+   * @returns `false` when another member has it.
+   */
+  rename(member: string, nick: string): Awaitable<boolean>;
+  /** Whether `room` exists (any case). */
+  hasRoom(room: string): Awaitable<boolean>;
+  /** The member that has `nick` (any case), or `null`. */
+  lookup(nick: string): Awaitable<MemberInfo | null>;
+  /** Puts a member in a room, creating the room. */
+  join(member: string, room: string): Awaitable<Joined>;
+  /**
+   * Takes a member out of a room; a room left empty is gone (`lobby` never is).
+   * @returns The room's display name, or `null` when the member was not in it.
+   */
+  leave(member: string, room: string): Awaitable<string | null>;
+  /** Members of `room` (everybody without one), oldest first; `null` for an unknown room. */
+  who(room?: string): Awaitable<WhoEntry[] | null>;
+  /** Rooms with their member counts, `lobby` first. */
+  rooms(): Awaitable<RoomEntry[]>;
+}
+
+/**
+ * Room logs (message ids and history): protocol 2 fills this in. Empty for now, so that the
+ * hub and the engines already carry the seam.
+ */
+// deno-lint-ignore no-empty-interface
+export interface RoomLog {}
+
+/** One node's connection to an engine. */
+export interface EngineNode {
+  /** The node id (unique per process start). */
+  readonly id: string;
+  /** Room traffic and direct messages. */
+  readonly broker: Broker;
+  /** Nicks, rooms, who. */
+  readonly presence: Presence;
+  /** Room logs. */
+  readonly log: RoomLog;
+  /** Leaves the engine: the node's members are forgotten by the others. */
+  close(): Awaitable<void>;
+}
+
+/** A shared store that server processes join as nodes. */
+export interface Engine {
+  /**
+   * Joins the engine as a new node.
+   *
+   * @param events How the engine hands the node its members' traffic.
+   * @returns The node's handle.
+   */
+  connect(events: NodeEvents): Awaitable<EngineNode>;
+}

@@ -1,0 +1,59 @@
+/**
+ * The chat hub as sessions and handlers see it: rooms, nicks, messages. server/chat/hub.ts
+ * implements it over a local fan-out and an engine (see ./engine.ts). Every call may answer with
+ * a promise; a rejection means the engine failed (`ERR 503` for that command).
+ *
+ * @module
+ */
+
+import type { RoomEntry, WhoEntry } from "../../lib/protocol/rows.ts";
+import type { Awaitable, Member } from "./member.ts";
+
+/** Outcome of {@linkcode Hub.publish}: a recipient count, or why not. */
+export type PublishResult = number | "no-room" | "not-member";
+
+/** Outcome of {@linkcode Hub.leave}. */
+export type LeaveResult = { room: string } | "lobby" | "not-member";
+
+/** Rooms, nicks and fan-out, as sessions and handlers use them. */
+export interface Hub {
+  /**
+   * Adds a member (in `lobby`, silently) under a fresh `guest-<n>` nick.
+   * @returns The guest nick given.
+   */
+  attach(member: Member): Awaitable<string>;
+  /** Removes a member everywhere; pushes `LEFT` to the rooms it had joined (not `lobby`). */
+  detach(member: Member): Awaitable<void>;
+  /** The member's current nick (`""` when it is not attached): the one place a nick lives. */
+  nick(member: Member): string;
+  /**
+   * Gives `member` the nick `nick` if nobody else has it (case-insensitively).
+   * @returns `true` on success, `false` when the nick is taken.
+   */
+  rename(member: Member, nick: string): Awaitable<boolean>;
+  /**
+   * Puts `member` in `room`, creating it; pushes `JOINED` to the others when it is new there.
+   * @returns The room's display name.
+   */
+  join(member: Member, room: string): Awaitable<string>;
+  /** Takes `member` out of `room`; pushes `LEFT` to those remaining. */
+  leave(member: Member, room: string): Awaitable<LeaveResult>;
+  /**
+   * Sends `MSG room from N` + payload to every other member of `room`. The payload is copied
+   * before the call returns.
+   */
+  publish(member: Member, room: string, payload: Uint8Array): Awaitable<PublishResult>;
+  /**
+   * Sends `DM from N` + payload to the member called `nick`.
+   * @returns `false` when nobody has that nick, or its owner takes no pushes.
+   */
+  tell(member: Member, nick: string, payload: Uint8Array): Awaitable<boolean>;
+  /** Lists members of `room` (everybody without one); `null` for an unknown room. */
+  who(room?: string): Awaitable<WhoEntry[] | null>;
+  /** Lists rooms with their member counts. */
+  rooms(): Awaitable<RoomEntry[]>;
+  /** Whether `member` is in `room` (this node knows its own members' rooms). */
+  isIn(member: Member, room: string): boolean;
+  /** The number of rooms `member` has joined, `lobby` included (known locally). */
+  roomCount(member: Member): number;
+}
