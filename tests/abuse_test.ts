@@ -7,37 +7,15 @@
 import assert from "node:assert/strict";
 import { connect } from "../client/client.ts";
 import { ServerError } from "../lib/protocol/errors.ts";
-import { hashPassword } from "../server/auth/auth.ts";
-import { RawClient, startTestServer } from "./test_util.ts";
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function usersFile(): Promise<{ path: string } & AsyncDisposable> {
-  const dir = await Deno.makeTempDir({ prefix: "sb-users-" });
-  const path = `${dir}/users.json`;
-  const password = await hashPassword("right-password", { ln: 10 });
-  await Deno.writeTextFile(
-    path,
-    JSON.stringify({ users: [{ name: "erin", password, permissions: ["chat"] }] }),
-  );
-  return {
-    path,
-    async [Symbol.asyncDispose]() {
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
-    },
-  };
-}
-
-async function raw(port: number): Promise<RawClient> {
-  const c = await RawClient.connect(port);
-  await c.hello();
-  return c;
-}
+import { RawClient, rawClient } from "./helpers/raw_client.ts";
+import { startTestServer } from "./helpers/servers.ts";
+import { usersFile } from "./helpers/users.ts";
+import { sleep } from "./helpers/wait.ts";
 
 Deno.test("after --max-auth-failures failed AUTH on one connection: ERR 401, then BYE too many failed logins", async () => {
-  await using users = await usersFile();
+  await using users = await usersFile([["erin", "right-password", ["chat"]]]);
   await using server = await startTestServer({ users: users.path });
-  await using c = await raw(server.port);
+  await using c = await rawClient(server.port);
   for (let i = 0; i < 3; i++) {
     await c.line(`AUTH erin wrong-${i}`);
     assert.equal(await c.next(), "ERR 401 Cannot log in: wrong user name or password");
@@ -50,7 +28,7 @@ Deno.test("after --max-auth-failures failed AUTH on one connection: ERR 401, the
 });
 
 Deno.test("more than --auth-failures-per-minute failures from one address: ERR 429 on AUTH and on connect, until --auth-ban passes", async () => {
-  await using users = await usersFile();
+  await using users = await usersFile([["erin", "right-password", ["chat"]]]);
   await using server = await startTestServer({
     users: users.path,
     maxAuthFailures: 2,
@@ -61,7 +39,7 @@ Deno.test("more than --auth-failures-per-minute failures from one address: ERR 4
   try {
     // Four failures are allowed within the minute; the fifth gets the address banned.
     for (let i = 0; i < 5; i++) {
-      if (i % 2 === 0) open.push(await raw(server.port));
+      if (i % 2 === 0) open.push(await rawClient(server.port));
       const c = open[open.length - 1]!;
       await c.line(`AUTH erin wrong-${i}`);
       assert.equal(
@@ -97,7 +75,7 @@ Deno.test("--conn-rate: the connection over the rate gets ERR 429 naming it; a s
   await using server = await startTestServer({ connRate: 3 });
   const first: RawClient[] = [];
   try {
-    for (let i = 0; i < 3; i++) first.push(await raw(server.port));
+    for (let i = 0; i < 3; i++) first.push(await rawClient(server.port));
     await using over = await RawClient.connect(server.port);
     assert.equal(
       await over.next(),
@@ -111,15 +89,15 @@ Deno.test("--conn-rate: the connection over the rate gets ERR 429 naming it; a s
     for (const c of first) c.close();
   }
   await sleep(1100);
-  await using later = await raw(server.port);
+  await using later = await rawClient(server.port);
   await later.line("PING");
   assert.equal(await later.next(), "PONG");
 });
 
 Deno.test("--cmd-rate: commands past the bucket get ERR 429 naming it; PONG and QUIT pass; a pause refills it", async () => {
   await using server = await startTestServer({ cmdRate: 10, cmdBurst: 5 });
-  await using c = await raw(server.port);
-  await using other = await raw(server.port);
+  await using c = await rawClient(server.port);
+  await using other = await rawClient(server.port);
   // 20 pipelined PINGs in one write: the burst of 5 passes, nearly all the rest are refused.
   await c.send("PING\r\n".repeat(20));
   const replies: string[] = [];
@@ -150,7 +128,7 @@ Deno.test("--cmd-rate: commands past the bucket get ERR 429 naming it; PONG and 
 
 Deno.test("--cmd-rate: a PUT past the bucket answers ERR 429 and its bytes are skipped", async () => {
   await using server = await startTestServer({ cmdRate: 1, cmdBurst: 1 });
-  await using c = await raw(server.port);
+  await using c = await rawClient(server.port);
   await c.send("PING\r\nPUT flood.txt 5\r\nabcde\r\n");
   assert.equal(await c.next(), "PONG");
   assert.equal(await c.next(), "ERR 429 Too many commands: over --cmd-rate 1/s");
@@ -162,14 +140,14 @@ Deno.test("--cmd-rate: a PUT past the bucket answers ERR 429 and its bytes are s
 
 Deno.test("without --cmd-rate, 20000 pipelined commands all pass", async () => {
   await using server = await startTestServer();
-  await using c = await raw(server.port);
+  await using c = await rawClient(server.port);
   await c.send("PING\r\n".repeat(20_000));
   for (let i = 0; i < 20_000; i++) assert.equal(await c.next(), "PONG");
 });
 
 Deno.test("--max-rooms: JOIN past the limit answers ERR 413 naming it; a joined room still answers OK; LEAVE makes room", async () => {
   await using server = await startTestServer({ maxRooms: 3 });
-  await using c = await raw(server.port);
+  await using c = await rawClient(server.port);
   for (const room of ["a", "b"]) {
     await c.line(`JOIN ${room}`);
     assert.equal(await c.next(), `OK ${room}`);
@@ -203,11 +181,11 @@ Deno.test("--max-rooms: JOIN past the limit answers ERR 413 naming it; a joined 
 });
 
 Deno.test("--login-timeout: a connection that does not log in is closed with BYE login timeout, PINGs or not; a logged-in one stays", async () => {
-  await using users = await usersFile();
+  await using users = await usersFile([["erin", "right-password", ["chat"]]]);
   await using server = await startTestServer({ users: users.path, loginTimeout: 400 });
-  await using idle = await raw(server.port);
-  await using chatty = await raw(server.port);
-  await using good = await raw(server.port);
+  await using idle = await rawClient(server.port);
+  await using chatty = await rawClient(server.port);
+  await using good = await rawClient(server.port);
   await good.line("AUTH erin right-password");
   assert.equal(await good.next(), "OK erin");
   const t0 = Date.now();
@@ -228,7 +206,7 @@ Deno.test("--login-timeout: a connection that does not log in is closed with BYE
 
 Deno.test("--login-timeout does not close anyone on a server without accounts", async () => {
   await using server = await startTestServer({ loginTimeout: 100 });
-  await using c = await raw(server.port);
+  await using c = await rawClient(server.port);
   await sleep(400);
   await c.line("PING");
   assert.equal(await c.next(), "PONG");

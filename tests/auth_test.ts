@@ -6,55 +6,14 @@
 import assert from "node:assert/strict";
 import { connect } from "../client/client.ts";
 import { ServerError } from "../lib/protocol/errors.ts";
-import { hashPassword } from "../server/auth/auth.ts";
 import { startServer } from "../server/server.ts";
-import { RawClient, ROOT, startServerProcess, startTestServer, waitFor } from "./test_util.ts";
+import { RawClient, rawClient } from "./helpers/raw_client.ts";
+import { ROOT, startServerProcess, startTestServer } from "./helpers/servers.ts";
+import { type UserEntry, usersFile, writeUsers } from "./helpers/users.ts";
+import { waitFor } from "./helpers/wait.ts";
+import { decodeText, encodeText } from "./helpers/bytes.ts";
 
-type Entry = [name: string, password: string, permissions: string[]];
-
-/** Writes a users file (cheap scrypt cost, so tests stay fast) into a fresh folder. */
-async function usersFile(
-  entries: Entry[],
-  dir?: string,
-): Promise<{ path: string; dir: string } & AsyncDisposable> {
-  const folder = dir ?? await Deno.makeTempDir({ prefix: "sb-users-" });
-  const path = `${folder}/users.json`;
-  await writeUsers(path, entries);
-  return {
-    path,
-    dir: folder,
-    async [Symbol.asyncDispose]() {
-      await Deno.remove(folder, { recursive: true }).catch(() => {});
-    },
-  };
-}
-
-async function writeUsers(path: string, entries: Entry[]): Promise<void> {
-  const users = await Promise.all(
-    entries.map(async ([name, password, permissions]) => ({
-      name,
-      password: await hashPassword(password, { ln: 10 }),
-      permissions,
-    })),
-  );
-  // Write then rename: a reload never sees half a file.
-  await Deno.writeTextFile(`${path}.tmp`, JSON.stringify({ users }, null, 2));
-  await Deno.rename(`${path}.tmp`, path);
-}
-
-/** Connects raw, reads HELLO, and logs in when credentials are given. */
-async function raw(port: number, ...login: string[]): Promise<RawClient> {
-  const c = await RawClient.connect(port);
-  await c.hello();
-  if (login.length > 0) {
-    await c.line(`AUTH ${login.join(" ")}`);
-    const r = await c.next();
-    assert.match(r, /^OK /, `AUTH ${login[0]} ...`);
-  }
-  return c;
-}
-
-const PEOPLE: Entry[] = [
+const PEOPLE: UserEntry[] = [
   ["alice", "alice-pass-1", ["chat", "read", "write"]],
   ["chatter", "chatter-pass", ["chat"]],
   ["reader", "reader-pass", ["read"]],
@@ -74,7 +33,7 @@ Deno.test("with --users, HELLO says auth_required:true and auth_methods [passwor
 Deno.test("before AUTH only AUTH, HELP, PING, PONG and QUIT work; everything else answers ERR 401", async () => {
   await using users = await usersFile(PEOPLE);
   await using server = await startTestServer({ users: users.path });
-  await using c = await raw(server.port);
+  await using c = await rawClient(server.port);
   for (
     const cmd of [
       "NICK bob",
@@ -116,7 +75,7 @@ Deno.test("before AUTH only AUTH, HELP, PING, PONG and QUIT work; everything els
 Deno.test("PUT before AUTH answers ERR 401, its bytes are skipped, and nothing is written", async () => {
   await using users = await usersFile(PEOPLE);
   await using server = await startTestServer({ users: users.path });
-  await using c = await raw(server.port);
+  await using c = await rawClient(server.port);
   await c.send("PUT evil.txt 11\r\nhello world\r\nPING\r\n");
   assert.equal(await c.next(), "ERR 401 Cannot run PUT: log in first with AUTH user password");
   assert.equal(await c.next(), "PONG");
@@ -126,7 +85,7 @@ Deno.test("PUT before AUTH answers ERR 401, its bytes are skipped, and nothing i
 Deno.test("PUT before AUTH announcing more than max_payload answers ERR 401, then BYE and close", async () => {
   await using users = await usersFile(PEOPLE);
   await using server = await startTestServer({ users: users.path, maxPayload: 1024 });
-  await using c = await raw(server.port);
+  await using c = await rawClient(server.port);
   await c.line("PUT big.bin 1000000");
   assert.equal(await c.next(), "ERR 401 Cannot run PUT: log in first with AUTH user password");
   assert.match(await c.next(), /^BYE /);
@@ -136,9 +95,9 @@ Deno.test("PUT before AUTH announcing more than max_payload answers ERR 401, the
 Deno.test("a connection that has not logged in gets no room messages, and is not counted by SAY", async () => {
   await using users = await usersFile(PEOPLE);
   await using server = await startTestServer({ users: users.path });
-  await using guest = await raw(server.port);
-  await using alice = await raw(server.port, "alice", "alice-pass-1");
-  await using chatter = await raw(server.port, "chatter", "chatter-pass");
+  await using guest = await rawClient(server.port);
+  await using alice = await rawClient(server.port, { login: ["alice", "alice-pass-1"] });
+  await using chatter = await rawClient(server.port, { login: ["chatter", "chatter-pass"] });
   await alice.line("SAY lobby :secret plans");
   assert.equal(await alice.next(), "OK 1");
   assert.equal(await chatter.next(), "MSG lobby alice secret plans");
@@ -149,7 +108,7 @@ Deno.test("a connection that has not logged in gets no room messages, and is not
 Deno.test("AUTH with the right password answers OK <user>; the nick is the user name and NICK answers ERR 403", async () => {
   await using users = await usersFile(PEOPLE);
   await using server = await startTestServer({ users: users.path });
-  await using c = await raw(server.port);
+  await using c = await rawClient(server.port);
   await c.line("AUTH ALICE alice-pass-1");
   assert.equal(await c.next(), "OK alice", "names ignore case; the nick keeps the file's");
   await c.line("NICK mallory");
@@ -175,7 +134,7 @@ Deno.test("a second connection of the same user gets the nick alice-2, and the c
 Deno.test("a wrong password and an unknown user get the same ERR 401 text", async () => {
   await using users = await usersFile(PEOPLE);
   await using server = await startTestServer({ users: users.path });
-  await using c = await raw(server.port);
+  await using c = await rawClient(server.port);
   await c.line("AUTH alice wrong-password");
   const wrongPassword = await c.next();
   await c.line("AUTH nobody alice-pass-1");
@@ -203,9 +162,9 @@ Deno.test("the client library's auth() rejects with ServerError 401, and refuses
 Deno.test("chat permission: JOIN, SAY, TELL, WHO, ROOMS allowed with it; ERR 403 naming it without it, and no pushes", async () => {
   await using users = await usersFile(PEOPLE);
   await using server = await startTestServer({ users: users.path });
-  await using chatter = await raw(server.port, "chatter", "chatter-pass");
-  await using reader = await raw(server.port, "reader", "reader-pass");
-  await using alice = await raw(server.port, "alice", "alice-pass-1");
+  await using chatter = await rawClient(server.port, { login: ["chatter", "chatter-pass"] });
+  await using reader = await rawClient(server.port, { login: ["reader", "reader-pass"] });
+  await using alice = await rawClient(server.port, { login: ["alice", "alice-pass-1"] });
   for (
     const [cmd, reply] of [
       ["JOIN ops", "OK ops"],
@@ -250,8 +209,8 @@ Deno.test("read permission: LIST and GET allowed with it; ERR 403 naming it with
     sink: () => ({ data: (b) => void chunks.push(b.slice()), end() {}, abort() {} }),
   });
   assert.equal(head.size, 12);
-  assert.equal(new TextDecoder().decode(chunks[0]), "shared notes");
-  await using chatter = await raw(server.port, "chatter", "chatter-pass");
+  assert.equal(decodeText(chunks[0]!), "shared notes");
+  await using chatter = await rawClient(server.port, { login: ["chatter", "chatter-pass"] });
   for (const cmd of ["LIST", "GET notes.txt"]) {
     await chatter.line(cmd);
     assert.equal(
@@ -266,9 +225,9 @@ Deno.test("write permission: PUT and DEL allowed with it; ERR 403 naming it with
   await using server = await startTestServer({ users: users.path });
   await using writer = await connect({ port: server.port });
   await writer.auth("writer", "writer-pass");
-  await writer.put("up.txt", new TextEncoder().encode("uploaded"));
+  await writer.put("up.txt", encodeText("uploaded"));
   assert.equal(await Deno.readTextFile(`${server.files}/up.txt`), "uploaded");
-  await using reader = await raw(server.port, "reader", "reader-pass");
+  await using reader = await rawClient(server.port, { login: ["reader", "reader-pass"] });
   await reader.send("PUT up.txt 5\r\nevil!\r\nDEL up.txt\r\nPING\r\n");
   assert.equal(
     await reader.next(),
@@ -378,11 +337,11 @@ Deno.test("switchboard-server hash-password reads a piped password and prints an
     stderr: "piped",
   }).spawn();
   const w = out.stdin.getWriter();
-  await w.write(new TextEncoder().encode("carol-password-9\n"));
+  await w.write(encodeText("carol-password-9\n"));
   await w.close();
   const result = await out.output();
-  assert.equal(result.code, 0, new TextDecoder().decode(result.stderr));
-  const line = new TextDecoder().decode(result.stdout).trim();
+  assert.equal(result.code, 0, decodeText(result.stderr));
+  const line = decodeText(result.stdout).trim();
   assert.match(
     line,
     /^\{ "name": "carol", "password": "\$scrypt\$ln=10,r=8,p=1\$[^"]+", "permissions": \["chat", "write"\] \},$/,
@@ -409,11 +368,11 @@ Deno.test("hash-password refuses a short password, and one with spaces", async (
       stderr: "piped",
     }).spawn();
     const w = child.stdin.getWriter();
-    await w.write(new TextEncoder().encode(pw + "\n"));
+    await w.write(encodeText(pw + "\n"));
     await w.close();
     const r = await child.output();
     assert.equal(r.code, 1);
-    assert.match(new TextDecoder().decode(r.stderr), why);
+    assert.match(decodeText(r.stderr), why);
     assert.equal(r.stdout.length, 0);
   }
 });
@@ -429,8 +388,8 @@ Deno.test({
       ["chat"],
     ]]);
     await using proc = await startServerProcess(["--users", users.path]);
-    await using alice = await raw(proc.port, "alice", "alice-pass-1");
-    await using bob = await raw(proc.port, "bob", "bob-pass-12");
+    await using alice = await rawClient(proc.port, { login: ["alice", "alice-pass-1"] });
+    await using bob = await rawClient(proc.port, { login: ["bob", "bob-pass-12"] });
     await alice.line("LIST");
     assert.equal(
       await alice.next(),
@@ -453,8 +412,8 @@ Deno.test({
     assert.equal(await bob.closed(), true);
     await alice.line("LIST");
     assert.match(await alice.next(), /^LIST \[/, "alice's open connection has her new permission");
-    await using carol = await raw(proc.port, "carol", "carol-pass-1");
-    await using bobAgain = await raw(proc.port);
+    await using carol = await rawClient(proc.port, { login: ["carol", "carol-pass-1"] });
+    await using bobAgain = await rawClient(proc.port);
     await bobAgain.line("AUTH bob bob-pass-12");
     assert.equal(await bobAgain.next(), "ERR 401 Cannot log in: wrong user name or password");
 
@@ -466,7 +425,7 @@ Deno.test({
       10_000,
       "the refusal log line",
     );
-    await using carol2 = await raw(proc.port, "carol", "carol-pass-1");
+    await using carol2 = await rawClient(proc.port, { login: ["carol", "carol-pass-1"] });
     await alice.line("SAY lobby :still here");
     assert.equal(await alice.next(), "OK 2");
     assert.equal(await carol.next(), "MSG lobby alice still here");
@@ -493,16 +452,16 @@ Deno.test("the log never holds a password or a token, whatever clients send (tex
       `AUTH dave ${secrets.password} extra`,
     ];
     for (const line of tries) {
-      await using c = await raw(proc.port);
+      await using c = await rawClient(proc.port);
       await c.line(line);
       assert.match(await c.next(), /^ERR (401|400) /, line);
     }
-    await using ok = await raw(proc.port, "dave", secrets.password);
-    await using ok2 = await raw(proc.port, secrets.token);
+    await using ok = await rawClient(proc.port, { login: ["dave", secrets.password] });
+    await using ok2 = await rawClient(proc.port, { login: [secrets.token] });
     await ok.line("SAY lobby :x");
     assert.equal(await ok.next(), "OK 1");
     assert.match(await ok2.next(), /^MSG lobby dave 1 x$|^MSG lobby dave x$/);
-    await using longLine = await raw(proc.port);
+    await using longLine = await rawClient(proc.port);
     await longLine.line(`AUTH dave ${secrets.password}${"y".repeat(5000)}`);
     await longLine.closed();
     await waitFor(
@@ -533,7 +492,7 @@ Deno.test({
       10_000,
       "the log line",
     );
-    await using c = await raw(proc.port);
+    await using c = await rawClient(proc.port);
     await c.line("PING");
     assert.equal(await c.next(), "PONG");
   },

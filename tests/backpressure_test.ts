@@ -6,30 +6,16 @@
 
 import assert from "node:assert/strict";
 import { encodeFrame } from "../lib/protocol/encoder.ts";
-import { createLogger } from "../server/observe/log.ts";
-import { RawClient, startServerProcess, startTestServer, waitFor } from "./test_util.ts";
+import { decodeText } from "./helpers/bytes.ts";
+import { nextUnskipped, type RawClient, rawClient } from "./helpers/raw_client.ts";
+import { captureLog, rssOf, startServerProcess, startTestServer } from "./helpers/servers.ts";
+import { sleep, waitFor } from "./helpers/wait.ts";
 
 const MiB = 1024 * 1024;
 
-/** Connects a raw client, reads HELLO, takes `nick`, and joins `room` when given. */
-async function client(port: number, nick: string, room?: string): Promise<RawClient> {
-  const c = await RawClient.connect(port);
-  await c.hello();
-  await c.line(`NICK ${nick}`);
-  assert.equal(await c.next(), `OK ${nick}`);
-  if (room !== undefined) {
-    await c.line(`JOIN ${room}`);
-    assert.equal(await c.next(), `OK ${room}`);
-  }
-  return c;
-}
-
 /** Skips pushes (`JOINED`, `LEFT`) until the next reply, and returns it as text. */
-async function reply(c: RawClient, timeoutMs = 10_000): Promise<string> {
-  for (;;) {
-    const line = await c.next(timeoutMs);
-    if (!/^(JOINED|LEFT) /.test(line)) return line;
-  }
+function reply(c: RawClient, timeoutMs = 10_000): Promise<string> {
+  return nextUnskipped(c, /^(JOINED|LEFT) /, timeoutMs);
 }
 
 /** The nicks in a room, as `WHO room` lists them. */
@@ -38,21 +24,7 @@ async function whoIn(c: RawClient, room: string): Promise<string[]> {
   let f = await c.frame();
   while (f.verb === "JOINED" || f.verb === "LEFT") f = await c.frame();
   if (f.verb !== "WHO") throw new Error(`Expected WHO, got ${f.verb}`);
-  return (JSON.parse(new TextDecoder().decode(f.payload!)) as { nick: string }[]).map((e) =>
-    e.nick
-  );
-}
-
-/**
- * Resident memory of a process in bytes, read from /proc by `cat`: Deno lets a program read
- * /proc/<pid>/ itself only with --allow-all, and the test task does not grant that.
- */
-async function rss(pid: number): Promise<number> {
-  const out = await new Deno.Command("cat", { args: [`/proc/${pid}/status`], stdout: "piped" })
-    .output();
-  const m = /VmRSS:\s+(\d+) kB/.exec(new TextDecoder().decode(out.stdout));
-  if (!m) throw new Error(`No VmRSS for process ${pid}`);
-  return Number(m[1]) * 1024;
+  return (JSON.parse(decodeText(f.payload!)) as { nick: string }[]).map((e) => e.nick);
 }
 
 /** A message payload of `size` bytes whose first four bytes are `index`. */
@@ -68,12 +40,12 @@ Deno.test({
   async fn() {
     // Default limits: max_payload 1 MiB, max_pending 8 MiB, write_deadline 10 s.
     await using server = await startServerProcess();
-    await using sender = await client(server.port, "sender", "big");
-    await using reader = await client(server.port, "reader", "big");
-    const stalled = await client(server.port, "stalled", "big");
+    await using sender = await rawClient(server.port, { nick: "sender", room: "big" });
+    await using reader = await rawClient(server.port, { nick: "reader", room: "big" });
+    const stalled = await rawClient(server.port, { nick: "stalled", room: "big" });
     await sender.line("PING");
     assert.equal(await reply(sender), "PONG");
-    const baseline = await rss(server.pid);
+    const baseline = await rssOf(server.pid);
     let peak = baseline;
 
     const COUNT = 64; // 64 messages of 1 MiB: 64 MiB
@@ -94,10 +66,10 @@ Deno.test({
       await sender.send(encodeFrame("SAY big", numbered(i, MiB)));
       const ok = await reply(sender, 20_000);
       assert.match(ok, /^OK [12]$/, `message ${i}`);
-      peak = Math.max(peak, await rss(server.pid));
+      peak = Math.max(peak, await rssOf(server.pid));
     }
     await reading;
-    peak = Math.max(peak, await rss(server.pid));
+    peak = Math.max(peak, await rssOf(server.pid));
 
     // The stalled client is gone: WHO no longer lists it, and its socket ends.
     await waitFor(
@@ -135,9 +107,9 @@ Deno.test({
 
 Deno.test("with a small max_pending, a member that never reads is cut and the room goes on", async () => {
   await using server = await startTestServer({ maxPending: 256 * 1024 });
-  await using sender = await client(server.port, "sender", "room");
-  await using reader = await client(server.port, "reader", "room");
-  const stalled = await client(server.port, "stalled", "room");
+  await using sender = await rawClient(server.port, { nick: "sender", room: "room" });
+  await using reader = await rawClient(server.port, { nick: "reader", room: "room" });
+  const stalled = await rawClient(server.port, { nick: "stalled", room: "room" });
   try {
     const payload = new Uint8Array(64 * 1024);
     let received = 0;
@@ -161,14 +133,13 @@ Deno.test("with a small max_pending, a member that never reads is cut and the ro
 });
 
 Deno.test("write_deadline cuts a client that stops reading even under max_pending", async () => {
-  const lines: string[] = [];
-  const log = createLogger({ write: (l) => lines.push(l) });
+  const { log, lines } = captureLog();
   await using server = await startTestServer({ maxPending: 256 * MiB, writeDeadline: 300 }, {
     log,
   });
-  await using sender = await client(server.port, "sender", "room");
-  await using reader = await client(server.port, "reader", "room");
-  const stalled = await client(server.port, "stalled", "room");
+  await using sender = await rawClient(server.port, { nick: "sender", room: "room" });
+  await using reader = await rawClient(server.port, { nick: "reader", room: "room" });
+  const stalled = await rawClient(server.port, { nick: "stalled", room: "room" });
   try {
     // 24 MiB: more than loopback socket buffers hold, far less than max_pending.
     const payload = new Uint8Array(MiB);
@@ -202,10 +173,10 @@ Deno.test("write_deadline cuts a client that stops reading even under max_pendin
 
 Deno.test("a client that pipelines far more replies than max_pending without reading is paused, not cut", async () => {
   await using server = await startTestServer({ maxPending: 256 * 1024 });
-  await using c = await client(server.port, "greedy");
+  await using c = await rawClient(server.port, { nick: "greedy" });
   // 5000 HELP commands in one write ask for about 6 MiB of replies, 24 times max_pending.
   await c.send("HELP\r\n".repeat(5000) + "PING\r\n");
-  await new Promise((r) => setTimeout(r, 300));
+  await sleep(300);
   for (let i = 0; i < 5000; i++) {
     const f = await c.frame(10_000);
     assert.equal(f.verb, "HELP", `reply ${i}`);
@@ -215,9 +186,9 @@ Deno.test("a client that pipelines far more replies than max_pending without rea
 
 Deno.test("a slow consumer that reads again in time gets whole frames, then BYE slow consumer", async () => {
   await using server = await startTestServer({ maxPending: 64 * 1024 });
-  await using sender = await client(server.port, "sender", "room");
-  await using reader = await client(server.port, "reader", "room");
-  await using slow = await client(server.port, "slow", "room");
+  await using sender = await rawClient(server.port, { nick: "sender", room: "room" });
+  await using reader = await rawClient(server.port, { nick: "reader", room: "room" });
+  await using slow = await rawClient(server.port, { nick: "slow", room: "room" });
   // `slow` stops reading; 16 KiB messages pile up past the kernel's buffers and max_pending.
   const payload = new Uint8Array(16 * 1024).fill(0x62);
   let sent = 0;

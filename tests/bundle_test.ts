@@ -11,8 +11,8 @@
 import assert from "node:assert/strict";
 import { clientPermissions, serverPermissions } from "../.ci/compile.ts";
 import { VERSION } from "../lib/version.ts";
-import { ROOT, startServerProcess } from "./test_util.ts";
-import { spawnDeno } from "./cli_util.ts";
+import { spawnDeno } from "./helpers/cli.ts";
+import { ROOT, startServerProcess } from "./helpers/servers.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 

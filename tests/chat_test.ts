@@ -4,58 +4,10 @@
  */
 
 import assert from "node:assert/strict";
-import { createLogger } from "../server/observe/log.ts";
-import { RawClient, startTestServer, waitFor } from "./test_util.ts";
-
-const utf8 = new TextEncoder();
-const text = new TextDecoder();
-
-/** Connects a raw client, reads HELLO, and takes `nick` when given. */
-async function client(port: number, nick?: string): Promise<RawClient> {
-  const c = await RawClient.connect(port);
-  await c.hello();
-  if (nick !== undefined) {
-    await c.line(`NICK ${nick}`);
-    assert.equal(await c.next(), `OK ${nick}`);
-  }
-  return c;
-}
-
-/**
- * Proves that nothing else is queued for `c`: its `PING` is answered by the very next frame.
- * Every push the server queued before reading that `PING` would come first.
- */
-async function nothingQueued(c: RawClient): Promise<void> {
-  await c.line("PING");
-  assert.equal(await c.next(), "PONG");
-}
-
-/** Reads exactly `n` bytes from a connection (fails on EOF or after 5 s). */
-async function readBytes(conn: Deno.Conn, n: number): Promise<Uint8Array> {
-  const out = new Uint8Array(n);
-  let at = 0;
-  const deadline = Date.now() + 5000;
-  while (at < n) {
-    if (Date.now() > deadline) throw new Error(`Timed out reading ${n} bytes`);
-    const got = await conn.read(out.subarray(at));
-    if (got === null) throw new Error(`EOF after ${at} of ${n} bytes`);
-    at += got;
-  }
-  return out;
-}
-
-/** Reads one CRLF-terminated line byte by byte (for byte-exact checks). */
-async function readLine(conn: Deno.Conn): Promise<string> {
-  const bytes: number[] = [];
-  const one = new Uint8Array(1);
-  while (bytes.length < 65536) {
-    const n = await conn.read(one);
-    if (n === null) throw new Error("EOF inside a line");
-    bytes.push(one[0]!);
-    if (one[0] === 10) break;
-  }
-  return text.decode(new Uint8Array(bytes));
-}
+import { decodeText, encodeText } from "./helpers/bytes.ts";
+import { pingPong, RawClient, rawClient, readBytes, readLine } from "./helpers/raw_client.ts";
+import { captureLog, startTestServer } from "./helpers/servers.ts";
+import { sleep, waitFor } from "./helpers/wait.ts";
 
 Deno.test("HELLO is the first line, CRLF-terminated, with the documented fields", async () => {
   await using server = await startTestServer();
@@ -108,24 +60,24 @@ Deno.test("every client gets its own guest nick", async () => {
 
 Deno.test("a lobby message reaches every other client, byte for byte, and not the sender", async () => {
   await using server = await startTestServer();
-  await using alice = await client(server.port, "alice");
-  await using bob = await client(server.port, "bob");
+  await using alice = await rawClient(server.port, { nick: "alice" });
+  await using bob = await rawClient(server.port, { nick: "bob" });
   const raw = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
   try {
     assert.match(await readLine(raw), /^HELLO /);
     // A binary payload with CR, LF, NUL and bytes that are not UTF-8.
     const payload = new Uint8Array([104, 105, 13, 10, 0, 255, 254, 10, 13]);
-    const frame = new Uint8Array([...utf8.encode(`SAY lobby ${payload.length}\n`), ...payload, 10]);
+    const frame = new Uint8Array([...encodeText(`SAY lobby ${payload.length}\n`), ...payload, 10]);
     await alice.send(frame);
     assert.equal(await alice.next(), "OK 2");
     const msg = await bob.frame();
     assert.equal(msg.verb, "MSG");
     assert.deepEqual(msg.args, ["lobby", "alice"]);
     assert.deepEqual(msg.payload, payload);
-    const head = utf8.encode(`MSG lobby alice ${payload.length}\r\n`);
+    const head = encodeText(`MSG lobby alice ${payload.length}\r\n`);
     const got = await readBytes(raw, head.length + payload.length + 2);
     assert.deepEqual(got, new Uint8Array([...head, ...payload, 13, 10]));
-    await nothingQueued(alice);
+    await pingPong(alice);
   } finally {
     raw.close();
   }
@@ -133,13 +85,13 @@ Deno.test("a lobby message reaches every other client, byte for byte, and not th
 
 Deno.test("inline SAY keeps the text after the colon, spaces included", async () => {
   await using server = await startTestServer();
-  await using alice = await client(server.port, "alice");
-  await using bob = await client(server.port, "bob");
+  await using alice = await rawClient(server.port, { nick: "alice" });
+  await using bob = await rawClient(server.port, { nick: "bob" });
   await alice.line("say   lobby   :  hello: everyone  ");
   assert.equal(await alice.next(), "OK 1");
   const f = await bob.frame();
   assert.equal(f.verb, "MSG");
-  assert.equal(text.decode(f.payload!), "  hello: everyone  ");
+  assert.equal(decodeText(f.payload!), "  hello: everyone  ");
   await alice.line("SAY lobby :");
   assert.equal(await alice.next(), "OK 1");
   const empty = await bob.frame();
@@ -148,25 +100,25 @@ Deno.test("inline SAY keeps the text after the colon, spaces included", async ()
 
 Deno.test("connecting to and leaving the lobby pushes nothing", async () => {
   await using server = await startTestServer();
-  await using alice = await client(server.port, "alice");
-  const bob = await client(server.port);
-  await nothingQueued(alice);
+  await using alice = await rawClient(server.port, { nick: "alice" });
+  const bob = await rawClient(server.port);
+  await pingPong(alice);
   bob.close();
   // Wait for the server to see bob go (WHO stops listing him), then check alice got nothing.
   for (let i = 0; i < 100; i++) {
     await alice.line("WHO");
     const who = JSON.parse((await alice.next()).slice(4));
     if (who.length === 1) break;
-    await new Promise((r) => setTimeout(r, 20));
+    await sleep(20);
   }
-  await nothingQueued(alice);
+  await pingPong(alice);
 });
 
 Deno.test("JOIN and LEAVE push JOINED and LEFT to the room's other members only", async () => {
   await using server = await startTestServer();
-  await using alice = await client(server.port, "alice");
-  await using bob = await client(server.port, "bob");
-  await using carol = await client(server.port, "carol");
+  await using alice = await rawClient(server.port, { nick: "alice" });
+  await using bob = await rawClient(server.port, { nick: "bob" });
+  await using carol = await rawClient(server.port, { nick: "carol" });
   await alice.line("JOIN Ops");
   assert.equal(await alice.next(), "OK Ops");
   await bob.line("join ops");
@@ -177,7 +129,7 @@ Deno.test("JOIN and LEAVE push JOINED and LEFT to the room's other members only"
   assert.equal(await bob.next(), "OK Ops");
   await bob.line("JOIN lobby");
   assert.equal(await bob.next(), "OK lobby");
-  await nothingQueued(alice);
+  await pingPong(alice);
   // A message to the room reaches its members, not carol.
   await alice.line("SAY ops :standup");
   assert.equal(await alice.next(), "OK 1");
@@ -185,15 +137,15 @@ Deno.test("JOIN and LEAVE push JOINED and LEFT to the room's other members only"
   await bob.line("LEAVE OPS");
   assert.equal(await bob.next(), "OK Ops");
   assert.equal(await alice.next(), "LEFT Ops bob");
-  await nothingQueued(bob);
-  await nothingQueued(carol);
+  await pingPong(bob);
+  await pingPong(carol);
 });
 
 Deno.test("a disconnect pushes LEFT to the rooms the client had joined, not to the lobby", async () => {
   await using server = await startTestServer();
-  await using alice = await client(server.port, "alice");
-  await using carol = await client(server.port, "carol");
-  const bob = await client(server.port, "bob");
+  await using alice = await rawClient(server.port, { nick: "alice" });
+  await using carol = await rawClient(server.port, { nick: "carol" });
+  const bob = await rawClient(server.port, { nick: "bob" });
   for (const c of [alice, bob]) {
     await c.line("JOIN ops");
     assert.equal(await c.next(), "OK ops");
@@ -203,8 +155,8 @@ Deno.test("a disconnect pushes LEFT to the rooms the client had joined, not to t
   assert.equal(await bob.next(), "OK dev");
   bob.close();
   assert.equal(await alice.next(), "LEFT ops bob");
-  await nothingQueued(alice);
-  await nothingQueued(carol);
+  await pingPong(alice);
+  await pingPong(carol);
   // The empty room "dev" is gone; "ops" remains with alice.
   await alice.line("ROOMS");
   assert.deepEqual(JSON.parse((await alice.next()).slice(6)), [
@@ -215,7 +167,7 @@ Deno.test("a disconnect pushes LEFT to the rooms the client had joined, not to t
 
 Deno.test("an empty room disappears when its last member leaves", async () => {
   await using server = await startTestServer();
-  await using alice = await client(server.port, "alice");
+  await using alice = await rawClient(server.port, { nick: "alice" });
   await alice.line("JOIN tmp");
   assert.equal(await alice.next(), "OK tmp");
   await alice.line("LEAVE tmp");
@@ -228,9 +180,9 @@ Deno.test("an empty room disappears when its last member leaves", async () => {
 
 Deno.test("TELL delivers a DM to a nick looked up case-insensitively", async () => {
   await using server = await startTestServer();
-  await using alice = await client(server.port, "alice");
-  await using bob = await client(server.port, "Bob");
-  await using carol = await client(server.port, "carol");
+  await using alice = await rawClient(server.port, { nick: "alice" });
+  await using bob = await rawClient(server.port, { nick: "Bob" });
+  await using carol = await rawClient(server.port, { nick: "carol" });
   await alice.line("TELL BOB :psst");
   assert.equal(await alice.next(), "OK 1");
   assert.equal(await bob.next(), "DM alice psst");
@@ -239,14 +191,14 @@ Deno.test("TELL delivers a DM to a nick looked up case-insensitively", async () 
   assert.equal(await bob.next(), "DM alice abc");
   await alice.line("TELL nobody :hello");
   assert.equal(await alice.next(), "ERR 404 Cannot tell nobody: no such nick");
-  await nothingQueued(carol);
-  await nothingQueued(alice);
+  await pingPong(carol);
+  await pingPong(alice);
 });
 
 Deno.test("nicks: valid characters, 1-32 long, unique case-insensitively, display case kept", async () => {
   await using server = await startTestServer();
-  await using alice = await client(server.port);
-  await using bob = await client(server.port);
+  await using alice = await rawClient(server.port);
+  await using bob = await rawClient(server.port);
   const longest = "a".repeat(32);
   await alice.line(`NICK ${longest}`);
   assert.equal(await alice.next(), `OK ${longest}`);
@@ -279,15 +231,15 @@ Deno.test("nicks: valid characters, 1-32 long, unique case-insensitively, displa
 
 Deno.test("a nick is free again once its owner disconnects", async () => {
   await using server = await startTestServer();
-  const first = await client(server.port, "zed");
+  const first = await rawClient(server.port, { nick: "zed" });
   first.close();
-  await using second = await client(server.port);
+  await using second = await rawClient(server.port);
   let reply = "";
   for (let i = 0; i < 100; i++) {
     await second.line("NICK ZED");
     reply = await second.next();
     if (reply === "OK ZED") break;
-    await new Promise((r) => setTimeout(r, 20));
+    await sleep(20);
   }
   assert.equal(reply, "OK ZED");
 });
@@ -295,14 +247,14 @@ Deno.test("a nick is free again once its owner disconnects", async () => {
 Deno.test("WHO lists everybody or one room, with nick, rooms and since", async () => {
   await using server = await startTestServer();
   const before = Date.now();
-  await using alice = await client(server.port, "alice");
-  await using bob = await client(server.port, "bob");
+  await using alice = await rawClient(server.port, { nick: "alice" });
+  await using bob = await rawClient(server.port, { nick: "bob" });
   await bob.line("JOIN ops");
   assert.equal(await bob.next(), "OK ops");
   await alice.line("WHO");
   const f = await alice.frame();
   assert.equal(f.verb, "WHO");
-  const all = JSON.parse(text.decode(f.payload!)) as {
+  const all = JSON.parse(decodeText(f.payload!)) as {
     nick: string;
     rooms: string[];
     since: number;
@@ -329,8 +281,8 @@ Deno.test("WHO lists everybody or one room, with nick, rooms and since", async (
 
 Deno.test("ROOMS lists every room with an integer member count, lobby included", async () => {
   await using server = await startTestServer();
-  await using alice = await client(server.port, "alice");
-  await using bob = await client(server.port, "bob");
+  await using alice = await rawClient(server.port, { nick: "alice" });
+  await using bob = await rawClient(server.port, { nick: "bob" });
   await alice.line("JOIN Dev.Team");
   assert.equal(await alice.next(), "OK Dev.Team");
   await bob.line("JOIN dev.team");
@@ -341,7 +293,7 @@ Deno.test("ROOMS lists every room with an integer member count, lobby included",
   await alice.line("ROOMS");
   const f = await alice.frame();
   assert.equal(f.verb, "ROOMS");
-  assert.deepEqual(JSON.parse(text.decode(f.payload!)), [
+  assert.deepEqual(JSON.parse(decodeText(f.payload!)), [
     { room: "lobby", members: 2 },
     { room: "Dev.Team", members: 2 },
     { room: "ops", members: 1 },
@@ -350,7 +302,7 @@ Deno.test("ROOMS lists every room with an integer member count, lobby included",
 
 Deno.test("TIME answers ISO-8601 UTC with milliseconds and unix ms, within 2 s of the local clock", async () => {
   await using server = await startTestServer();
-  await using alice = await client(server.port);
+  await using alice = await rawClient(server.port);
   await alice.line("TIME");
   const reply = await alice.next();
   const m = /^TIME (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) (\d+)$/.exec(reply);
@@ -363,13 +315,13 @@ Deno.test("TIME answers ISO-8601 UTC with milliseconds and unix ms, within 2 s o
 
 Deno.test("PING is answered with PONG, HELP with a sized text, QUIT with OK bye then close", async () => {
   await using server = await startTestServer();
-  await using alice = await client(server.port);
+  await using alice = await rawClient(server.port);
   await alice.line("ping");
   assert.equal(await alice.next(), "PONG");
   await alice.line("HELP");
   const help = await alice.frame();
   assert.equal(help.verb, "HELP");
-  const body = text.decode(help.payload!);
+  const body = decodeText(help.payload!);
   for (
     const verb of [
       "NICK",
@@ -394,7 +346,7 @@ Deno.test("PING is answered with PONG, HELP with a sized text, QUIT with OK bye 
 
 Deno.test("200 pipelined commands in one write are answered in order", async () => {
   await using server = await startTestServer();
-  await using alice = await client(server.port);
+  await using alice = await rawClient(server.port);
   let batch = "";
   const expected: string[] = [];
   for (let i = 0; i < 40; i++) {
@@ -419,13 +371,13 @@ Deno.test("200 pipelined commands in one write are answered in order", async () 
     got.push((await alice.next()).replace(/"since":\d+/, '"since":0'));
   }
   assert.deepEqual(got, expected);
-  await nothingQueued(alice);
+  await pingPong(alice);
 });
 
 Deno.test("pushes arrive between replies, and replies stay in order", async () => {
   await using server = await startTestServer();
-  await using alice = await client(server.port, "alice");
-  await using bob = await client(server.port, "bob");
+  await using alice = await rawClient(server.port, { nick: "alice" });
+  await using bob = await rawClient(server.port, { nick: "bob" });
   // Deterministic: a push queued between two of alice's commands arrives between their replies.
   await alice.line("PING");
   assert.equal(await alice.next(), "PONG");
@@ -451,21 +403,20 @@ Deno.test("pushes arrive between replies, and replies stay in order", async () =
   assert.deepEqual(replies, Array.from({ length: 200 }, (_, i) => i % 2 ? "PONG" : `OK alice${i}`));
   assert.deepEqual(pushes, Array.from({ length: 100 }, (_, i) => `MSG lobby bob m${i}`));
   for (let i = 0; i < 100; i++) assert.equal(await bob.next(), "OK 1");
-  await nothingQueued(alice);
+  await pingPong(alice);
 });
 
 Deno.test("the server logs every connect and disconnect with peer, nick and the reason", async () => {
-  const lines: string[] = [];
-  const log = createLogger({ format: "json", write: (l) => lines.push(l) });
+  const { log, lines } = captureLog("json");
   await using server = await startTestServer({ pingInterval: 100 }, { log });
-  const quitter = await client(server.port, "quitter");
+  const quitter = await rawClient(server.port, { nick: "quitter" });
   await quitter.line("QUIT");
   assert.equal(await quitter.next(), "OK bye");
-  const dropper = await client(server.port, "dropper");
+  const dropper = await rawClient(server.port, { nick: "dropper" });
   dropper.close();
-  const broken = await client(server.port, "broken");
+  const broken = await rawClient(server.port, { nick: "broken" });
   await broken.send("SAY lobby x\r\n");
-  const idler = await client(server.port, "idler");
+  const idler = await rawClient(server.port, { nick: "idler" });
   for (const c of [quitter, broken, idler]) {
     await c.closed(3000);
     c.close();

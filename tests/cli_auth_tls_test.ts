@@ -5,10 +5,10 @@
  */
 
 import assert from "node:assert/strict";
-import { hashPassword } from "../server/auth/auth.ts";
-import { makeTestCerts, OPENSSL_MISSING } from "./cert_util.ts";
-import { startTestServer } from "./test_util.ts";
-import { runCli, spawnCli } from "./cli_util.ts";
+import { makeTestCerts, OPENSSL_MISSING } from "./helpers/certs.ts";
+import { runCli, spawnCli } from "./helpers/cli.ts";
+import { startTestServer } from "./helpers/servers.ts";
+import { usersFile } from "./helpers/users.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 if (OPENSSL_MISSING !== null) {
@@ -150,49 +150,39 @@ Deno.test(
   "a users server: --user with SWITCHBOARD_PASSWORD logs in; no password off a terminal says how",
   opts,
   async () => {
-    const dir = await Deno.makeTempDir({ prefix: "sb-users-" });
-    try {
-      const users = [{
-        name: "alice",
-        password: await hashPassword("alice-pass-1", { ln: 10 }),
-        permissions: ["chat", "read", "write"],
-      }];
-      await Deno.writeTextFile(`${dir}/users.json`, JSON.stringify({ users }));
-      await using server = await startTestServer({ users: `${dir}/users.json` });
-      const port = String(server.port);
-      const ok = await runCli(["who", "--json", "--port", port, "--user", "alice"], {
-        env: { SWITCHBOARD_PASSWORD: "alice-pass-1" },
-      });
-      assert.equal(ok.code, 0, ok.stderr);
-      assert.equal(JSON.parse(ok.stdout)[0].nick, "alice");
-      const viaEnv = await runCli(["rooms", "--port", port], {
-        env: { SWITCHBOARD_USER: "alice", SWITCHBOARD_PASSWORD: "alice-pass-1" },
-      });
-      assert.equal(viaEnv.code, 0, viaEnv.stderr);
-      const bad = await runCli(["rooms", "--port", port, "--user", "alice"], {
-        env: { SWITCHBOARD_PASSWORD: "wrong-pass" },
-      });
-      assert.equal(bad.code, 1);
-      assert.match(
-        bad.stderr,
-        /Cannot log in to 127\.0\.0\.1:\d+ as alice: .*\. Check the user name and password/,
-      );
-      // stdin is not a terminal: no prompt, a clear way out.
-      const noPassword = await runCli(["rooms", "--port", port, "--user", "alice"]);
-      assert.equal(noPassword.code, 2);
-      assert.match(
-        noPassword.stderr,
-        /Cannot log in to 127\.0\.0\.1:\d+ as alice: no password\. Set SWITCHBOARD_PASSWORD, or run on a terminal/,
-      );
-      // chat logs in the same way, and keeps the user's nick.
-      await using chat = spawnCli(["chat", "--port", port, "--user", "alice"], {
-        env: { SWITCHBOARD_PASSWORD: "alice-pass-1" },
-      });
-      await chat.waitFor(/Connected to 127\.0\.0\.1:\d+ as alice; talking in lobby/);
-      await chat.write("/quit\n");
-      assert.equal(await chat.exit(), 0, chat.stderr);
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
+    await using users = await usersFile([["alice", "alice-pass-1", ["chat", "read", "write"]]]);
+    await using server = await startTestServer({ users: users.path });
+    const port = String(server.port);
+    const ok = await runCli(["who", "--json", "--port", port, "--user", "alice"], {
+      env: { SWITCHBOARD_PASSWORD: "alice-pass-1" },
+    });
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal(JSON.parse(ok.stdout)[0].nick, "alice");
+    const viaEnv = await runCli(["rooms", "--port", port], {
+      env: { SWITCHBOARD_USER: "alice", SWITCHBOARD_PASSWORD: "alice-pass-1" },
+    });
+    assert.equal(viaEnv.code, 0, viaEnv.stderr);
+    const bad = await runCli(["rooms", "--port", port, "--user", "alice"], {
+      env: { SWITCHBOARD_PASSWORD: "wrong-pass" },
+    });
+    assert.equal(bad.code, 1);
+    assert.match(
+      bad.stderr,
+      /Cannot log in to 127\.0\.0\.1:\d+ as alice: .*\. Check the user name and password/,
+    );
+    // stdin is not a terminal: no prompt, a clear way out.
+    const noPassword = await runCli(["rooms", "--port", port, "--user", "alice"]);
+    assert.equal(noPassword.code, 2);
+    assert.match(
+      noPassword.stderr,
+      /Cannot log in to 127\.0\.0\.1:\d+ as alice: no password\. Set SWITCHBOARD_PASSWORD, or run on a terminal/,
+    );
+    // chat logs in the same way, and keeps the user's nick.
+    await using chat = spawnCli(["chat", "--port", port, "--user", "alice"], {
+      env: { SWITCHBOARD_PASSWORD: "alice-pass-1" },
+    });
+    await chat.waitFor(/Connected to 127\.0\.0\.1:\d+ as alice; talking in lobby/);
+    await chat.write("/quit\n");
+    assert.equal(await chat.exit(), 0, chat.stderr);
   },
 );

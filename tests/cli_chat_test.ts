@@ -5,19 +5,23 @@
 
 import assert from "node:assert/strict";
 import { connect } from "../client/client.ts";
-import { startTestServer } from "./test_util.ts";
-import { spawnCli, startProxy } from "./cli_util.ts";
+import { addressArgs, spawnCli } from "./helpers/cli.ts";
+import { startProxy } from "./helpers/proxy.ts";
+import { startTestServer } from "./helpers/servers.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 
-function at(port: number): string[] {
-  return ["--host", "127.0.0.1", "--port", String(port)];
-}
-
 Deno.test("two chat processes hold a whole conversation through their stdin", opts, async () => {
   await using server = await startTestServer();
-  await using alice = spawnCli(["chat", "--nick", "alice", "--room", "ops", ...at(server.port)]);
-  await using bob = spawnCli(["chat", "--nick", "bob", ...at(server.port)]);
+  await using alice = spawnCli([
+    "chat",
+    "--nick",
+    "alice",
+    "--room",
+    "ops",
+    ...addressArgs(server.port),
+  ]);
+  await using bob = spawnCli(["chat", "--nick", "bob", ...addressArgs(server.port)]);
   await alice.waitFor(/-- Connected to 127\.0\.0\.1:\d+ as alice; talking in ops\./);
   await bob.waitFor(/-- Connected to 127\.0\.0\.1:\d+ as bob; talking in lobby\./);
 
@@ -85,7 +89,7 @@ Deno.test(
     let server = await startTestServer();
     const port = server.port;
     const files = server.files;
-    await using chat = spawnCli(["chat", "--nick", "alice", "--room", "ops", ...at(port)]);
+    await using chat = spawnCli(["chat", "--nick", "alice", "--room", "ops", ...addressArgs(port)]);
     try {
       await chat.waitFor(/Connected to 127\.0\.0\.1:\d+ as alice; talking in ops/);
       await server.shutdown(1000);
@@ -135,7 +139,14 @@ Deno.test(
   async () => {
     await using server = await startTestServer();
     await using proxy = startProxy(server.port);
-    await using chat = spawnCli(["chat", "--nick", "alice", "--room", "ops", ...at(proxy.port)]);
+    await using chat = spawnCli([
+      "chat",
+      "--nick",
+      "alice",
+      "--room",
+      "ops",
+      ...addressArgs(proxy.port),
+    ]);
     await chat.waitFor(/Connected to 127\.0\.0\.1:\d+ as alice; talking in ops/);
     // The network drops: chat sees its connection close, but to the server alice is still online.
     proxy.connections[0]!.dropClient();

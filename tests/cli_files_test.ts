@@ -5,35 +5,14 @@
  */
 
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
-import { startTestServer, waitFor } from "./test_util.ts";
-import { runCli, spawnCli, startProxy } from "./cli_util.ts";
+import { randomBytes, sha256 } from "./helpers/bytes.ts";
+import { addressArgs, runCli, spawnCli } from "./helpers/cli.ts";
+import { sizeOf } from "./helpers/fs.ts";
+import { startProxy } from "./helpers/proxy.ts";
+import { startTestServer } from "./helpers/servers.ts";
+import { sleep, waitFor } from "./helpers/wait.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
-
-function at(port: number): string[] {
-  return ["--host", "127.0.0.1", "--port", String(port)];
-}
-
-function randomBytes(n: number): Uint8Array {
-  const out = new Uint8Array(n);
-  for (let off = 0; off < n; off += 65536) {
-    crypto.getRandomValues(out.subarray(off, Math.min(n, off + 65536)));
-  }
-  return out;
-}
-
-function sha256(bytes: Uint8Array): string {
-  return createHash("sha256").update(bytes).digest("hex");
-}
-
-async function sizeOf(path: string): Promise<number | null> {
-  try {
-    return (await Deno.stat(path)).size;
-  } catch {
-    return null;
-  }
-}
 
 Deno.test(
   "put, ls, get and rm through the CLI round-trip a file and its sha256",
@@ -50,7 +29,7 @@ Deno.test(
         `${work}/report v1.bin`,
         "docs/2024/",
         "--json",
-        ...at(server.port),
+        ...addressArgs(server.port),
       ]);
       assert.equal(put.code, 0, put.stderr);
       assert.deepEqual(JSON.parse(put.stdout), {
@@ -63,7 +42,7 @@ Deno.test(
       assert.equal(put.stderr, "");
       assert.deepEqual(await Deno.readFile(`${server.files}/docs/2024/report v1.bin`), data);
 
-      const ls = await runCli(["ls", "docs/2024", "--json", ...at(server.port)]);
+      const ls = await runCli(["ls", "docs/2024", "--json", ...addressArgs(server.port)]);
       assert.equal(ls.code, 0, ls.stderr);
       const [entry] = JSON.parse(ls.stdout);
       assert.deepEqual([entry.name, entry.type, entry.size], [
@@ -71,7 +50,7 @@ Deno.test(
         "file",
         data.length,
       ]);
-      const lsText = await runCli(["ls", ...at(server.port)]);
+      const lsText = await runCli(["ls", ...addressArgs(server.port)]);
       assert.match(
         lsText.stdout,
         /^SIZE\s+MODIFIED\s+NAME\n\s*-\s+\d{4}-\d\d-\d\d \d\d:\d\d\s+docs\/\n$/,
@@ -81,7 +60,7 @@ Deno.test(
         "get",
         "docs/2024/report v1.bin",
         `${work}/copy.bin`,
-        ...at(server.port),
+        ...addressArgs(server.port),
       ]);
       assert.equal(get.code, 0, get.stderr);
       assert.match(
@@ -102,24 +81,29 @@ Deno.test(
         "docs/2024/report v1.bin",
         work,
         "--json",
-        ...at(server.port),
+        ...addressArgs(server.port),
       ]);
       assert.equal(intoDir.code, 0, intoDir.stderr);
       assert.equal(JSON.parse(intoDir.stdout).local, `${work}/report v1.bin`);
-      const here = await runCli(["get", "docs/2024/report v1.bin", "--json", ...at(server.port)], {
+      const here = await runCli([
+        "get",
+        "docs/2024/report v1.bin",
+        "--json",
+        ...addressArgs(server.port),
+      ], {
         cwd: work,
       });
       assert.equal(JSON.parse(here.stdout).local, "report v1.bin");
 
-      const rmFolder = await runCli(["rm", "docs/2024", ...at(server.port)]);
+      const rmFolder = await runCli(["rm", "docs/2024", ...addressArgs(server.port)]);
       assert.equal(rmFolder.code, 1);
       assert.match(rmFolder.stderr, /not empty \(409\)/);
-      const rm = await runCli(["rm", "docs/2024/report v1.bin", ...at(server.port)]);
+      const rm = await runCli(["rm", "docs/2024/report v1.bin", ...addressArgs(server.port)]);
       assert.equal(rm.code, 0, rm.stderr);
       assert.equal(rm.stdout, "Deleted docs/2024/report v1.bin\n");
-      const rmJson = await runCli(["rm", "docs/2024", "--json", ...at(server.port)]);
+      const rmJson = await runCli(["rm", "docs/2024", "--json", ...addressArgs(server.port)]);
       assert.deepEqual(JSON.parse(rmJson.stdout), { path: "docs/2024", deleted: true });
-      const empty = await runCli(["ls", "docs", "--json", ...at(server.port)]);
+      const empty = await runCli(["ls", "docs", "--json", ...addressArgs(server.port)]);
       assert.deepEqual(JSON.parse(empty.stdout), []);
     } finally {
       await Deno.remove(work, { recursive: true });
@@ -135,25 +119,29 @@ Deno.test("file command mistakes and refusals exit 1 or 2 and say what to do", o
     await Deno.writeTextFile(`${work}/a.txt`, "a");
     const cases: [string[], number, RegExp][] = [
       [
-        ["get", "missing.txt", `${work}/x`, ...at(server.port)],
+        ["get", "missing.txt", `${work}/x`, ...addressArgs(server.port)],
         1,
         /no such file .*\(404\)\. See switchboard ls/,
       ],
       [
-        ["get", "../etc/passwd", `${work}/x`, ...at(server.port)],
+        ["get", "../etc/passwd", `${work}/x`, ...addressArgs(server.port)],
         1,
         /\(400\)\. Paths are relative/,
       ],
-      [["ls", "nowhere", ...at(server.port)], 1, /\(404\)\. See switchboard ls/],
-      [["rm", "missing.txt", ...at(server.port)], 1, /\(404\)/],
+      [["ls", "nowhere", ...addressArgs(server.port)], 1, /\(404\)\. See switchboard ls/],
+      [["rm", "missing.txt", ...addressArgs(server.port)], 1, /\(404\)/],
       [
-        ["put", `${work}/nope.txt`, ...at(server.port)],
+        ["put", `${work}/nope.txt`, ...addressArgs(server.port)],
         2,
         /Cannot upload .*nope\.txt: no such file/,
       ],
-      [["put", work, ...at(server.port)], 2, /Cannot upload .*: it is not a file/],
-      [["get", ...at(server.port)], 2, /Cannot download: no path given/],
-      [["put", `${work}/a.txt`, ...at(readOnly.port)], 1, /\(403\)\. The server refuses it/],
+      [["put", work, ...addressArgs(server.port)], 2, /Cannot upload .*: it is not a file/],
+      [["get", ...addressArgs(server.port)], 2, /Cannot download: no path given/],
+      [
+        ["put", `${work}/a.txt`, ...addressArgs(readOnly.port)],
+        1,
+        /\(403\)\. The server refuses it/,
+      ],
     ];
     for (const [args, code, re] of cases) {
       const r = await runCli(args);
@@ -192,7 +180,7 @@ async function resumeAndCheck(
 ): Promise<void> {
   const part = await sizeOf(`${work}/big.bin.part`);
   assert.ok(part !== null && part >= minPart && part < data.length, `.part holds ${part} bytes`);
-  const again = await runCli(["get", "big.bin", `${work}/big.bin`, "--json", ...at(port)]);
+  const again = await runCli(["get", "big.bin", `${work}/big.bin`, "--json", ...addressArgs(port)]);
   assert.equal(again.code, 0, again.stderr);
   const r = JSON.parse(again.stdout);
   assert.equal(r.resumed_from, part);
@@ -213,7 +201,7 @@ Deno.test(
       downLimit: (i) => i === 0 ? cut : undefined,
       atLimit: "cut",
     });
-    const first = await runCli(["get", "big.bin", `${f.work}/big.bin`, ...at(proxy.port)]);
+    const first = await runCli(["get", "big.bin", `${f.work}/big.bin`, ...addressArgs(proxy.port)]);
     assert.equal(first.code, 1, `cut at ${cut}: ${first.stdout}${first.stderr}`);
     assert.match(
       first.stderr,
@@ -231,7 +219,7 @@ Deno.test("get resumes after the CLI is killed mid-download, and after Ctrl-C", 
   for (const signal of ["SIGKILL", "SIGINT"] as const) {
     const stall = 64 * 1024 + Math.floor(Math.random() * (f.data.length - 128 * 1024));
     await using proxy = startProxy(server.port, { downLimit: () => stall, atLimit: "stall" });
-    await using cli = spawnCli(["get", "big.bin", `${f.work}/big.bin`, ...at(proxy.port)]);
+    await using cli = spawnCli(["get", "big.bin", `${f.work}/big.bin`, ...addressArgs(proxy.port)]);
     // The proxy passed `stall` bytes and holds the rest; wait until the CLI wrote what it got.
     await waitFor(
       () => proxy.connections[0]?.down === stall,
@@ -246,7 +234,7 @@ Deno.test("get resumes after the CLI is killed mid-download, and after Ctrl-C", 
         // complete leaves an empty .part, which is a valid place to resume from too.
         const steady = now !== null && now === last;
         last = now ?? -1;
-        if (!steady) await new Promise((r) => setTimeout(r, 100));
+        if (!steady) await sleep(100);
         return steady;
       },
       10_000,
@@ -281,7 +269,7 @@ Deno.test("get --no-resume throws away a .part and starts over", opts, async () 
     `${f.work}/big.bin`,
     "--no-resume",
     "--json",
-    ...at(server.port),
+    ...addressArgs(server.port),
   ]);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(JSON.parse(r.stdout).resumed_from, 0);
@@ -289,7 +277,7 @@ Deno.test("get --no-resume throws away a .part and starts over", opts, async () 
   // And resuming from such a .part is caught by the sha256 check, keeping nothing corrupt.
   await Deno.writeFile(`${f.work}/big.bin.part`, new Uint8Array(1000).fill(7));
   await Deno.remove(`${f.work}/big.bin`);
-  const bad = await runCli(["get", "big.bin", `${f.work}/big.bin`, ...at(server.port)]);
+  const bad = await runCli(["get", "big.bin", `${f.work}/big.bin`, ...addressArgs(server.port)]);
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /sha256 mismatch/);
   assert.equal(await sizeOf(`${f.work}/big.bin`), null);
@@ -304,7 +292,7 @@ Deno.test("Ctrl-C during put stops the upload and the server keeps nothing", opt
     await Deno.writeFile(`${work}/big.bin`, data);
     const stall = 64 * 1024 + Math.floor(Math.random() * (data.length - 128 * 1024));
     await using proxy = startProxy(server.port, { upLimit: () => stall, atLimit: "stall" });
-    await using cli = spawnCli(["put", `${work}/big.bin`, ...at(proxy.port)]);
+    await using cli = spawnCli(["put", `${work}/big.bin`, ...addressArgs(proxy.port)]);
     await waitFor(() => proxy.connections[0]?.up === stall, 10_000, "the proxy to reach the stall");
     cli.kill("SIGINT");
     assert.equal(await cli.exit(), 130, cli.stderr);
@@ -316,10 +304,10 @@ Deno.test("Ctrl-C during put stops the upload and the server keeps nothing", opt
       10_000,
       "the temporary upload to go",
     );
-    const ls = await runCli(["ls", "--json", ...at(server.port)]);
+    const ls = await runCli(["ls", "--json", ...addressArgs(server.port)]);
     assert.deepEqual(JSON.parse(ls.stdout), []);
     // And the same upload straight to the server works.
-    const put = await runCli(["put", `${work}/big.bin`, "--json", ...at(server.port)]);
+    const put = await runCli(["put", `${work}/big.bin`, "--json", ...addressArgs(server.port)]);
     assert.equal(put.code, 0, put.stderr);
     assert.equal(JSON.parse(put.stdout).sha256, sha256(data));
   } finally {

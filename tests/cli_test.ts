@@ -7,18 +7,14 @@ import assert from "node:assert/strict";
 import { connect } from "../client/client.ts";
 import { COMMAND_HELP } from "../cli/help.ts";
 import { VERSION } from "../lib/version.ts";
-import { startTestServer } from "./test_util.ts";
-import { freePort, runCli, spawnCli } from "./cli_util.ts";
+import { addressArgs, runCli, spawnCli } from "./helpers/cli.ts";
+import { freePort, startTestServer } from "./helpers/servers.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 
-function at(port: number): string[] {
-  return ["--host", "127.0.0.1", "--port", String(port)];
-}
-
 Deno.test("send to a room other than lobby reaches a listener in text form", opts, async () => {
   await using server = await startTestServer();
-  await using listener = spawnCli(["listen", "ops", "--count", "2", ...at(server.port)]);
+  await using listener = spawnCli(["listen", "ops", "--count", "2", ...addressArgs(server.port)]);
   await listener.waitFor(/Listening on ops/, { stream: "stderr" });
   const sent = await runCli([
     "send",
@@ -27,11 +23,11 @@ Deno.test("send to a room other than lobby reaches a listener in text form", opt
     "world",
     "--nick",
     "alice",
-    ...at(server.port),
+    ...addressArgs(server.port),
   ]);
   assert.equal(sent.code, 0, sent.stderr);
   assert.equal(sent.stdout, "");
-  const piped = await runCli(["send", "ops", "-", "--nick", "bob", ...at(server.port)], {
+  const piped = await runCli(["send", "ops", "-", "--nick", "bob", ...addressArgs(server.port)], {
     stdin: "from stdin\n",
   });
   assert.equal(piped.code, 0, piped.stderr);
@@ -53,11 +49,11 @@ Deno.test("listen --json prints one JSON object per message, DMs included", opts
     "4",
     "--nick",
     "ears",
-    ...at(server.port),
+    ...addressArgs(server.port),
   ]);
   await listener.waitFor(/Listening on lobby as ears/, { stream: "stderr" });
   const sent = await runCli(
-    ["send", "lobby", "-", "--json", "--nick", "carol", ...at(server.port)],
+    ["send", "lobby", "-", "--json", "--nick", "carol", ...addressArgs(server.port)],
     {
       stdin: 'one\n\ntwo\r\n{"not": "json"}\n',
     },
@@ -69,7 +65,14 @@ Deno.test("listen --json prints one JSON object per message, DMs included", opts
     { room: "lobby", recipients: 1 },
     { room: "lobby", recipients: 1 },
   ]);
-  const told = await runCli(["tell", "EARS", "psst", "--nick", "dave", ...at(server.port)]);
+  const told = await runCli([
+    "tell",
+    "EARS",
+    "psst",
+    "--nick",
+    "dave",
+    ...addressArgs(server.port),
+  ]);
   assert.equal(told.code, 0, told.stderr);
   assert.equal(await listener.exit(), 0, listener.stderr);
   const objects = listener.stdout.trim().split("\n").map((l) => JSON.parse(l));
@@ -84,7 +87,7 @@ Deno.test("listen --json prints one JSON object per message, DMs included", opts
 
 Deno.test("listen to one room leaves out lobby messages and shows joins", opts, async () => {
   await using server = await startTestServer();
-  await using listener = spawnCli(["listen", "dev", "--count", "1", ...at(server.port)]);
+  await using listener = spawnCli(["listen", "dev", "--count", "1", ...addressArgs(server.port)]);
   await listener.waitFor(/Listening on dev/, { stream: "stderr" });
   await using c = await connect({ port: server.port, nick: "erin" });
   await c.say("lobby", "not for dev");
@@ -100,7 +103,7 @@ Deno.test("listen to one room leaves out lobby messages and shows joins", opts, 
 Deno.test("tell delivers a direct message and names a missing nick", opts, async () => {
   await using server = await startTestServer();
   await using bob = await connect({ port: server.port, nick: "bob" });
-  const r = await runCli(["tell", "bob", "lunch?", "--nick", "alice", ...at(server.port)]);
+  const r = await runCli(["tell", "bob", "lunch?", "--nick", "alice", ...addressArgs(server.port)]);
   assert.equal(r.code, 0, r.stderr);
   const it = bob.messages();
   const m = await it.next();
@@ -110,7 +113,7 @@ Deno.test("tell delivers a direct message and names a missing nick", opts, async
     text: "lunch?",
     payload: undefined,
   });
-  const missing = await runCli(["tell", "nobody", "hi", ...at(server.port)]);
+  const missing = await runCli(["tell", "nobody", "hi", ...addressArgs(server.port)]);
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /Cannot send a direct message to nobody: nobody has that nick/);
 });
@@ -119,18 +122,18 @@ Deno.test("who lists nicks and rooms, as a table and as JSON", opts, async () =>
   await using server = await startTestServer();
   await using alice = await connect({ port: server.port, nick: "alice" });
   await alice.join("ops");
-  const text = await runCli(["who", ...at(server.port)]);
+  const text = await runCli(["who", ...addressArgs(server.port)]);
   assert.equal(text.code, 0, text.stderr);
   const lines = text.stdout.trim().split("\n");
   assert.match(lines[0]!, /^NICK\s+ONLINE\s+ROOMS$/);
   assert.ok(lines.some((l) => /^alice\s+\d+s\s+lobby ops$/.test(l)), text.stdout);
-  const json = await runCli(["who", "ops", "--json", ...at(server.port)]);
+  const json = await runCli(["who", "ops", "--json", ...addressArgs(server.port)]);
   assert.equal(json.code, 0, json.stderr);
   const entries = JSON.parse(json.stdout);
   assert.equal(entries.length, 1);
   assert.equal(entries[0].nick, "alice");
   assert.deepEqual(entries[0].rooms, ["lobby", "ops"]);
-  const unknown = await runCli(["who", "nowhere", ...at(server.port)]);
+  const unknown = await runCli(["who", "nowhere", ...addressArgs(server.port)]);
   assert.equal(unknown.code, 1);
   assert.match(unknown.stderr, /^switchboard: Cannot list .*nowhere: .*\(404\)\n$/);
 });
@@ -142,10 +145,10 @@ Deno.test("rooms lists rooms with member counts, as a table and as JSON", opts, 
   await a.join("ops");
   await b.join("ops");
   await b.join("Dev");
-  const text = await runCli(["rooms", ...at(server.port)]);
+  const text = await runCli(["rooms", ...addressArgs(server.port)]);
   assert.equal(text.code, 0, text.stderr);
   assert.match(text.stdout, /^ROOM\s+MEMBERS\nDev\s+1\nlobby\s+3\nops\s+2\n$/);
-  const json = await runCli(["rooms", "--json", ...at(server.port)]);
+  const json = await runCli(["rooms", "--json", ...addressArgs(server.port)]);
   assert.deepEqual(JSON.parse(json.stdout), [
     { room: "Dev", members: 1 },
     { room: "lobby", members: 3 },
@@ -158,7 +161,7 @@ Deno.test(
   opts,
   async () => {
     await using server = await startTestServer();
-    const json = await runCli(["time", "--samples", "5", "--json", ...at(server.port)]);
+    const json = await runCli(["time", "--samples", "5", "--json", ...addressArgs(server.port)]);
     assert.equal(json.code, 0, json.stderr);
     const t = JSON.parse(json.stdout);
     assert.equal(t.samples, 5);
@@ -167,7 +170,7 @@ Deno.test(
     assert.ok(t.rtt_ms >= 0 && t.rtt_ms < 5000, `rtt ${t.rtt_ms}`);
     assert.equal(new Date(t.server_time).getTime(), t.server_ms);
     assert.ok(Math.abs(t.server_ms - Date.now()) < 10_000);
-    const text = await runCli(["time", ...at(server.port)]);
+    const text = await runCli(["time", ...addressArgs(server.port)]);
     assert.equal(text.code, 0, text.stderr);
     assert.match(text.stdout, /^server time\s+\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/m);
     assert.match(text.stdout, /^round trip\s+[\d.]+ ms \(best of 8\)$/m);
@@ -177,7 +180,7 @@ Deno.test(
 
 Deno.test("ping prints one round trip per sample and a summary", opts, async () => {
   await using server = await startTestServer();
-  const text = await runCli(["ping", "-c", "3", ...at(server.port)]);
+  const text = await runCli(["ping", "-c", "3", ...addressArgs(server.port)]);
   assert.equal(text.code, 0, text.stderr);
   const lines = text.stdout.trim().split("\n");
   assert.equal(lines.length, 4, text.stdout);
@@ -189,7 +192,7 @@ Deno.test("ping prints one round trip per sample and a summary", opts, async () 
   }
   assert.match(lines[3]!, /^3 samples: min [\d.]+ ms, avg [\d.]+ ms, max [\d.]+ ms$/);
   const json = JSON.parse(
-    (await runCli(["ping", "--count", "2", "--json", ...at(server.port)])).stdout,
+    (await runCli(["ping", "--count", "2", "--json", ...addressArgs(server.port)])).stdout,
   );
   assert.equal(json.samples_ms.length, 2);
   assert.ok(json.min_ms <= json.avg_ms && json.avg_ms <= json.max_ms);
@@ -212,7 +215,7 @@ Deno.test("SWITCHBOARD_URL sb://host:port picks the server; flags win over it", 
 Deno.test("a refused connection exits 1 and says what to do", opts, async () => {
   const port = freePort();
   for (const cmd of [["send", "lobby", "hi"], ["time"], ["listen"], ["chat"]]) {
-    const r = await runCli([...cmd, ...at(port)]);
+    const r = await runCli([...cmd, ...addressArgs(port)]);
     assert.equal(r.code, 1, `${cmd[0]}: ${r.stderr}`);
     assert.equal(
       r.stderr.trim(),
@@ -264,7 +267,7 @@ Deno.test("wrong usage exits 2 with a message that points at --help", opts, asyn
 Deno.test("a nick in use exits 1 and says to pick another", opts, async () => {
   await using server = await startTestServer();
   await using _bob = await connect({ port: server.port, nick: "bob" });
-  const r = await runCli(["send", "lobby", "hi", "--nick", "BOB", ...at(server.port)]);
+  const r = await runCli(["send", "lobby", "hi", "--nick", "BOB", ...addressArgs(server.port)]);
   assert.equal(r.code, 1);
   assert.match(
     r.stderr,
@@ -299,7 +302,7 @@ Deno.test(
   opts,
   async () => {
     await using server = await startTestServer({ maxPayload: 1024 });
-    const r = await runCli(["send", "lobby", "x".repeat(2000), ...at(server.port)]);
+    const r = await runCli(["send", "lobby", "x".repeat(2000), ...addressArgs(server.port)]);
     assert.equal(r.code, 1);
     assert.match(
       r.stderr,
@@ -313,8 +316,8 @@ Deno.test(
   opts,
   async () => {
     await using server = await startTestServer();
-    await using text = spawnCli(["listen", "--count", "1", ...at(server.port)]);
-    await using json = spawnCli(["listen", "--json", "--count", "1", ...at(server.port)]);
+    await using text = spawnCli(["listen", "--count", "1", ...addressArgs(server.port)]);
+    await using json = spawnCli(["listen", "--json", "--count", "1", ...addressArgs(server.port)]);
     await text.waitFor(/Listening on lobby/, { stream: "stderr" });
     await json.waitFor(/Listening on lobby/, { stream: "stderr" });
     await using evil = await connect({ port: server.port, nick: "evil" });

@@ -5,15 +5,17 @@
 
 import assert from "node:assert/strict";
 import { connect, type Push } from "../client/client.ts";
-import { hashPassword } from "../server/auth/auth.ts";
-import { startTestServer, waitFor } from "./test_util.ts";
-import { CLIENT_RUN } from "./cli_util.ts";
+import { decodeText, randomBytes } from "./helpers/bytes.ts";
+import { CLIENT_RUN } from "./helpers/cli.ts";
+import { startTestServer } from "./helpers/servers.ts";
+import { usersFile } from "./helpers/users.ts";
+import { waitFor } from "./helpers/wait.ts";
 
 function tmuxVersion(): string | null {
   try {
     const out = new Deno.Command("tmux", { args: ["-V"], stdout: "piped", stderr: "null" })
       .outputSync();
-    return out.success ? new TextDecoder().decode(out.stdout).trim() : null;
+    return out.success ? decodeText(out.stdout).trim() : null;
   } catch {
     return null;
   }
@@ -222,50 +224,40 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    const dir = await Deno.makeTempDir({ prefix: "sb-users-" });
-    try {
-      const users = [{
-        name: "alice",
-        password: await hashPassword("s3cret-pass", { ln: 10 }),
-        permissions: ["chat"],
-      }];
-      await Deno.writeTextFile(`${dir}/users.json`, JSON.stringify({ users }));
-      await using server = await startTestServer({ users: `${dir}/users.json` });
-      const cli = [
-        Deno.execPath(),
-        ...CLIENT_RUN,
-        "who",
-        "--user",
-        "alice",
-        "--port",
-        String(server.port),
-      ];
-      const command = ["sh", "-c", '"$@"; echo "who exited with $?"; sleep 60', "sh", ...cli];
-      await using tmux = await Tmux.start(command, {
-        SWITCHBOARD_PASSWORD: "",
-        SWITCHBOARD_URL: "",
-      });
-      await tmux.waitScreen(
-        (l) => l.at(-1) === `Password for alice at 127.0.0.1:${server.port}:`,
-        "the prompt",
-      );
-      await tmux.type("s3cret-pasX");
-      await tmux.keys("BSpace");
-      await tmux.type("s");
-      // Nothing typed shows.
-      const typed = await tmux.screen();
-      assert.ok(!typed.join("\n").includes("s3cret"), typed.join("\n"));
-      await tmux.keys("Enter");
-      const done = await tmux.waitScreen(
-        (l) => l.some((x) => x.startsWith("who exited with")),
-        "who to finish",
-      );
-      assert.ok(done.some((x) => /^alice\s+\d+s\s+lobby$/.test(x)), done.join("\n"));
-      assert.ok(done.includes("who exited with 0"), done.join("\n"));
-      assert.ok(!done.join("\n").includes("s3cret"));
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
+    await using users = await usersFile([["alice", "s3cret-pass", ["chat"]]]);
+    await using server = await startTestServer({ users: users.path });
+    const cli = [
+      Deno.execPath(),
+      ...CLIENT_RUN,
+      "who",
+      "--user",
+      "alice",
+      "--port",
+      String(server.port),
+    ];
+    const command = ["sh", "-c", '"$@"; echo "who exited with $?"; sleep 60', "sh", ...cli];
+    await using tmux = await Tmux.start(command, {
+      SWITCHBOARD_PASSWORD: "",
+      SWITCHBOARD_URL: "",
+    });
+    await tmux.waitScreen(
+      (l) => l.at(-1) === `Password for alice at 127.0.0.1:${server.port}:`,
+      "the prompt",
+    );
+    await tmux.type("s3cret-pasX");
+    await tmux.keys("BSpace");
+    await tmux.type("s");
+    // Nothing typed shows.
+    const typed = await tmux.screen();
+    assert.ok(!typed.join("\n").includes("s3cret"), typed.join("\n"));
+    await tmux.keys("Enter");
+    const done = await tmux.waitScreen(
+      (l) => l.some((x) => x.startsWith("who exited with")),
+      "who to finish",
+    );
+    assert.ok(done.some((x) => /^alice\s+\d+s\s+lobby$/.test(x)), done.join("\n"));
+    assert.ok(done.includes("who exited with 0"), done.join("\n"));
+    assert.ok(!done.join("\n").includes("s3cret"));
   },
 });
 
@@ -276,10 +268,7 @@ Deno.test({
   sanitizeOps: false,
   async fn() {
     await using server = await startTestServer();
-    const data = new Uint8Array(4 * 1024 * 1024);
-    for (let off = 0; off < data.length; off += 65536) {
-      crypto.getRandomValues(data.subarray(off, off + 65536));
-    }
+    const data = randomBytes(4 * 1024 * 1024);
     await Deno.writeFile(`${server.files}/big.bin`, data);
     const work = await Deno.makeTempDir({ prefix: "sb-tmux-get-" });
     try {

@@ -7,7 +7,8 @@
 import assert from "node:assert/strict";
 import { ServerError } from "../lib/protocol/errors.ts";
 import { type Client, connect, ConnectionClosedError, type Push } from "../client/client.ts";
-import { startTestServer, waitFor } from "./test_util.ts";
+import { startTestServer } from "./helpers/servers.ts";
+import { sleep, waitFor } from "./helpers/wait.ts";
 
 /** Takes the next push from an iterator, failing after `ms`. */
 async function nextPush(it: AsyncIterator<Push>, ms = 5000): Promise<Push> {
@@ -195,7 +196,7 @@ Deno.test("for await over messages() sees pushes while commands are answered", a
 Deno.test("the client answers the server's PING by itself and stays connected", async () => {
   await using server = await startTestServer({ pingInterval: 100 });
   await using c = await connect({ port: server.port });
-  await new Promise((r) => setTimeout(r, 700)); // seven intervals: twice what drops a mute client
+  await sleep(700); // seven intervals: twice what drops a mute client
   assert.equal(c.closed, false);
   assert.equal(typeof (await c.ping()), "number");
 });

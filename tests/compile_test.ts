@@ -10,8 +10,9 @@
 import assert from "node:assert/strict";
 import { hostTarget } from "../.ci/compile.ts";
 import { VERSION } from "../lib/version.ts";
-import { ROOT } from "./test_util.ts";
-import { spawnProgram } from "./cli_util.ts";
+import { spawnProgram } from "./helpers/cli.ts";
+import { ROOT } from "./helpers/servers.ts";
+import { decodeText } from "./helpers/bytes.ts";
 
 async function denoDir(): Promise<string | null> {
   try {
@@ -20,7 +21,7 @@ async function denoDir(): Promise<string | null> {
       stdout: "piped",
       stderr: "null",
     }).output();
-    return JSON.parse(new TextDecoder().decode(out.stdout)).denoDir ?? null;
+    return JSON.parse(decodeText(out.stdout)).denoDir ?? null;
   } catch {
     return null;
   }

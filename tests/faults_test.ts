@@ -8,17 +8,12 @@
 import assert from "node:assert/strict";
 import { connect } from "../client/client.ts";
 import { ServerError } from "../lib/protocol/errors.ts";
-import {
-  download,
-  fdCount,
-  folderDigest,
-  seedFiles,
-  sha256,
-  temporaries,
-  within,
-  witnesses,
-} from "./reliability_util.ts";
-import { RawClient, ROOT, startServerProcess, waitFor } from "./test_util.ts";
+import { decodeText, encodeText, sha256 } from "./helpers/bytes.ts";
+import { folderDigest, temporaries } from "./helpers/fs.ts";
+import { RawClient } from "./helpers/raw_client.ts";
+import { fdCount, ROOT, startServerProcess } from "./helpers/servers.ts";
+import { waitFor, within } from "./helpers/wait.ts";
+import { download, seedFiles, witnesses } from "./helpers/witnesses.ts";
 
 const MiB = 1024 * 1024;
 const LINUX = Deno.build.os === "linux";
@@ -385,7 +380,7 @@ async function unwritableSetup(): Promise<{ wrap: string[] } | { skip: string }>
       stdout: "piped",
       stderr: "null",
     }).output().catch(() => null);
-    const said = out === null ? "" : new TextDecoder().decode(out.stdout).trim();
+    const said = out === null ? "" : decodeText(out.stdout).trim();
     if (said === "denied") return { wrap: ["unshare", "--user"] };
     return {
       skip: "running as root, where chmod cannot make a folder unwritable, and `unshare --user` " +
@@ -426,7 +421,7 @@ Deno.test({
       seeded: dir.seeded,
       clients: "who",
     });
-    const hello = new TextEncoder().encode("hello");
+    const hello = encodeText("hello");
     assert.equal(await w.alice.put("before.txt", hello), sha256(hello), "writable at first");
     await w.alice.del("before.txt");
 

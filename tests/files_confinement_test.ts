@@ -7,27 +7,10 @@ import assert from "node:assert/strict";
 import { connect } from "../client/client.ts";
 import { ServerError } from "../lib/protocol/errors.ts";
 import { TEMP_PREFIX } from "../server/files/store.ts";
-import { RawClient, startTestServer } from "./test_util.ts";
-
-/** Every name under `dir`, hidden ones included, without following symlinks. */
-async function tree(dir: string, prefix = ""): Promise<string[]> {
-  const out: string[] = [];
-  const entries: Deno.DirEntry[] = [];
-  try {
-    for await (const e of Deno.readDir(dir)) entries.push(e);
-  } catch (e) {
-    // A folder the server removes while we look (an upload cleaning up after itself).
-    if (prefix !== "" && e instanceof Deno.errors.NotFound) return out;
-    throw e;
-  }
-  for (const e of entries) {
-    out.push(prefix + e.name);
-    if (e.isDirectory && !e.isSymlink) {
-      out.push(...await tree(`${dir}/${e.name}`, `${prefix}${e.name}/`));
-    }
-  }
-  return out.sort();
-}
+import { decodeText, encodeText } from "./helpers/bytes.ts";
+import { tree } from "./helpers/fs.ts";
+import { rawClient } from "./helpers/raw_client.ts";
+import { startTestServer } from "./helpers/servers.ts";
 
 /**
  * A shared folder with symlinks of every kind, beside an outside folder with a secret:
@@ -53,8 +36,7 @@ async function fixture() {
   await Deno.symlink("nowhere", `${files}/dangling`);
   await Deno.symlink("..", `${files}/up`);
   const server = await startTestServer({ files, maxPayload: 65536 });
-  const raw = await RawClient.connect(server.port);
-  await raw.hello();
+  const raw = await rawClient(server.port);
   return {
     base,
     files,
@@ -72,7 +54,7 @@ async function fixture() {
       }
       if (ev?.type !== "frame") throw new Error(`Unexpected ${ev?.type}`);
       const head = [ev.verb, ...ev.args].join(" ");
-      return ev.payload === null ? head : `${head} ${new TextDecoder().decode(ev.payload)}`;
+      return ev.payload === null ? head : `${head} ${decodeText(ev.payload)}`;
     },
     async [Symbol.asyncDispose]() {
       raw.close();
@@ -226,7 +208,7 @@ Deno.test("the client library percent-encodes what it sends: names with spaces, 
   await using f = await fixture();
   await using client = await connect({ port: f.server.port });
   const name = "dir with space/100%25 ü ✓.txt";
-  assert.match(await client.put(name, new TextEncoder().encode("x")), /^[0-9a-f]{64}$/);
+  assert.match(await client.put(name, encodeText("x")), /^[0-9a-f]{64}$/);
   assert.equal(await Deno.readTextFile(`${f.files}/${name}`), "x");
   assert.deepEqual((await client.list("dir with space")).map((e) => e.name), ["100%25 ü ✓.txt"]);
   // "../" spelled by a library user is still a path, and still refused.

@@ -5,12 +5,14 @@
 
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { startServerProcess } from "./test_util.ts";
+import { encodeText, mib } from "./helpers/bytes.ts";
+import { writeAll } from "./helpers/raw_client.ts";
+import { startServerProcess } from "./helpers/servers.ts";
+import { sleep } from "./helpers/wait.ts";
 
 const SIZE = 2 * 1024 ** 3;
 const CHUNK = 1024 * 1024;
 const LIMIT = 64 * 1024 * 1024;
-const enc = new TextEncoder();
 
 /**
  * Samples a process's RSS every 100 ms while `work` runs (each sample runs `ps`: more often would
@@ -22,7 +24,7 @@ async function peakRss(rss: () => Promise<number>, work: () => Promise<void>): P
   const sampler = (async () => {
     while (running) {
       peak = Math.max(peak, await rss().catch(() => peak));
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
     }
   })();
   try {
@@ -47,14 +49,6 @@ async function readLine(conn: Deno.Conn, deadline: number): Promise<string> {
   return text.slice(0, -2);
 }
 
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  for (let off = 0; off < bytes.length;) off += await conn.write(bytes.subarray(off));
-}
-
-function mib(n: number): string {
-  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
-}
-
 Deno.test({
   name: "a 2 GiB download and a 2 GiB upload grow the server's memory by less than 64 MiB",
   ignore: Deno.build.os !== "linux",
@@ -72,7 +66,7 @@ Deno.test({
       const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
       try {
         assert.match(await readLine(conn, deadline), /^HELLO /);
-        await writeAll(conn, enc.encode("PING\r\n"));
+        await writeAll(conn, encodeText("PING\r\n"));
         assert.equal(await readLine(conn, deadline), "PONG");
         const base = await server.rss();
 
@@ -83,7 +77,7 @@ Deno.test({
         const expectedGet = zeroHash.digest("hex");
         let t = performance.now();
         const peakGet = await peakRss(server.rss, async () => {
-          await writeAll(conn, enc.encode("GET big.bin\r\n"));
+          await writeAll(conn, encodeText("GET big.bin\r\n"));
           const head = await readLine(conn, deadline);
           assert.equal(head, `FILE big.bin ${SIZE} ${expectedGet} ${SIZE}`);
           const buf = new Uint8Array(CHUNK);
@@ -106,13 +100,13 @@ Deno.test({
         const upHash = createHash("sha256");
         t = performance.now();
         const peakPut = await peakRss(server.rss, async () => {
-          await writeAll(conn, enc.encode(`PUT up.bin ${SIZE}\r\n`));
+          await writeAll(conn, encodeText(`PUT up.bin ${SIZE}\r\n`));
           for (let sent = 0; sent < SIZE; sent += CHUNK) {
             if (Date.now() > deadline) throw new Error(`Upload too slow: ${sent} bytes sent`);
             upHash.update(piece);
             await writeAll(conn, piece);
           }
-          await writeAll(conn, enc.encode("\r\n"));
+          await writeAll(conn, encodeText("\r\n"));
           assert.equal(await readLine(conn, deadline), `OK ${upHash.digest("hex")}`);
         });
         const putSeconds = (performance.now() - t) / 1000;
@@ -152,18 +146,18 @@ Deno.test({
       const first = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
       conns.push(first);
       assert.match(await readLine(first, deadline), /^HELLO /);
-      await writeAll(first, enc.encode("GET big.bin\r\n"));
+      await writeAll(first, encodeText("GET big.bin\r\n"));
       assert.match(await readLine(first, deadline), /^FILE big.bin /);
       const base = await server.rss();
       for (let i = 0; i < 100; i++) {
         const c = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
         conns.push(c);
         assert.match(await readLine(c, deadline), /^HELLO /);
-        await writeAll(c, enc.encode("GET big.bin\r\n"));
+        await writeAll(c, encodeText("GET big.bin\r\n"));
         assert.match(await readLine(c, deadline), /^FILE big.bin /);
       }
       // Let every download fill what it may.
-      await new Promise((r) => setTimeout(r, 1000));
+      await sleep(1000);
       const grown = (await server.rss()) - base;
       console.log(`server RSS grew by ${mib(grown)} with 101 stalled downloads`);
       // Without the shared budget each holds a 4 MiB window: over 400 MiB (measured 405 MiB). With

@@ -9,58 +9,18 @@ import { connect } from "../client/client.ts";
 import { downloadFile, TransferError, uploadFile } from "../client/transfer.ts";
 import { ServerError } from "../lib/protocol/errors.ts";
 import { TEMP_PREFIX } from "../server/files/store.ts";
-import { RawClient, startTestServer, waitFor } from "./test_util.ts";
-
-const enc = new TextEncoder();
-const dec = new TextDecoder();
-
-function sha(bytes: Uint8Array): string {
-  return createHash("sha256").update(bytes).digest("hex");
-}
-
-function randomBytes(n: number): Uint8Array {
-  const out = new Uint8Array(n);
-  for (let i = 0; i < n; i += 65536) {
-    crypto.getRandomValues(out.subarray(i, Math.min(n, i + 65536)));
-  }
-  return out;
-}
-
-async function shaOfFile(path: string): Promise<string> {
-  const hash = createHash("sha256");
-  using file = await Deno.open(path);
-  const buf = new Uint8Array(1 << 20);
-  for (let n = await file.read(buf); n !== null; n = await file.read(buf)) {
-    hash.update(buf.subarray(0, n));
-  }
-  return hash.digest("hex");
-}
-
-/** Every name under `dir`, hidden ones included, as sorted relative paths. */
-async function tree(dir: string, prefix = ""): Promise<string[]> {
-  const out: string[] = [];
-  const entries: Deno.DirEntry[] = [];
-  try {
-    for await (const e of Deno.readDir(dir)) entries.push(e);
-  } catch (e) {
-    // A folder the server removes while we look (an upload cleaning up after itself).
-    if (prefix !== "" && e instanceof Deno.errors.NotFound) return out;
-    throw e;
-  }
-  for (const e of entries) {
-    out.push(prefix + e.name);
-    if (e.isDirectory) out.push(...await tree(`${dir}/${e.name}`, `${prefix}${e.name}/`));
-  }
-  return out.sort();
-}
-
-async function tempDir(): Promise<AsyncDisposable & { path: string }> {
-  const path = await Deno.makeTempDir({ prefix: "sb-local-" });
-  return {
-    path,
-    [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }).catch(() => {}),
-  };
-}
+import {
+  concat,
+  decodeText,
+  encodeText,
+  randomBytes,
+  sha256,
+  sha256OfFile,
+} from "./helpers/bytes.ts";
+import { tempDir, tree } from "./helpers/fs.ts";
+import { type RawClient, rawClient, writeAll } from "./helpers/raw_client.ts";
+import { startTestServer } from "./helpers/servers.ts";
+import { waitFor } from "./helpers/wait.ts";
 
 /** Reads a whole `FILE` reply from a raw client: its head and its bytes. */
 async function readFile(
@@ -81,19 +41,7 @@ async function readFile(
     else if (ev?.type === "end") break;
     else throw new Error(`Unexpected ${ev?.type} inside FILE`);
   }
-  const bytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    bytes.set(p, at);
-    at += p.length;
-  }
-  return { args: start.args, size: start.size, bytes };
-}
-
-async function rawClient(port: number): Promise<RawClient> {
-  const raw = await RawClient.connect(port);
-  await raw.hello();
-  return raw;
+  return { args: start.args, size: start.size, bytes: concat(parts) };
 }
 
 /**
@@ -122,7 +70,7 @@ function cutProxy(
       const buf = new Uint8Array(65536);
       try {
         for (let n = await client.read(buf); n !== null; n = await client.read(buf)) {
-          for (let off = 0; off < n;) off += await server.write(buf.subarray(off, n));
+          await writeAll(server, buf.subarray(0, n));
         }
       } catch {
         // Closed by the cut.
@@ -139,7 +87,7 @@ function cutProxy(
             buf.subarray(0, Math.min(buf.length, left === Infinity ? 1 : left)),
           );
           if (n === null) break;
-          for (let off = 0; off < n;) off += await client.write(buf.subarray(off, n));
+          await writeAll(client, buf.subarray(0, n));
           if (left === Infinity) {
             head += String.fromCharCode(buf[0]!);
             if (/(^|\n)FILE [^\n]*\n$/.test(head)) left = cutAfter;
@@ -165,15 +113,20 @@ function cutProxy(
 for (const size of [0, 1]) {
   Deno.test(`a ${size}-byte file round-trips through uploadFile and downloadFile`, async () => {
     await using server = await startTestServer();
-    await using local = await tempDir();
+    await using local = await tempDir("sb-local-");
     await using client = await connect({ port: server.port });
     const bytes = randomBytes(size);
     await Deno.writeFile(`${local.path}/src`, bytes);
     const up = await uploadFile(client, `${local.path}/src`, `tiny/${size}.bin`);
-    assert.deepEqual(up, { path: `tiny/${size}.bin`, size, sha256: sha(bytes) });
+    assert.deepEqual(up, { path: `tiny/${size}.bin`, size, sha256: sha256(bytes) });
     assert.deepEqual(await Deno.readFile(`${server.files}/tiny/${size}.bin`), bytes);
     const down = await downloadFile(client, `tiny/${size}.bin`, `${local.path}/dst`);
-    assert.deepEqual(down, { path: `${local.path}/dst`, size, sha256: sha(bytes), resumedFrom: 0 });
+    assert.deepEqual(down, {
+      path: `${local.path}/dst`,
+      size,
+      sha256: sha256(bytes),
+      resumedFrom: 0,
+    });
     assert.deepEqual(await Deno.readFile(`${local.path}/dst`), bytes);
     assert.deepEqual(await tree(local.path), ["dst", "src"]);
   });
@@ -185,7 +138,7 @@ Deno.test("a 0-byte file is sent as FILE path 0 sha256 0 and an empty payload", 
   await using raw = await rawClient(server.port);
   await raw.line("GET empty");
   const f = await readFile(raw);
-  assert.deepEqual(f.args, ["empty", "0", sha(new Uint8Array(0))]);
+  assert.deepEqual(f.args, ["empty", "0", sha256(new Uint8Array(0))]);
   assert.equal(f.size, 0);
   await raw.line("PING");
   assert.equal(await raw.next(), "PONG");
@@ -193,10 +146,10 @@ Deno.test("a 0-byte file is sent as FILE path 0 sha256 0 and an empty payload", 
 
 Deno.test("a 100 MiB random file round-trips with matching sha256 on both sides", async () => {
   await using server = await startTestServer();
-  await using local = await tempDir();
+  await using local = await tempDir("sb-local-");
   await using client = await connect({ port: server.port });
   const bytes = randomBytes(100 * 1024 * 1024);
-  const expected = sha(bytes);
+  const expected = sha256(bytes);
   await Deno.writeFile(`${local.path}/big`, bytes);
   let progressCalls = 0;
   const up = await uploadFile(client, `${local.path}/big`, "big/file.bin", {
@@ -204,14 +157,14 @@ Deno.test("a 100 MiB random file round-trips with matching sha256 on both sides"
   });
   assert.equal(up.sha256, expected);
   assert.ok(progressCalls > 10);
-  assert.equal(await shaOfFile(`${server.files}/big/file.bin`), expected);
+  assert.equal(await sha256OfFile(`${server.files}/big/file.bin`), expected);
   let last = { done: 0, total: 0 };
   const down = await downloadFile(client, "big/file.bin", `${local.path}/copy`, {
     onProgress: (p) => last = p,
   });
   assert.equal(down.sha256, expected);
   assert.deepEqual(last, { done: bytes.length, total: bytes.length });
-  assert.equal(await shaOfFile(`${local.path}/copy`), expected);
+  assert.equal(await sha256OfFile(`${local.path}/copy`), expected);
   assert.deepEqual(await tree(server.files), ["big", "big/file.bin"]);
 });
 
@@ -222,7 +175,7 @@ Deno.test("GET with an offset sends the rest, with the whole file's size and sha
   await using raw = await rawClient(server.port);
   await raw.line("GET f.bin 123457");
   const f = await readFile(raw);
-  assert.deepEqual(f.args, ["f.bin", "300000", sha(bytes)]);
+  assert.deepEqual(f.args, ["f.bin", "300000", sha256(bytes)]);
   assert.equal(f.size, 300_000 - 123_457);
   assert.deepEqual(f.bytes, bytes.subarray(123_457));
   // An offset at the very end is an empty rest, not an error.
@@ -252,7 +205,7 @@ Deno.test("Client.get() at an offset hands the sink the head and exactly the res
   assert.deepEqual(head, {
     path: "f.bin",
     size: 2_000_000,
-    sha256: sha(bytes),
+    sha256: sha256(bytes),
     offset: 1_500_000,
     length: 500_000,
   });
@@ -279,7 +232,7 @@ Deno.test("GET of a folder, a missing file, or a folder's name with a slash is r
 
 Deno.test("downloadFile resumes after the connection is cut at a random byte, and verifies the whole", async () => {
   await using server = await startTestServer();
-  await using local = await tempDir();
+  await using local = await tempDir("sb-local-");
   const bytes = randomBytes(6 * 1024 * 1024 + 12345);
   await Deno.writeFile(`${server.files}/movie.bin`, bytes);
   const cutAt = 1 + Math.floor(Math.random() * (bytes.length - 2));
@@ -311,14 +264,14 @@ Deno.test("downloadFile resumes after the connection is cut at a random byte, an
   });
   assert.equal(r.resumedFrom, cutAt);
   assert.equal(progress[0], cutAt);
-  assert.equal(r.sha256, sha(bytes));
+  assert.equal(r.sha256, sha256(bytes));
   assert.deepEqual(await Deno.readFile(`${local.path}/movie.bin`), bytes);
   assert.deepEqual(await tree(local.path), ["movie.bin"]);
 });
 
 Deno.test("downloadFile deletes a corrupt .part and says so, leaving nothing at the target", async () => {
   await using server = await startTestServer();
-  await using local = await tempDir();
+  await using local = await tempDir("sb-local-");
   const bytes = randomBytes(100_000);
   await Deno.writeFile(`${server.files}/f.bin`, bytes);
   const corrupt = bytes.slice(0, 40_000);
@@ -338,7 +291,7 @@ Deno.test("downloadFile deletes a corrupt .part and says so, leaving nothing at 
 
 Deno.test("downloadFile starts over when the .part is longer than the file on the server", async () => {
   await using server = await startTestServer();
-  await using local = await tempDir();
+  await using local = await tempDir("sb-local-");
   const bytes = randomBytes(1000);
   await Deno.writeFile(`${server.files}/f.bin`, bytes);
   await Deno.writeFile(`${local.path}/f.bin.part`, randomBytes(5000));
@@ -351,7 +304,7 @@ Deno.test("downloadFile starts over when the .part is longer than the file on th
 
 Deno.test("downloadFile with resume: false ignores an existing .part", async () => {
   await using server = await startTestServer();
-  await using local = await tempDir();
+  await using local = await tempDir("sb-local-");
   const bytes = randomBytes(1000);
   await Deno.writeFile(`${server.files}/f.bin`, bytes);
   await Deno.writeFile(`${local.path}/f.bin.part`, randomBytes(500));
@@ -363,7 +316,7 @@ Deno.test("downloadFile with resume: false ignores an existing .part", async () 
 
 Deno.test("downloadFile of a missing file rejects with the server's 404", async () => {
   await using server = await startTestServer();
-  await using local = await tempDir();
+  await using local = await tempDir("sb-local-");
   await using client = await connect({ port: server.port });
   const err = await downloadFile(client, "nope", `${local.path}/nope`).then(() => null, (e) => e);
   assert.ok(err instanceof ServerError);
@@ -372,7 +325,7 @@ Deno.test("downloadFile of a missing file rejects with the server's 404", async 
 
 Deno.test("an aborted downloadFile keeps its .part for a resume", async () => {
   await using server = await startTestServer();
-  await using local = await tempDir();
+  await using local = await tempDir("sb-local-");
   const bytes = randomBytes(8 * 1024 * 1024);
   await Deno.writeFile(`${server.files}/f.bin`, bytes);
   const client = await connect({ port: server.port });
@@ -405,21 +358,21 @@ Deno.test("PUT with a wrong sha256 answers 409 and leaves nothing (the old versi
   assert.deepEqual(await tree(server.files), ["f.txt"]);
   assert.equal(await Deno.readTextFile(`${server.files}/f.txt`), "old");
   // The right sha256, in upper case, is accepted.
-  await raw.send(`PUT f.txt ${sha(body).toUpperCase()} ${body.length}\r\n`);
+  await raw.send(`PUT f.txt ${sha256(body).toUpperCase()} ${body.length}\r\n`);
   await raw.send(body);
   await raw.send("\r\n");
-  assert.equal(await raw.next(), `OK ${sha(body)}`);
+  assert.equal(await raw.next(), `OK ${sha256(body)}`);
 });
 
 Deno.test("Client.put() with a known sha256 is checked by the server", async () => {
   await using server = await startTestServer();
   await using client = await connect({ port: server.port });
-  const body = enc.encode("hello");
+  const body = encodeText("hello");
   await assert.rejects(
     client.put("x.txt", body, { sha256: "1".repeat(64) }),
     (e) => e instanceof ServerError && e.code === 409,
   );
-  assert.equal(await client.put("x.txt", body, { sha256: sha(body) }), sha(body));
+  assert.equal(await client.put("x.txt", body, { sha256: sha256(body) }), sha256(body));
   assert.deepEqual(await tree(server.files), ["x.txt"]);
 });
 
@@ -472,7 +425,7 @@ Deno.test("an interrupted PUT (client gone mid-payload) leaves nothing, and the 
 
 Deno.test("uploadFile closes the connection instead of finishing when the file changed meanwhile", async () => {
   await using server = await startTestServer();
-  await using local = await tempDir();
+  await using local = await tempDir("sb-local-");
   await Deno.writeFile(`${local.path}/src`, randomBytes(4 * 1024 * 1024));
   const client = await connect({ port: server.port });
   let touched = false;
@@ -481,7 +434,7 @@ Deno.test("uploadFile closes the connection instead of finishing when the file c
       if (!touched && p.done > 0) {
         touched = true;
         const f = Deno.openSync(`${local.path}/src`, { append: true });
-        f.writeSync(enc.encode("more"));
+        f.writeSync(encodeText("more"));
         f.close();
       }
     },
@@ -503,7 +456,7 @@ Deno.test("--read-only: PUT and DEL answer 403, LIST and GET work, refused bytes
   await raw.line("LIST");
   assert.match(await raw.next(), /^LIST \[\{"name":"f.txt","type":"file","size":2,/);
   await raw.line("GET f.txt");
-  assert.deepEqual(dec.decode((await readFile(raw)).bytes), "hi");
+  assert.deepEqual(decodeText((await readFile(raw)).bytes), "hi");
   assert.deepEqual(await tree(server.files), ["f.txt"]);
   // Past max_payload the refused bytes are not skipped: ERR, BYE, close.
   await raw.send("PUT big.bin 1000000\r\n");
@@ -560,16 +513,16 @@ Deno.test("a GET and a PUT of the same path at once: the reader gets the old fil
   assert.equal(start?.type, "stream");
   // Meanwhile, a whole new version goes in.
   await using writer = await connect({ port: server.port });
-  assert.equal(await writer.put("f.bin", next), sha(next));
+  assert.equal(await writer.put("f.bin", next), sha256(next));
   // A reader that starts now sees the new one...
   await using fresh = await rawClient(server.port);
   await fresh.line("GET f.bin");
   const f = await readFile(fresh);
-  assert.equal(f.args[2], sha(next));
-  assert.equal(sha(f.bytes), sha(next));
+  assert.equal(f.args[2], sha256(next));
+  assert.equal(sha256(f.bytes), sha256(next));
   // ...and the slow reader still gets the old one, every byte, with the old sha256.
   if (start?.type !== "stream") return;
-  assert.equal(start.args[2], sha(old));
+  assert.equal(start.args[2], sha256(old));
   const hash = createHash("sha256");
   let got = 0;
   for (;;) {
@@ -581,14 +534,14 @@ Deno.test("a GET and a PUT of the same path at once: the reader gets the old fil
   }
   slow.close();
   assert.equal(got, old.length);
-  assert.equal(hash.digest("hex"), sha(old));
+  assert.equal(hash.digest("hex"), sha256(old));
   // A PUT in progress is invisible to GET: the old version is served until it completes.
   const raw = await rawClient(server.port);
   await raw.send(`PUT f.bin 1000\r\n`);
   await raw.send(randomBytes(500));
   await using reader = await rawClient(server.port);
   await reader.line("GET f.bin");
-  assert.equal(sha((await readFile(reader)).bytes), sha(next));
+  assert.equal(sha256((await readFile(reader)).bytes), sha256(next));
   raw.close();
 });
 
@@ -609,7 +562,7 @@ Deno.test("LIST of a folder with 10,000 files answers in one frame and is correc
   await raw.line("LIST many");
   const frame = await raw.frame(20_000);
   assert.equal(frame.verb, "LIST");
-  const rows = JSON.parse(dec.decode(frame.payload!)) as {
+  const rows = JSON.parse(decodeText(frame.payload!)) as {
     name: string;
     type: string;
     size: number;
@@ -656,7 +609,7 @@ Deno.test("LIST: the root, a subfolder, a file, a missing folder, percent-encode
   await raw.line("GET my%20docs/100%25%20%C3%A9.txt");
   const f = await readFile(raw);
   assert.equal(f.args[0], "my%20docs/100%25%20%C3%A9.txt");
-  assert.equal(dec.decode(f.bytes), "abc");
+  assert.equal(decodeText(f.bytes), "abc");
 });
 
 Deno.test("DEL removes a file or an empty folder; 409 for a full folder, 404 when missing", async () => {
@@ -776,7 +729,7 @@ Deno.test({
         /^ERR 500 Cannot upload "sub\/g.txt": cannot create its folder: permission denied/,
       );
       await raw.line("GET f.txt");
-      assert.equal(dec.decode((await readFile(raw)).bytes), "hi");
+      assert.equal(decodeText((await readFile(raw)).bytes), "hi");
       await raw.line("PING");
       assert.equal(await raw.next(), "PONG");
     } finally {
@@ -823,24 +776,24 @@ Deno.test("a client's other commands wait while its upload payload is written, t
     client.put("a.bin", body),
     client.ping(),
     client.list(),
-    client.put("b.bin", enc.encode("second")),
+    client.put("b.bin", encodeText("second")),
   ]);
-  assert.equal(stored, sha(body));
+  assert.equal(stored, sha256(body));
   assert.ok(pong >= 0);
   assert.ok(Array.isArray(listing));
-  assert.equal(other, sha(enc.encode("second")));
+  assert.equal(other, sha256(encodeText("second")));
   assert.deepEqual(await Deno.readFile(`${server.files}/a.bin`), body);
   assert.equal(await Deno.readTextFile(`${server.files}/b.bin`), "second");
 });
 
 Deno.test("uploadFile with hashFirst sends the sha256 on the PUT line and stores the file", async () => {
   await using server = await startTestServer();
-  await using local = await tempDir();
+  await using local = await tempDir("sb-local-");
   const bytes = randomBytes(3 * 1024 * 1024 + 5);
   await Deno.writeFile(`${local.path}/src`, bytes);
   await using client = await connect({ port: server.port });
   const r = await uploadFile(client, `${local.path}/src`, "x/y.bin", { hashFirst: true });
-  assert.equal(r.sha256, sha(bytes));
+  assert.equal(r.sha256, sha256(bytes));
   assert.deepEqual(await Deno.readFile(`${server.files}/x/y.bin`), bytes);
   const wrong = await uploadFile(client, `${local.path}/src`, "x/z.bin", { sha256: "f".repeat(64) })
     .then(
@@ -857,15 +810,15 @@ Deno.test("GET announces the sha256 of the current content after a file is rewri
   await Deno.writeFile(`${server.files}/f.bin`, bytes);
   await using raw = await rawClient(server.port);
   await raw.line("GET f.bin");
-  assert.equal((await readFile(raw)).args[2], sha(bytes));
+  assert.equal((await readFile(raw)).args[2], sha256(bytes));
   // Rewritten in place by someone else with a new mtime: the new content's hash is served.
   const changed = randomBytes(1000);
   await Deno.writeFile(`${server.files}/f.bin`, changed);
   await Deno.utime(`${server.files}/f.bin`, new Date(), new Date(Date.now() + 5000));
   await raw.line("GET f.bin");
   const f = await readFile(raw);
-  assert.equal(f.args[2], sha(changed));
-  assert.equal(sha(f.bytes), sha(changed));
+  assert.equal(f.args[2], sha256(changed));
+  assert.equal(sha256(f.bytes), sha256(changed));
 });
 
 Deno.test("a shared folder removed while the server runs answers ERR 500 until it is back", async () => {

@@ -11,20 +11,12 @@ import { encodeFrame, encodeLine } from "../lib/protocol/encoder.ts";
 import type { DecodeEvent } from "../lib/protocol/frame.ts";
 import type { ServerConfig } from "../server/config.ts";
 import type { StartOptions } from "../server/server.ts";
-import {
-  captureLog,
-  fdCount,
-  folderDigest,
-  prng,
-  seedFiles,
-  temporaries,
-  within,
-  witnesses,
-} from "./reliability_util.ts";
-import { RawClient, startServerProcess, startTestServer, waitFor } from "./test_util.ts";
-
-const utf8 = new TextEncoder();
-const text = new TextDecoder();
+import { bytes, decodeText, encodeText, prng } from "./helpers/bytes.ts";
+import { folderDigest, temporaries } from "./helpers/fs.ts";
+import { nextUnskipped, RawClient, rawClient, untilClosed } from "./helpers/raw_client.ts";
+import { captureLog, fdCount, startServerProcess, startTestServer } from "./helpers/servers.ts";
+import { sleep, waitFor, within } from "./helpers/wait.ts";
+import { seedFiles, witnesses } from "./helpers/witnesses.ts";
 
 const seedEnv = Deno.permissions.querySync({ name: "env", variable: "SWITCHBOARD_HOSTILE_SEED" })
     .state === "granted"
@@ -74,41 +66,9 @@ async function arena(config: Partial<ServerConfig> = {}, options: StartOptions =
   };
 }
 
-/** Bytes of a mix of strings and raw bytes. */
-function bytes(...parts: (string | number[] | Uint8Array)[]): Uint8Array {
-  const out: number[] = [];
-  for (const p of parts) out.push(...(typeof p === "string" ? utf8.encode(p) : p));
-  return new Uint8Array(out);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-/** Connects a raw client and reads its HELLO. */
-async function raw(port: number): Promise<RawClient> {
-  const c = await RawClient.connect(port);
-  await c.hello();
-  return c;
-}
-
 /** The next reply of a raw client, as text, skipping pushes. */
-async function reply(c: RawClient, timeoutMs = 5000): Promise<string> {
-  for (;;) {
-    const line = await c.next(timeoutMs);
-    if (!/^(MSG|DM|JOINED|LEFT|PING) /.test(line) && line !== "PING") return line;
-  }
-}
-
-/** Reads until the server closes; returns every event seen. Fails if it stays open too long. */
-async function untilClosed(c: RawClient, timeoutMs = 5000): Promise<DecodeEvent[]> {
-  const seen: DecodeEvent[] = [];
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const ev = await c.event(Math.max(1, deadline - Date.now()));
-    if (ev === null) return seen;
-    seen.push(ev);
-  }
+function reply(c: RawClient, timeoutMs = 5000): Promise<string> {
+  return nextUnskipped(c, /^(?:(?:MSG|DM|JOINED|LEFT|PING) |PING$)/, timeoutMs);
 }
 
 /** Verbs the server may send. */
@@ -177,7 +137,7 @@ function garbage(random: () => number): Uint8Array {
   for (let i = 0; i < pieces; i++) {
     const kind = random();
     if (kind < 0.45) {
-      parts.push(...utf8.encode(VOCABULARY[Math.floor(random() * VOCABULARY.length)]!));
+      parts.push(...encodeText(VOCABULARY[Math.floor(random() * VOCABULARY.length)]!));
     } else if (kind < 0.9) {
       const n = Math.floor(random() * 24);
       for (let j = 0; j < n; j++) parts.push(Math.floor(random() * 256));
@@ -210,7 +170,7 @@ Deno.test("random garbage on 200 connections: only well-formed ERRs, replies and
         for (let batch = 0; batch < inputs.length; batch += 25) {
           await Promise.all(
             inputs.slice(batch, batch + 25).map(async (input, k) => {
-              const c = await raw(a.server.port);
+              const c = await rawClient(a.server.port);
               try {
                 // In 1-4 writes, then half-close: the server must read to EOF and close, in any state.
                 const cuts = [
@@ -263,7 +223,7 @@ Deno.test("valid frames split at random points with random delays get exactly th
   for (let round = 0; round < 3; round++) {
     const seed = newSeed();
     const random = prng(seed);
-    const c = await raw(a.server.port);
+    const c = await rawClient(a.server.port);
     try {
       const nick = `split${round}`;
       // Commands and a check of each reply, in order.
@@ -296,9 +256,9 @@ Deno.test("valid frames split at random points with random delays get exactly th
           script.push([encodeLine("GET small.txt"), (evs) => {
             assert.equal(evs[0]?.type, "stream", `seed ${seed}: GET reply`);
             const data = evs.filter((e) => e.type === "data").map((e) =>
-              text.decode(e.type === "data" ? e.bytes : undefined)
+              decodeText(e.type === "data" ? e.bytes : new Uint8Array())
             );
-            assert.equal(data.join(""), text.decode(a.seeded["small.txt"]));
+            assert.equal(data.join(""), decodeText(a.seeded["small.txt"]!));
           }]);
         } else line(`TELL bob :hello ${i}`, /^OK 1$/);
       }
@@ -364,10 +324,10 @@ Deno.test("a control line that never ends is cut at max_line with ERR 413 and BY
   await a.w.during(
     "endless lines",
     Promise.all(Array.from({ length: 10 }, async (_, i) => {
-      const c = await raw(a.server.port);
+      const c = await rawClient(a.server.port);
       try {
         // 7-byte pieces for half of them, 500-byte pieces for the others, never a LF.
-        const piece = utf8.encode(i % 2 === 0 ? "SAY lob" : "x".repeat(500));
+        const piece = encodeText(i % 2 === 0 ? "SAY lob" : "x".repeat(500));
         const reading = untilClosed(c, 10_000);
         let written = 0;
         try {
@@ -396,7 +356,7 @@ Deno.test("a control line that never ends is cut at max_line with ERR 413 and BY
 
 Deno.test("a half-typed line followed by silence ends in PING, then BYE idle", async () => {
   await using a = await arena({ pingInterval: 200 });
-  const c = await raw(a.server.port);
+  const c = await rawClient(a.server.port);
   try {
     await c.send("SAY lobby :typing and never finishing");
     const seen = (await within(5000, "BYE idle", untilClosed(c, 5000))).map((e) =>
@@ -461,7 +421,7 @@ Deno.test("byte counts that lie (too short, too long then EOF) deliver nothing a
     ],
   ];
   for (const [name, input, expect] of cases) {
-    const c = await raw(a.server.port);
+    const c = await rawClient(a.server.port);
     try {
       await c.send(input);
       await c.conn.closeWrite();
@@ -473,7 +433,7 @@ Deno.test("byte counts that lie (too short, too long then EOF) deliver nothing a
     }
   }
   // A sha256 that lies: the connection goes on, nothing is stored.
-  const c = await raw(a.server.port);
+  const c = await rawClient(a.server.port);
   try {
     await c.send(bytes(`PUT lie5.txt ${"0".repeat(64)} 5\r\nhello\r\n`));
     assert.match(await reply(c), /^ERR 409 Cannot upload "lie5.txt": sha256 mismatch/);
@@ -528,7 +488,7 @@ Deno.test("invalid UTF-8 in verbs, nicks, rooms, payloads and paths answers ERR 
     ["PUT path, escaped NUL", bytes("PUT a%00b 3\r\nabc\r\n")],
     ["PUT over a seeded file, bad escape", bytes("PUT small%zz.txt 3\r\nabc\r\n")],
   ];
-  const c = await raw(a.server.port);
+  const c = await rawClient(a.server.port);
   try {
     for (const [name, input] of inputs) {
       await c.send(input);
@@ -551,7 +511,7 @@ Deno.test("invalid UTF-8 in verbs, nicks, rooms, payloads and paths answers ERR 
 
 Deno.test("10,000 commands pipelined in one write are all answered, in order", async () => {
   await using a = await arena();
-  const c = await raw(a.server.port);
+  const c = await rawClient(a.server.port);
   try {
     const N = 10_000;
     const lines: string[] = [];
@@ -655,16 +615,16 @@ Deno.test("2,000 connections opened and dropped: the server's clients and open f
                   await conn.read(new Uint8Array(8));
                   break;
                 case 2: // a payload half sent
-                  await conn.write(utf8.encode("SAY lobby 100\r\nhalf"));
+                  await conn.write(encodeText("SAY lobby 100\r\nhalf"));
                   break;
                 case 3: // an upload half sent
-                  await conn.write(utf8.encode(`PUT storm/f${wave}-${i}.bin 100000\r\n`));
+                  await conn.write(encodeText(`PUT storm/f${wave}-${i}.bin 100000\r\n`));
                   await conn.write(new Uint8Array(Math.floor(random() * 4000)));
                   await sleep(Math.floor(random() * 20));
                   break;
                 default: // commands, never read
                   await conn.write(
-                    utf8.encode(
+                    encodeText(
                       `NICK storm${wave}x${i}\r\nJOIN storm\r\nSAY storm :bye\r\nWHO\r\n`,
                     ),
                   );
@@ -711,9 +671,9 @@ Deno.test("half-open connections (mid-payload, mid-upload, silent) are dropped a
     for (let i = 0; i < 30; i++) {
       const conn = await Deno.connect({ hostname: "127.0.0.1", port: a.server.port });
       conns.push(conn);
-      if (i % 3 === 0) await conn.write(utf8.encode("SAY lobby 100\r\nten bytes."));
+      if (i % 3 === 0) await conn.write(encodeText("SAY lobby 100\r\nten bytes."));
       else if (i % 3 === 1) {
-        await conn.write(utf8.encode(`PUT half/h${i}.bin 100000\r\n`));
+        await conn.write(encodeText(`PUT half/h${i}.bin 100000\r\n`));
         await conn.write(new Uint8Array(3000));
       }
       // i % 3 === 2: says nothing at all. None of them reads or writes again.
@@ -770,7 +730,7 @@ Deno.test("a client reading one byte per second does not slow the others and is 
     }
   })();
   try {
-    await slow.write(utf8.encode("NICK slow\r\nJOIN flood\r\n"));
+    await slow.write(encodeText("NICK slow\r\nJOIN flood\r\n"));
     await waitFor(
       async () => (await a.w.bob.who("flood")).length === 2,
       5000,
@@ -822,7 +782,7 @@ Deno.test("a client reading one byte per second does not slow the others and is 
       got.length >= 2 && got.length <= seconds + 1,
       `it read ${got.length} bytes in ${seconds} s`,
     );
-    assert.equal(text.decode(new Uint8Array(got.slice(0, 2))), "HE");
+    assert.equal(decodeText(new Uint8Array(got.slice(0, 2))), "HE");
   } finally {
     reading = false;
     slow.close();
@@ -838,7 +798,7 @@ Deno.test("HELLO is the first frame even when lobby messages fly while clients c
   await using a = await processArena();
   let talking = true;
   // Ten clients send lobby messages, five at a time, as fast as the server answers them.
-  const talkers = await Promise.all(Array.from({ length: 10 }, () => raw(a.server.port)));
+  const talkers = await Promise.all(Array.from({ length: 10 }, () => rawClient(a.server.port)));
   const chatter = talkers.map(async (t, k) => {
     try {
       for (let i = 0; talking; i++) {

@@ -6,44 +6,31 @@
 
 import assert from "node:assert/strict";
 import { encodeFrame } from "../lib/protocol/encoder.ts";
-import { RawClient, startTestServer } from "./test_util.ts";
+import { rawClient } from "./helpers/raw_client.ts";
+import { startTestServer } from "./helpers/servers.ts";
+import { sleep } from "./helpers/wait.ts";
 
 const INTERVAL = 200;
 const MiB = 1024 * 1024;
 
-/** Connects a raw client, reads HELLO, and takes `nick` when given. */
-async function client(port: number, nick?: string): Promise<RawClient> {
-  const c = await RawClient.connect(port);
-  await c.hello();
-  if (nick !== undefined) {
-    await c.line(`NICK ${nick}`);
-    assert.equal(await c.next(), `OK ${nick}`);
-  }
-  return c;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
 Deno.test("a silent client gets PING after ping_interval", async () => {
   await using server = await startTestServer({ pingInterval: INTERVAL });
   const t0 = Date.now();
-  await using c = await client(server.port);
+  await using c = await rawClient(server.port);
   assert.equal(await c.next(3000), "PING");
   assert.ok(Date.now() - t0 >= INTERVAL - 20, `PING came after ${Date.now() - t0} ms`);
 });
 
 Deno.test("PONG gets no reply", async () => {
   await using server = await startTestServer({ pingInterval: 60_000 });
-  await using c = await client(server.port);
+  await using c = await rawClient(server.port);
   await c.send("PONG\r\npong extra words\r\nPING\r\n");
   assert.equal(await c.next(), "PONG", "the first frame is the reply to PING");
 });
 
 Deno.test("a silent client that answers every PING with PONG stays connected", async () => {
   await using server = await startTestServer({ pingInterval: INTERVAL });
-  await using c = await client(server.port);
+  await using c = await rawClient(server.port);
   const t0 = Date.now();
   // Eight pings answered: eight intervals, far past the three that drop a client that does not.
   for (let i = 0; i < 8; i++) {
@@ -63,8 +50,8 @@ Deno.test("a silent client that answers every PING with PONG stays connected", a
 Deno.test("a client that never answers gets PING, PING, then BYE idle and a close", async () => {
   await using server = await startTestServer({ pingInterval: INTERVAL });
   const t0 = Date.now();
-  await using silent = await client(server.port);
-  await using other = await client(server.port, "other");
+  await using silent = await rawClient(server.port);
+  await using other = await rawClient(server.port, { nick: "other" });
   // Keep `other` alive meanwhile: it answers its pings.
   let otherAlive = true;
   const keeper = (async () => {
@@ -92,7 +79,7 @@ Deno.test("a client that never answers gets PING, PING, then BYE idle and a clos
 
 Deno.test("any command counts as a sign of life: a client that keeps talking is never pinged", async () => {
   await using server = await startTestServer({ pingInterval: INTERVAL });
-  await using c = await client(server.port);
+  await using c = await rawClient(server.port);
   const until = Date.now() + 6 * INTERVAL;
   while (Date.now() < until) {
     await c.line("TIME");
@@ -103,8 +90,8 @@ Deno.test("any command counts as a sign of life: a client that keeps talking is 
 
 Deno.test("a slow sender trickling a SAY payload byte by byte is not idle", async () => {
   await using server = await startTestServer({ pingInterval: INTERVAL });
-  await using sender = await client(server.port, "sender");
-  await using reader = await client(server.port, "reader");
+  await using sender = await rawClient(server.port, { nick: "sender" });
+  await using reader = await rawClient(server.port, { nick: "reader" });
   const readerPongs = (async () => {
     // The reader answers pings until it gets the message.
     for (;;) {
@@ -134,8 +121,8 @@ Deno.test("a client busy receiving a long backlog is not idle while its PING wai
     maxPending: 256 * MiB,
     writeDeadline: 30_000,
   });
-  await using sender = await client(server.port, "sender");
-  await using busy = await client(server.port, "busy");
+  await using sender = await rawClient(server.port, { nick: "sender" });
+  await using busy = await rawClient(server.port, { nick: "busy" });
   for (const c of [sender, busy]) {
     await c.line("JOIN feed");
     assert.equal(await c.next(), "OK feed");

@@ -5,33 +5,10 @@
  */
 
 import assert from "node:assert/strict";
-import { RawClient, startTestServer, waitFor } from "./test_util.ts";
-
-const utf8 = new TextEncoder();
-
-/** Connects a raw client, reads HELLO, and takes `nick` when given. */
-async function client(port: number, nick?: string): Promise<RawClient> {
-  const c = await RawClient.connect(port);
-  await c.hello();
-  if (nick !== undefined) {
-    await c.line(`NICK ${nick}`);
-    assert.equal(await c.next(), `OK ${nick}`);
-  }
-  return c;
-}
-
-/** Bytes of a mix of strings and raw bytes. */
-function bytes(...parts: (string | number[])[]): Uint8Array {
-  const out: number[] = [];
-  for (const p of parts) out.push(...(typeof p === "string" ? utf8.encode(p) : p));
-  return new Uint8Array(out);
-}
-
-/** Asserts the connection is still usable: a `PING` gets its `PONG`. */
-async function goesOn(c: RawClient): Promise<void> {
-  await c.line("PING");
-  assert.equal(await c.next(), "PONG");
-}
+import { bytes } from "./helpers/bytes.ts";
+import { pingPong, RawClient, rawClient } from "./helpers/raw_client.ts";
+import { startTestServer } from "./helpers/servers.ts";
+import { waitFor } from "./helpers/wait.ts";
 
 /**
  * Asserts framing was lost: the `ERR` came (checked by the caller), then `BYE protocol error`,
@@ -129,38 +106,38 @@ const GOES_ON: [name: string, input: string | Uint8Array, reply: string][] = [
 for (const [name, input, reply] of GOES_ON) {
   Deno.test(`${name} answers ${reply.slice(0, 7)} and the connection goes on`, async () => {
     await using server = await startTestServer();
-    await using c = await client(server.port);
+    await using c = await rawClient(server.port);
     await c.send(input);
     assert.equal(await c.next(), reply);
-    await goesOn(c);
+    await pingPong(c);
   });
 }
 
 Deno.test("SAY to a room not joined answers ERR 403 and the connection goes on", async () => {
   await using server = await startTestServer();
-  await using alice = await client(server.port, "alice");
-  await using bob = await client(server.port, "bob");
+  await using alice = await rawClient(server.port, { nick: "alice" });
+  await using bob = await rawClient(server.port, { nick: "bob" });
   await alice.line("JOIN ops");
   assert.equal(await alice.next(), "OK ops");
   await bob.line("SAY ops :let me in");
   assert.equal(await bob.next(), "ERR 403 Cannot say to ops: JOIN it first");
-  await goesOn(bob);
-  await goesOn(alice);
+  await pingPong(bob);
+  await pingPong(alice);
 });
 
 Deno.test("NICK taken by another client (any case) answers ERR 409 and the connection goes on", async () => {
   await using server = await startTestServer();
-  await using alice = await client(server.port, "alice");
-  await using bob = await client(server.port);
+  await using alice = await rawClient(server.port, { nick: "alice" });
+  await using bob = await rawClient(server.port);
   await bob.line("NICK ALICE");
   assert.equal(await bob.next(), 'ERR 409 Cannot use nick "ALICE": it is in use');
-  await goesOn(bob);
-  await goesOn(alice);
+  await pingPong(bob);
+  await pingPong(alice);
 });
 
 Deno.test("empty lines, CR-only lines and blank lines get no reply", async () => {
   await using server = await startTestServer();
-  await using c = await client(server.port);
+  await using c = await rawClient(server.port);
   await c.send("\n\r\n   \r\n\n");
   await c.line("PING");
   assert.equal(await c.next(), "PONG", "the first reply is the PING's: the empty lines got none");
@@ -168,7 +145,7 @@ Deno.test("empty lines, CR-only lines and blank lines get no reply", async () =>
 
 Deno.test("verbs are case-insensitive and a bare LF ends a line as well as CRLF", async () => {
   await using server = await startTestServer();
-  await using c = await client(server.port);
+  await using c = await rawClient(server.port);
   await c.send("ping\nPiNg\r\nnick Mixed\n");
   assert.equal(await c.next(), "PONG");
   assert.equal(await c.next(), "PONG");
@@ -177,7 +154,7 @@ Deno.test("verbs are case-insensitive and a bare LF ends a line as well as CRLF"
 
 Deno.test("several bad commands in a row each get their ERR, in order", async () => {
   await using server = await startTestServer();
-  await using c = await client(server.port);
+  await using c = await rawClient(server.port);
   await c.send("FOO\r\nLEAVE lobby\r\nWHO x\r\nPING\r\n");
   assert.match(await c.next(), /^ERR 400 /);
   assert.match(await c.next(), /^ERR 403 /);
@@ -190,7 +167,7 @@ Deno.test("several bad commands in a row each get their ERR, in order", async ()
 
 Deno.test("a control line past max_line answers ERR 413, BYE, then closes", async () => {
   await using server = await startTestServer();
-  await using c = await client(server.port);
+  await using c = await rawClient(server.port);
   await c.send(`${"X".repeat(4097)}\r\nPING\r\n`);
   assert.equal(
     await c.next(),
@@ -201,7 +178,7 @@ Deno.test("a control line past max_line answers ERR 413, BYE, then closes", asyn
 
 Deno.test("a control line past max_line with no LF at all is cut before it is buffered whole", async () => {
   await using server = await startTestServer();
-  await using c = await client(server.port);
+  await using c = await rawClient(server.port);
   // 64 KiB with no line end: the server must not wait for the LF.
   await c.send("X".repeat(64 * 1024));
   assert.equal(
@@ -213,13 +190,13 @@ Deno.test("a control line past max_line with no LF at all is cut before it is bu
 
 Deno.test("a control line of exactly max_line bytes (CR not counted) is read", async () => {
   await using server = await startTestServer();
-  await using c = await client(server.port);
+  await using c = await rawClient(server.port);
   await c.send(`${"Y".repeat(4096)}\r\n`);
   assert.equal(
     await c.next(),
     `ERR 400 Unknown command "${"Y".repeat(32)}…": send HELP for the list`,
   );
-  await goesOn(c);
+  await pingPong(c);
 });
 
 Deno.test("max_line is the server's option, sent in HELLO", async () => {
@@ -242,7 +219,7 @@ Deno.test("max_line is the server's option, sent in HELLO", async () => {
 
 Deno.test("a byte count that is not a number answers ERR 400, BYE, then closes", async () => {
   await using server = await startTestServer();
-  await using c = await client(server.port);
+  await using c = await rawClient(server.port);
   await c.send("SAY lobby hello\r\nPING\r\n");
   assert.equal(
     await c.next(),
@@ -253,7 +230,7 @@ Deno.test("a byte count that is not a number answers ERR 400, BYE, then closes",
 
 Deno.test("a negative byte count answers ERR 400, BYE, then closes", async () => {
   await using server = await startTestServer();
-  await using c = await client(server.port);
+  await using c = await rawClient(server.port);
   await c.send("TELL bob -1\r\n");
   assert.match(await c.next(), /^ERR 400 Cannot read TELL: byte count "-1" is not a number/);
   await byeAndClose(c);
@@ -261,7 +238,7 @@ Deno.test("a negative byte count answers ERR 400, BYE, then closes", async () =>
 
 Deno.test("a byte count past max_payload answers ERR 413, BYE, then closes", async () => {
   await using server = await startTestServer();
-  await using c = await client(server.port);
+  await using c = await rawClient(server.port);
   await c.send("SAY lobby 1048577\r\n");
   assert.equal(
     await c.next(),
@@ -272,7 +249,7 @@ Deno.test("a byte count past max_payload answers ERR 413, BYE, then closes", asy
 
 Deno.test("a byte count of 30 digits answers ERR 413, BYE, then closes", async () => {
   await using server = await startTestServer();
-  await using c = await client(server.port);
+  await using c = await rawClient(server.port);
   await c.send(`TELL bob ${"9".repeat(30)}\r\n`);
   assert.match(
     await c.next(),
@@ -283,8 +260,8 @@ Deno.test("a byte count of 30 digits answers ERR 413, BYE, then closes", async (
 
 Deno.test("a payload of exactly max_payload bytes is read, one more is not", async () => {
   await using server = await startTestServer({ maxPayload: 1000 });
-  await using alice = await client(server.port, "alice");
-  await using bob = await client(server.port, "bob");
+  await using alice = await rawClient(server.port, { nick: "alice" });
+  await using bob = await rawClient(server.port, { nick: "bob" });
   await alice.send(`SAY lobby 1000\r\n${"p".repeat(1000)}\r\n`);
   assert.equal(await alice.next(), "OK 1");
   assert.equal((await bob.frame()).payload!.length, 1000);
@@ -294,13 +271,13 @@ Deno.test("a payload of exactly max_payload bytes is read, one more is not", asy
     "ERR 413 Cannot read SAY: payload of 1001 bytes is over max_payload (1000 bytes)",
   );
   await byeAndClose(alice);
-  await goesOn(bob);
+  await pingPong(bob);
 });
 
 Deno.test("a sized payload not followed by LF answers ERR 400, BYE, then closes", async () => {
   await using server = await startTestServer();
-  await using alice = await client(server.port, "alice");
-  await using bob = await client(server.port, "bob");
+  await using alice = await rawClient(server.port, { nick: "alice" });
+  await using bob = await rawClient(server.port, { nick: "bob" });
   // The count says 3, four bytes follow: the byte after the payload is "d", not LF.
   await alice.send("SAY lobby 3\r\nabcd\r\nPING\r\n");
   assert.equal(
@@ -309,12 +286,12 @@ Deno.test("a sized payload not followed by LF answers ERR 400, BYE, then closes"
   );
   await byeAndClose(alice);
   // The broken message was never delivered, and bob is unaffected.
-  await goesOn(bob);
+  await pingPong(bob);
 });
 
 Deno.test("a sized payload followed by CR then something else than LF is refused", async () => {
   await using server = await startTestServer();
-  await using c = await client(server.port);
+  await using c = await rawClient(server.port);
   await c.send("SAY lobby 2\r\nab\rX");
   assert.match(await c.next(), /^ERR 400 Cannot read payload: its bytes must be followed by LF/);
   await byeAndClose(c);
@@ -322,14 +299,14 @@ Deno.test("a sized payload followed by CR then something else than LF is refused
 
 Deno.test("a fatal error of one client leaves the others connected", async () => {
   await using server = await startTestServer();
-  await using alice = await client(server.port, "alice");
-  await using bob = await client(server.port, "bob");
+  await using alice = await rawClient(server.port, { nick: "alice" });
+  await using bob = await rawClient(server.port, { nick: "bob" });
   await alice.send("SAY lobby nope\r\n");
   assert.match(await alice.next(), /^ERR 400 /);
   await byeAndClose(alice);
   await bob.line("SAY lobby :still here");
   assert.equal(await bob.next(), "OK 0", "alice is gone, nobody else to hear");
-  await goesOn(bob);
+  await pingPong(bob);
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -337,8 +314,8 @@ Deno.test("a fatal error of one client leaves the others connected", async () =>
 
 Deno.test("a client past max_clients gets ERR 503 server full then a close, others are unaffected", async () => {
   await using server = await startTestServer({ maxClients: 2 });
-  await using alice = await client(server.port, "alice");
-  await using bob = await client(server.port, "bob");
+  await using alice = await rawClient(server.port, { nick: "alice" });
+  await using bob = await rawClient(server.port, { nick: "bob" });
   const extra = await RawClient.connect(server.port);
   try {
     assert.equal(await extra.next(), "ERR 503 server full");
@@ -353,14 +330,14 @@ Deno.test("a client past max_clients gets ERR 503 server full then a close, othe
   await bob.line("QUIT");
   assert.equal(await bob.next(), "OK bye");
   await waitFor(() => server.clients === 1, 5000, "bob to be gone");
-  await using carol = await client(server.port, "carol");
-  await goesOn(carol);
+  await using carol = await rawClient(server.port, { nick: "carol" });
+  await pingPong(carol);
 });
 
 Deno.test("an inline payload past max_payload (max_line set above it) answers ERR 413 and the connection goes on", async () => {
   await using server = await startTestServer({ maxLine: 4096, maxPayload: 100 });
-  await using c = await client(server.port, "alice");
-  await using d = await client(server.port, "dora");
+  await using c = await rawClient(server.port, { nick: "alice" });
+  await using d = await rawClient(server.port, { nick: "dora" });
   await c.line(`SAY lobby :${"x".repeat(101)}`);
   assert.equal(
     await c.next(),
@@ -374,5 +351,5 @@ Deno.test("an inline payload past max_payload (max_line set above it) answers ER
   await c.line(`SAY lobby :${"z".repeat(100)}`);
   assert.equal(await c.next(), "OK 1");
   assert.equal(await d.next(), `MSG lobby alice ${"z".repeat(100)}`);
-  await goesOn(c);
+  await pingPong(c);
 });

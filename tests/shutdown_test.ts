@@ -5,28 +5,16 @@
 
 import assert from "node:assert/strict";
 import { encodeFrame } from "../lib/protocol/encoder.ts";
-import { RawClient, startServerProcess } from "./test_util.ts";
+import { type RawClient, rawClient, untilClosed } from "./helpers/raw_client.ts";
+import { startServerProcess } from "./helpers/servers.ts";
 
 const MiB = 1024 * 1024;
 
-/** Connects a raw client, reads HELLO, and takes `nick`. */
-async function client(port: number, nick: string): Promise<RawClient> {
-  const c = await RawClient.connect(port);
-  await c.hello();
-  await c.line(`NICK ${nick}`);
-  assert.equal(await c.next(), `OK ${nick}`);
-  return c;
-}
-
 /** Reads every frame left until EOF; returns them as text lines. */
 async function rest(c: RawClient, timeoutMs = 6000): Promise<string[]> {
-  const out: string[] = [];
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const ev = await c.event(Math.max(1, deadline - Date.now()));
-    if (ev === null) return out;
-    if (ev.type === "frame") out.push([ev.verb, ...ev.args].join(" "));
-  }
+  return (await untilClosed(c, timeoutMs)).flatMap((ev) =>
+    ev.type === "frame" ? [[ev.verb, ...ev.args].join(" ")] : []
+  );
 }
 
 /** Resolves with the exit status, or fails if the process is still running after `ms`. */
@@ -51,7 +39,7 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
     const clients: RawClient[] = [];
     try {
       for (let i = 0; i < 20; i++) {
-        const c = await client(server.port, `user${i}`);
+        const c = await rawClient(server.port, { nick: `user${i}` });
         if (i % 2 === 0) {
           await c.line("JOIN ops");
           assert.equal(await c.next(), "OK ops");
@@ -78,8 +66,8 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
 
 Deno.test("on shutdown, frames queued before BYE shutdown are still delivered", async () => {
   await using server = await startServerProcess();
-  await using alice = await client(server.port, "alice");
-  await using bob = await client(server.port, "bob");
+  await using alice = await rawClient(server.port, { nick: "alice" });
+  await using bob = await rawClient(server.port, { nick: "bob" });
   // Alice pipelines commands and the signal comes right after: whatever was answered comes
   // before BYE, and BYE is the last frame.
   await alice.send("PING\r\n".repeat(50));
@@ -103,9 +91,9 @@ Deno.test("a client that never reads does not hold up shutdown past 5 s", async 
     "--write-deadline",
     "60s",
   ]);
-  await using sender = await client(server.port, "sender");
-  await using reader = await client(server.port, "reader");
-  const stalled = await client(server.port, "stalled");
+  await using sender = await rawClient(server.port, { nick: "sender" });
+  await using reader = await rawClient(server.port, { nick: "reader" });
+  const stalled = await rawClient(server.port, { nick: "stalled" });
   try {
     const payload = new Uint8Array(MiB);
     for (let i = 0; i < 16; i++) {
@@ -127,7 +115,7 @@ Deno.test("a client that never reads does not hold up shutdown past 5 s", async 
 
 Deno.test("once a signal came, the server accepts no new client", async () => {
   await using server = await startServerProcess();
-  await using alice = await client(server.port, "alice");
+  await using alice = await rawClient(server.port, { nick: "alice" });
   server.kill("SIGTERM");
   // BYE is sent after the listener is closed: from then on a connection is refused.
   assert.deepEqual(await rest(alice), ["BYE shutdown"]);

@@ -19,12 +19,12 @@
 import { parseArgs } from "node:util";
 import { type Client, connect, type Push } from "../client/client.ts";
 import { ServerError } from "../lib/protocol/errors.ts";
-import { download, fdCount, prng, seedFiles, sha256 } from "./reliability_util.ts";
-import { rssOf, startServerProcess } from "./test_util.ts";
+import { decodeText, encodeText, mib, prng, sha256 } from "./helpers/bytes.ts";
+import { fdCount, rssOf, startServerProcess } from "./helpers/servers.ts";
+import { sleep } from "./helpers/wait.ts";
+import { download, seedFiles } from "./helpers/witnesses.ts";
 
 const MiB = 1024 * 1024;
-const utf8 = new TextEncoder();
-const text = new TextDecoder();
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -95,7 +95,7 @@ function error(what: string): void {
 // checks every byte without any shared state.
 
 function messageBytes(sender: string, seq: number, length: number): Uint8Array {
-  const head = utf8.encode(`${sender}:${seq}:${length}:`);
+  const head = encodeText(`${sender}:${seq}:${length}:`);
   const out = new Uint8Array(head.length + length);
   out.set(head);
   for (let i = 0; i < length; i++) out[head.length + i] = 0x61 + ((seq + i) % 26);
@@ -104,14 +104,14 @@ function messageBytes(sender: string, seq: number, length: number): Uint8Array {
 
 /** Checks a message; returns its sender and sequence number, or null (and counts an error). */
 function checkMessage(payload: Uint8Array, from: string): { sender: string; seq: number } | null {
-  const firstColons = text.decode(payload.subarray(0, 64)).split(":");
+  const firstColons = decodeText(payload.subarray(0, 64)).split(":");
   const [sender, seqText, lengthText] = firstColons;
   const seq = Number(seqText), length = Number(lengthText);
   if (sender !== from || !Number.isInteger(seq) || !Number.isInteger(length)) {
-    error(`corrupt message from ${from}: ${text.decode(payload.subarray(0, 40))}`);
+    error(`corrupt message from ${from}: ${decodeText(payload.subarray(0, 40))}`);
     return null;
   }
-  const start = utf8.encode(`${sender}:${seq}:${length}:`).length;
+  const start = encodeText(`${sender}:${seq}:${length}:`).length;
   if (payload.length !== start + length) {
     error(`message ${sender}:${seq} has ${payload.length - start} bytes, not ${length}`);
     return null;
@@ -147,10 +147,6 @@ const shared: Record<string, string> = {};
 
 function pick<T>(random: () => number, items: readonly T[]): T {
   return items[Math.floor(random() * items.length)]!;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
 
 async function receive(s: Soaker): Promise<void> {
@@ -399,10 +395,6 @@ function slopePerMinute(samples: Sample[]): number {
     den += (s.at - mx) ** 2;
   }
   return den === 0 ? 0 : (num / den) * 60_000;
-}
-
-function mib(bytes: number): string {
-  return `${(bytes / MiB).toFixed(1)} MiB`;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -7,8 +7,11 @@ import assert from "node:assert/strict";
 import { connect, ConnectionClosedError, TlsError } from "../client/client.ts";
 import { ServerError } from "../lib/protocol/errors.ts";
 import { startServer } from "../server/server.ts";
-import { makeTestCerts, OPENSSL_MISSING } from "./cert_util.ts";
-import { RawClient, startServerProcess, startTestServer, waitFor } from "./test_util.ts";
+import { makeTestCerts, OPENSSL_MISSING } from "./helpers/certs.ts";
+import { RawClient } from "./helpers/raw_client.ts";
+import { startServerProcess, startTestServer } from "./helpers/servers.ts";
+import { sleep, waitFor } from "./helpers/wait.ts";
+import { decodeText, encodeText } from "./helpers/bytes.ts";
 
 if (OPENSSL_MISSING) console.warn(`tls_test.ts: skipped: ${OPENSSL_MISSING}`);
 const ignore = OPENSSL_MISSING !== null;
@@ -40,7 +43,7 @@ Deno.test({
       type: "msg",
       room: "lobby",
       from: bob.nick,
-      payload: new TextEncoder().encode("over TLS"),
+      payload: encodeText("over TLS"),
       text: "over TLS",
     });
   },
@@ -132,7 +135,7 @@ Deno.test({
       got += n;
     }
     assert.ok(
-      !new TextDecoder().decode(buf.subarray(0, got)).includes("HELLO"),
+      !decodeText(buf.subarray(0, got)).includes("HELLO"),
       "no HELLO in plaintext",
     );
     // The library, waiting for a HELLO that a TLS server never sends first, says what to do.
@@ -193,14 +196,14 @@ Deno.test({
     });
     await using a = await RawClient.connect(server.port);
     await using b = await RawClient.connect(server.port);
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
     await assert.rejects(
       connect({ port: server.port, tls: true, caCerts: [certs.caPem] }),
       (e: Error) => e instanceof ServerError && e.code === 503,
     );
     a.close();
     b.close();
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
     await using ok = await connect({ port: server.port, tls: true, caCerts: [certs.caPem] });
     assert.equal(ok.hello.tls, true);
   },

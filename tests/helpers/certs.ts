@@ -5,6 +5,8 @@
  * @module
  */
 
+import { decodeText } from "./bytes.ts";
+
 /** Files of a throwaway CA and server certificate. */
 export interface TestCerts extends AsyncDisposable {
   /** The folder holding them. */
@@ -37,7 +39,7 @@ async function openssl(cwd: string, args: string[]): Promise<void> {
   const out = await new Deno.Command("openssl", { args, cwd, stdout: "piped", stderr: "piped" })
     .output();
   if (!out.success) {
-    throw new Error(`openssl ${args[0]} failed: ${new TextDecoder().decode(out.stderr)}`);
+    throw new Error(`openssl ${args[0]} failed: ${decodeText(out.stderr)}`);
   }
 }
 

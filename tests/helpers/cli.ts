@@ -6,8 +6,9 @@
  * @module
  */
 
-import { clientPermissions } from "../.ci/compile.ts";
-import { ROOT } from "./test_util.ts";
+import { clientPermissions } from "../../.ci/compile.ts";
+import { encodeText } from "./bytes.ts";
+import { ROOT } from "./servers.ts";
 
 /** Arguments of `deno` that run the client CLI. */
 export const CLIENT_RUN: string[] = [
@@ -17,6 +18,16 @@ export const CLIENT_RUN: string[] = [
   `${ROOT}main.ts`,
   "client",
 ];
+
+/**
+ * The CLI flags that point it at a loopback server.
+ *
+ * @param port The server's port.
+ * @returns `--host 127.0.0.1 --port <port>`.
+ */
+export function addressArgs(port: number): string[] {
+  return ["--host", "127.0.0.1", "--port", String(port)];
+}
 
 /** Variables that would change what the CLI does, blanked so the developer's shell does not leak in. */
 const CLEAN_ENV: Record<string, string> = {
@@ -157,7 +168,6 @@ export function spawnProgram(
   });
   const writer = child.stdin.getWriter();
   let stdinOpen = true;
-  const enc = new TextEncoder();
   const kill = (signal: Deno.Signal = "SIGKILL") => {
     try {
       child.kill(signal);
@@ -174,7 +184,7 @@ export function spawnProgram(
       return out.stderr;
     },
     async write(text: string) {
-      await writer.write(enc.encode(text));
+      await writer.write(encodeText(text));
     },
     async closeStdin() {
       if (!stdinOpen) return;
@@ -229,179 +239,6 @@ export function spawnProgram(
       await writer.close().catch(() => {});
       kill();
       await status;
-    },
-  };
-}
-
-/**
- * A port on which nothing listens (bound, then released).
- *
- * @returns The port.
- */
-export function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
-/** One connection through a {@linkcode TcpProxy}. */
-export interface ProxiedConnection {
-  /** Bytes forwarded from the server to the client so far. */
-  readonly down: number;
-  /** Bytes forwarded from the client to the server so far. */
-  readonly up: number;
-  /** Closes the client's side only: to the server the session lingers, as after a network drop. */
-  dropClient(): void;
-  /** Closes both sides. */
-  close(): void;
-}
-
-/** Options of {@linkcode startProxy}. */
-export interface ProxyOptions {
-  /**
-   * For each new connection, how many bytes server → client to forward before acting
-   * (`undefined`: no limit).
-   */
-  downLimit?: (index: number) => number | undefined;
-  /** The same, client → server. */
-  upLimit?: (index: number) => number | undefined;
-  /**
-   * What to do at the limit: `cut` closes both sides at once (a network drop at that byte),
-   * `stall` stops forwarding and leaves both open (a hung network).
-   * @default {"cut"}
-   */
-  atLimit?: "cut" | "stall";
-}
-
-/** A TCP proxy in front of a server, for cutting connections at exact bytes. */
-export interface TcpProxy extends AsyncDisposable {
-  /** The port clients connect to. */
-  port: number;
-  /** Every connection so far, in order. */
-  connections: ProxiedConnection[];
-}
-
-/**
- * Starts a loopback TCP proxy to `127.0.0.1:targetPort`.
- *
- * @param targetPort The server's port.
- * @param options See {@linkcode ProxyOptions}.
- * @returns The proxy; dispose it with `await using`.
- */
-export function startProxy(targetPort: number, options: ProxyOptions = {}): TcpProxy {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const connections: ProxiedConnection[] = [];
-  const sockets = new Set<Deno.Conn>();
-  const closeQuietly = (c: Deno.Conn) => {
-    sockets.delete(c);
-    try {
-      c.close();
-    } catch {
-      // Closed.
-    }
-  };
-  const accept = async () => {
-    for await (const client of listener) {
-      const index = connections.length;
-      const limit = options.downLimit?.(index);
-      const upLimit = options.upLimit?.(index);
-      let upstream: Deno.Conn;
-      try {
-        upstream = await Deno.connect({ hostname: "127.0.0.1", port: targetPort });
-      } catch {
-        closeQuietly(client);
-        continue;
-      }
-      sockets.add(client);
-      sockets.add(upstream);
-      let down = 0;
-      let up = 0;
-      let clientOpen = true;
-      const conn: ProxiedConnection = {
-        get down() {
-          return down;
-        },
-        get up() {
-          return up;
-        },
-        dropClient() {
-          clientOpen = false;
-          closeQuietly(client);
-        },
-        close() {
-          clientOpen = false;
-          closeQuietly(client);
-          closeQuietly(upstream);
-        },
-      };
-      connections.push(conn);
-      const writeAll = async (to: Deno.Conn, bytes: Uint8Array) => {
-        for (let off = 0; off < bytes.length;) off += await to.write(bytes.subarray(off));
-      };
-      // client -> server
-      (async () => {
-        const buf = new Uint8Array(64 * 1024);
-        try {
-          for (;;) {
-            const n = await client.read(buf);
-            if (n === null) break;
-            let chunk = buf.subarray(0, n);
-            if (upLimit !== undefined && up + chunk.length >= upLimit) {
-              chunk = chunk.subarray(0, upLimit - up);
-              await writeAll(upstream, chunk);
-              up += chunk.length;
-              if ((options.atLimit ?? "cut") === "cut") conn.close();
-              else await new Promise(() => {}); // Stall until the sockets are closed.
-              break;
-            }
-            await writeAll(upstream, chunk);
-            up += chunk.length;
-          }
-        } catch {
-          // Closed.
-        }
-        if (clientOpen) conn.close();
-      })();
-      // server -> client
-      (async () => {
-        const buf = new Uint8Array(64 * 1024);
-        try {
-          for (;;) {
-            const n = await upstream.read(buf);
-            if (n === null) break;
-            if (!clientOpen) continue;
-            let chunk = buf.subarray(0, n);
-            if (limit !== undefined && down + chunk.length >= limit) {
-              chunk = chunk.subarray(0, limit - down);
-              await writeAll(client, chunk);
-              down += chunk.length;
-              if ((options.atLimit ?? "cut") === "cut") conn.close();
-              else await new Promise(() => {}); // Stall until the sockets are closed.
-              break;
-            }
-            await writeAll(client, chunk);
-            down += chunk.length;
-          }
-        } catch {
-          // Closed.
-        }
-        if (clientOpen) conn.close();
-      })();
-    }
-  };
-  const accepting = accept().catch(() => {});
-  return {
-    port: (listener.addr as Deno.NetAddr).port,
-    connections,
-    async [Symbol.asyncDispose]() {
-      try {
-        listener.close();
-      } catch {
-        // Closed.
-      }
-      for (const s of [...sockets]) closeQuietly(s);
-      await accepting;
     },
   };
 }

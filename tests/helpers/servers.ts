@@ -1,19 +1,19 @@
 /**
- * Shared helpers of the integration tests: real servers (in-process or as a subprocess) and a
- * raw line-level client for speaking the protocol byte for byte.
+ * The one way tests start a server: in-process with {@linkcode startTestServer}, or as a child
+ * process with {@linkcode startServerProcess}; both bind a free loopback port and are disposed
+ * with `await using`. Also what tests measure of a server process (resident memory, open files).
  *
  * @module
  */
 
 import { fileURLToPath } from "node:url";
-import { Decoder } from "../lib/protocol/decoder.ts";
-import { type DecodeEvent, type Frame, SERVER_PAYLOADS } from "../lib/protocol/frame.ts";
-import type { ServerConfig } from "../server/config.ts";
-import { silentLogger } from "../server/observe/log.ts";
-import { type Server, type StartOptions, startServer } from "../server/server.ts";
+import type { ServerConfig } from "../../server/config.ts";
+import { createLogger, type Logger, silentLogger } from "../../server/observe/log.ts";
+import { type Server, type StartOptions, startServer } from "../../server/server.ts";
+import { decodeText } from "./bytes.ts";
 
 /** The repository root (where main.ts is). */
-export const ROOT: string = fileURLToPath(new URL("../", import.meta.url));
+export const ROOT: string = fileURLToPath(new URL("../../", import.meta.url));
 
 /**
  * Starts an in-process server on a free loopback port, silent, sharing a fresh temporary folder.
@@ -177,144 +177,48 @@ export async function rssOf(pid: number): Promise<number> {
     stderr: "null",
   })
     .output();
-  const kb = Number(new TextDecoder().decode(out.stdout).trim());
+  const kb = Number(decodeText(out.stdout).trim());
   if (!out.success || !Number.isFinite(kb) || kb <= 0) throw new Error(`No RSS for process ${pid}`);
   return kb * 1024;
 }
 
-const enc = new TextEncoder();
-
 /**
- * A raw protocol client: writes exact bytes, reads frames with the real decoder. For tests that
- * must see every byte the server sends.
+ * Open file descriptors of a process (Linux).
+ *
+ * @param pid The process.
+ * @returns How many.
  */
-export class RawClient implements AsyncDisposable {
-  readonly conn: Deno.TcpConn;
-  readonly #decoder = new Decoder({
-    payloads: SERVER_PAYLOADS,
-    maxPayload: 256 * 1024 * 1024,
-    maxLine: 1 << 20,
-  });
-  readonly #events: DecodeEvent[] = [];
-  #eof = false;
-  // A read that outlived an `event()` timeout: the next call takes its bytes instead of losing them.
-  #reading: Promise<Uint8Array | null> | null = null;
-
-  private constructor(conn: Deno.TcpConn) {
-    this.conn = conn;
-  }
-
-  /** Connects; does not read HELLO (use `frame()` for it). */
-  static async connect(port: number, hostname = "127.0.0.1"): Promise<RawClient> {
-    return new RawClient(await Deno.connect({ hostname, port }));
-  }
-
-  /** Writes text (no line ending added) or bytes. */
-  async send(data: string | Uint8Array): Promise<void> {
-    const bytes = typeof data === "string" ? enc.encode(data) : data;
-    for (let off = 0; off < bytes.length;) off += await this.conn.write(bytes.subarray(off));
-  }
-
-  /** Writes one command line with CRLF. */
-  line(text: string): Promise<void> {
-    return this.send(text + "\r\n");
-  }
-
-  /**
-   * The next decoded event, or `null` at EOF.
-   * @param timeoutMs Fails the test after this long.
-   */
-  async event(timeoutMs = 5000): Promise<DecodeEvent | null> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.#events.length === 0) {
-      if (this.#eof) return null;
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`No frame from server within ${timeoutMs} ms`);
-      this.#reading ??= this.#read();
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const chunk = await Promise.race([
-        this.#reading,
-        new Promise<"timeout">((r) => timer = setTimeout(() => r("timeout"), left)),
-      ]);
-      clearTimeout(timer);
-      if (chunk === "timeout") throw new Error(`No frame from server within ${timeoutMs} ms`);
-      this.#reading = null;
-      if (chunk === null) {
-        this.#eof = true;
-        continue;
-      }
-      this.#decoder.push(chunk);
-      for (let ev = this.#decoder.next(); ev !== undefined; ev = this.#decoder.next()) {
-        if (ev.type === "frame" && ev.payload) {
-          this.#events.push({ ...ev, payload: ev.payload.slice() });
-        } else if (ev.type === "data") this.#events.push({ type: "data", bytes: ev.bytes.slice() });
-        else this.#events.push(ev);
-      }
-    }
-    return this.#events.shift()!;
-  }
-
-  async #read(): Promise<Uint8Array | null> {
-    const buf = new Uint8Array(64 * 1024);
-    const n = await this.conn.read(buf).catch(() => null);
-    return n === null ? null : buf.subarray(0, n);
-  }
-
-  /** The next complete frame (fails on EOF or a stream event). */
-  async frame(timeoutMs = 5000): Promise<Frame> {
-    const ev = await this.event(timeoutMs);
-    if (ev === null) throw new Error("Connection closed by server, expected a frame");
-    if (ev.type !== "frame") throw new Error(`Expected a frame, got ${ev.type}`);
-    return ev;
-  }
-
-  /** The next frame as its control line text (`OK 3`, `MSG lobby bob 5`), payload as text. */
-  async next(timeoutMs = 5000): Promise<string> {
-    const f = await this.frame(timeoutMs);
-    const head = [f.verb, ...f.args].join(" ");
-    return f.payload ? `${head} ${new TextDecoder().decode(f.payload)}` : head;
-  }
-
-  /** Reads HELLO and returns its JSON. */
-  async hello(): Promise<Record<string, unknown>> {
-    const f = await this.frame();
-    if (f.verb !== "HELLO") throw new Error(`Expected HELLO, got ${f.verb} ${f.args.join(" ")}`);
-    return JSON.parse(f.args.join(" "));
-  }
-
-  /** Resolves true when the server closes the connection within the time. */
-  async closed(timeoutMs = 5000): Promise<boolean> {
-    try {
-      for (;;) if ((await this.event(timeoutMs)) === null) return true;
-    } catch {
-      return false;
-    }
-  }
-
-  /** Closes the socket. */
-  close(): void {
-    try {
-      this.conn.close();
-    } catch {
-      // Closed.
-    }
-  }
-
-  [Symbol.asyncDispose](): Promise<void> {
-    this.close();
-    return Promise.resolve();
-  }
+export async function fdCount(pid: number): Promise<number> {
+  // Deno asks for --allow-all to read /proc/<pid>/fd; `ls` may read it with --allow-run.
+  const out = await new Deno.Command("ls", {
+    args: ["-1", `/proc/${pid}/fd`],
+    stdout: "piped",
+    stderr: "null",
+  })
+    .output();
+  if (!out.success) throw new Error(`Cannot count open files of ${pid}: ls failed`);
+  return decodeText(out.stdout).split("\n").filter((l) => l !== "").length;
 }
 
-/** Waits until `cond()` is true, polling; throws after `timeoutMs`. */
-export async function waitFor(
-  cond: () => boolean | Promise<boolean>,
-  timeoutMs = 5000,
-  what = "condition",
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+/**
+ * A logger that keeps its lines, for assertions on what a server logged.
+ *
+ * @param format The log format.
+ * @returns The logger to pass as `log`, and the lines it has written so far.
+ */
+export function captureLog(format: "text" | "json" = "text"): { log: Logger; lines: string[] } {
+  const lines: string[] = [];
+  return { log: createLogger({ format, write: (l) => lines.push(l) }), lines };
+}
+
+/**
+ * A port on which nothing listens (bound, then released).
+ *
+ * @returns The port.
+ */
+export function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
 }

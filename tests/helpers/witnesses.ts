@@ -1,29 +1,27 @@
 /**
- * Helpers of the reliability tests (hostile clients, faults): a shared folder with known files and
- * its digest, two well-behaved "witness" clients that must keep getting correct answers whatever
- * else happens, deadlines, and a seeded random source.
+ * Helpers of the reliability tests (hostile clients, faults): a shared folder with known files,
+ * and two well-behaved "witness" clients that must keep getting correct answers whatever else
+ * happens.
  *
  * @module
  */
 
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
-import { type Client, connect, type Push } from "../client/client.ts";
-import { createLogger, type Logger } from "../server/observe/log.ts";
-import { waitFor } from "./test_util.ts";
-
-const utf8 = new TextEncoder();
+import { type Client, connect, type Push } from "../../client/client.ts";
+import { concat, encodeText, sha256 } from "./bytes.ts";
+import { folderDigest, writeFiles } from "./fs.ts";
+import { waitFor, within } from "./wait.ts";
 
 /** The files every reliability test shares, by plain path. */
 export function seedContents(): Record<string, Uint8Array> {
   const blob = new Uint8Array(96 * 1024);
   for (let i = 0; i < blob.length; i++) blob[i] = (i * 7919 + (i >> 8)) & 0xff;
   return {
-    "small.txt": utf8.encode("hello from the shared folder\n"),
-    "docs/readme.md": utf8.encode("# Read me\n\nNothing to see.\n"),
+    "small.txt": encodeText("hello from the shared folder\n"),
+    "docs/readme.md": encodeText("# Read me\n\nNothing to see.\n"),
     "bin/blob.bin": blob,
-    "my notes.txt": utf8.encode("spaces in the name\n"),
-    "é.txt": utf8.encode("non-ASCII name\n"),
+    "my notes.txt": encodeText("spaces in the name\n"),
+    "é.txt": encodeText("non-ASCII name\n"),
   };
 }
 
@@ -35,137 +33,8 @@ export function seedContents(): Record<string, Uint8Array> {
  */
 export async function seedFiles(root: string): Promise<Record<string, Uint8Array>> {
   const files = seedContents();
-  for (const [path, bytes] of Object.entries(files)) {
-    const full = `${root}/${path}`;
-    await Deno.mkdir(full.slice(0, full.lastIndexOf("/")), { recursive: true });
-    await Deno.writeFile(full, bytes);
-  }
+  await writeFiles(root, files);
   return files;
-}
-
-/**
- * Visits everything under `root`, depth first. Folders that vanish meanwhile (the server removes
- * what an unfinished upload created) are skipped.
- */
-async function walkFolder(
-  root: string,
-  visit: (path: string, entry: Deno.DirEntry, full: string) => void | Promise<void>,
-): Promise<void> {
-  async function walk(dir: string, rel: string): Promise<void> {
-    let entries: Deno.DirEntry[];
-    try {
-      entries = await Array.fromAsync(Deno.readDir(dir));
-    } catch (e) {
-      if (e instanceof Deno.errors.NotFound && rel !== "") return;
-      throw e;
-    }
-    for (const e of entries) {
-      const path = rel === "" ? e.name : `${rel}/${e.name}`;
-      await visit(path, e, `${dir}/${e.name}`);
-      if (e.isDirectory) await walk(`${dir}/${e.name}`, path);
-    }
-  }
-  await walk(root, "");
-}
-
-/**
- * A digest of everything under `root` (hidden files included): one line per entry with its type,
- * size and sha256, sorted. Two equal digests mean nothing was added, removed or changed.
- *
- * @param root The folder.
- * @returns The digest, readable in an assertion message.
- */
-export async function folderDigest(root: string): Promise<string> {
-  const lines: string[] = [];
-  await walkFolder(root, async (path, e, full) => {
-    if (e.isDirectory) lines.push(`${path}/ dir`);
-    else if (e.isFile) {
-      const bytes = await Deno.readFile(full).catch(() => null);
-      if (bytes === null) lines.push(`${path} vanished`);
-      else {lines.push(
-          `${path} ${bytes.length} ${createHash("sha256").update(bytes).digest("hex")}`,
-        );}
-    } else lines.push(`${path} other`);
-  });
-  return lines.sort().join("\n");
-}
-
-/**
- * Names of temporary upload files anywhere under `root`.
- *
- * @param root The shared folder.
- * @returns Relative paths.
- */
-export async function temporaries(root: string): Promise<string[]> {
-  const out: string[] = [];
-  await walkFolder(root, (path, e) => {
-    if (!e.isDirectory && e.name.startsWith(".sb-upload-")) out.push(path);
-  });
-  return out;
-}
-
-/**
- * Runs `promise` with a deadline.
- *
- * @param ms The deadline.
- * @param what What is awaited, for the error.
- * @param promise The work.
- * @returns Its result.
- * @throws {Error} `Timed out after <ms> ms: <what>` when the deadline passes first.
- */
-export async function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`Timed out after ${ms} ms: ${what}`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/**
- * A small seeded PRNG (mulberry32): the same seed gives the same run.
- *
- * @param seed Any integer.
- * @returns A function giving numbers in [0, 1).
- */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** A logger that keeps its lines, for assertions on what the server logged. */
-export function captureLog(): { log: Logger; lines: string[] } {
-  const lines: string[] = [];
-  return { log: createLogger({ write: (l) => lines.push(l) }), lines };
-}
-
-/**
- * Open file descriptors of a process (Linux).
- *
- * @param pid The process.
- * @returns How many.
- */
-export async function fdCount(pid: number): Promise<number> {
-  // Deno asks for --allow-all to read /proc/<pid>/fd; `ls` may read it with --allow-run.
-  const out = await new Deno.Command("ls", {
-    args: ["-1", `/proc/${pid}/fd`],
-    stdout: "piped",
-    stderr: "null",
-  })
-    .output();
-  if (!out.success) throw new Error(`Cannot count open files of ${pid}: ls failed`);
-  return new TextDecoder().decode(out.stdout).split("\n").filter((l) => l !== "").length;
 }
 
 /**
@@ -187,18 +56,7 @@ export async function download(
       abort() {},
     }),
   });
-  const bytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    bytes.set(p, at);
-    at += p.length;
-  }
-  return { bytes, sha256: head.sha256 };
-}
-
-/** sha256 of bytes, lower-case hex. */
-export function sha256(bytes: Uint8Array): string {
-  return createHash("sha256").update(bytes).digest("hex");
+  return { bytes: concat(parts), sha256: head.sha256 };
 }
 
 /** Two well-behaved clients that must keep getting correct answers. */

@@ -1,0 +1,166 @@
+/**
+ * A loopback TCP proxy in front of a server, for cutting or stalling connections at exact bytes
+ * (a network drop, a hung network) and for dropping one side only.
+ *
+ * @module
+ */
+
+import { writeAll } from "./raw_client.ts";
+
+/** One connection through a {@linkcode TcpProxy}. */
+export interface ProxiedConnection {
+  /** Bytes forwarded from the server to the client so far. */
+  readonly down: number;
+  /** Bytes forwarded from the client to the server so far. */
+  readonly up: number;
+  /** Closes the client's side only: to the server the session lingers, as after a network drop. */
+  dropClient(): void;
+  /** Closes both sides. */
+  close(): void;
+}
+
+/** Options of {@linkcode startProxy}. */
+export interface ProxyOptions {
+  /**
+   * For each new connection, how many bytes server → client to forward before acting
+   * (`undefined`: no limit).
+   */
+  downLimit?: (index: number) => number | undefined;
+  /** The same, client → server. */
+  upLimit?: (index: number) => number | undefined;
+  /**
+   * What to do at the limit: `cut` closes both sides at once (a network drop at that byte),
+   * `stall` stops forwarding and leaves both open (a hung network).
+   * @default {"cut"}
+   */
+  atLimit?: "cut" | "stall";
+}
+
+/** A TCP proxy in front of a server, for cutting connections at exact bytes. */
+export interface TcpProxy extends AsyncDisposable {
+  /** The port clients connect to. */
+  port: number;
+  /** Every connection so far, in order. */
+  connections: ProxiedConnection[];
+}
+
+/**
+ * Starts a loopback TCP proxy to `127.0.0.1:targetPort`.
+ *
+ * @param targetPort The server's port.
+ * @param options See {@linkcode ProxyOptions}.
+ * @returns The proxy; dispose it with `await using`.
+ */
+export function startProxy(targetPort: number, options: ProxyOptions = {}): TcpProxy {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const connections: ProxiedConnection[] = [];
+  const sockets = new Set<Deno.Conn>();
+  const closeQuietly = (c: Deno.Conn) => {
+    sockets.delete(c);
+    try {
+      c.close();
+    } catch {
+      // Closed.
+    }
+  };
+  const accept = async () => {
+    for await (const client of listener) {
+      const index = connections.length;
+      const limit = options.downLimit?.(index);
+      const upLimit = options.upLimit?.(index);
+      let upstream: Deno.Conn;
+      try {
+        upstream = await Deno.connect({ hostname: "127.0.0.1", port: targetPort });
+      } catch {
+        closeQuietly(client);
+        continue;
+      }
+      sockets.add(client);
+      sockets.add(upstream);
+      let down = 0;
+      let up = 0;
+      let clientOpen = true;
+      const conn: ProxiedConnection = {
+        get down() {
+          return down;
+        },
+        get up() {
+          return up;
+        },
+        dropClient() {
+          clientOpen = false;
+          closeQuietly(client);
+        },
+        close() {
+          clientOpen = false;
+          closeQuietly(client);
+          closeQuietly(upstream);
+        },
+      };
+      connections.push(conn);
+      // client -> server
+      (async () => {
+        const buf = new Uint8Array(64 * 1024);
+        try {
+          for (;;) {
+            const n = await client.read(buf);
+            if (n === null) break;
+            let chunk = buf.subarray(0, n);
+            if (upLimit !== undefined && up + chunk.length >= upLimit) {
+              chunk = chunk.subarray(0, upLimit - up);
+              await writeAll(upstream, chunk);
+              up += chunk.length;
+              if ((options.atLimit ?? "cut") === "cut") conn.close();
+              else await new Promise(() => {}); // Stall until the sockets are closed.
+              break;
+            }
+            await writeAll(upstream, chunk);
+            up += chunk.length;
+          }
+        } catch {
+          // Closed.
+        }
+        if (clientOpen) conn.close();
+      })();
+      // server -> client
+      (async () => {
+        const buf = new Uint8Array(64 * 1024);
+        try {
+          for (;;) {
+            const n = await upstream.read(buf);
+            if (n === null) break;
+            if (!clientOpen) continue;
+            let chunk = buf.subarray(0, n);
+            if (limit !== undefined && down + chunk.length >= limit) {
+              chunk = chunk.subarray(0, limit - down);
+              await writeAll(client, chunk);
+              down += chunk.length;
+              if ((options.atLimit ?? "cut") === "cut") conn.close();
+              else await new Promise(() => {}); // Stall until the sockets are closed.
+              break;
+            }
+            await writeAll(client, chunk);
+            down += chunk.length;
+          }
+        } catch {
+          // Closed.
+        }
+        if (clientOpen) conn.close();
+      })();
+    }
+  };
+  const accepting = accept().catch(() => {});
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    connections,
+    async [Symbol.asyncDispose]() {
+      try {
+        listener.close();
+      } catch {
+        // Closed.
+      }
+      for (const s of [...sockets]) closeQuietly(s);
+      await accepting;
+    },
+  };
+}
