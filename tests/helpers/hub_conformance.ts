@@ -1,0 +1,359 @@
+/**
+ * The hub's contract, as one suite run against every way of building the chat service: one hub
+ * over the memory engine, hubs whose engine answers asynchronously after random delays, and
+ * several hubs (nodes) sharing one engine, members spread over them. Every call is awaited, so
+ * the same assertions hold whether the engine answers at once or later.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import type { ChatHub } from "../../server/chat/hub.ts";
+import type { Member } from "../../server/core/member.ts";
+
+const utf8 = new TextEncoder();
+const text = new TextDecoder();
+
+/** A member that records what it is sent. */
+export interface FakeMember extends Member {
+  /** Every delivery, decoded. */
+  got: string[];
+  /** Every delivery, as the very arrays handed over. */
+  raw: Uint8Array[];
+  /** When false, `deliver` refuses (a member being cut). */
+  accepting: boolean;
+  /** Mirrors `accepting` (hubs that count recipients before delivering read it). */
+  readonly acceptsPushes?: boolean;
+}
+
+/** One way of building the service under test. */
+export interface HubSetup {
+  /** The nodes; members are attached to them in turn. */
+  hubs: ChatHub[];
+  /** Resolves once every engine call made so far has answered. */
+  idle?: () => Promise<void>;
+}
+
+let nextId = 0;
+
+/** The service as a test sees it: every call routed to the member's own node, and awaited. */
+class Service {
+  readonly #setup: HubSetup;
+  readonly #homes = new Map<Member, ChatHub>();
+  #turn = 0;
+
+  constructor(setup: HubSetup) {
+    this.#setup = setup;
+  }
+
+  #home(m: Member): ChatHub {
+    return this.#homes.get(m) ?? this.#setup.hubs[0]!;
+  }
+
+  // Reads go to each node in turn: they must agree.
+  #any(): ChatHub {
+    const hubs = this.#setup.hubs;
+    return hubs[this.#turn++ % hubs.length]!;
+  }
+
+  async attach(since = 1000): Promise<FakeMember> {
+    const hubs = this.#setup.hubs;
+    const hub = hubs[this.#homes.size % hubs.length]!;
+    const m: FakeMember = {
+      id: `test-${++nextId}`,
+      since,
+      got: [],
+      raw: [],
+      accepting: true,
+      get acceptsPushes() {
+        return m.accepting;
+      },
+      deliver(bytes: Uint8Array): boolean {
+        if (!m.accepting) return false;
+        m.raw.push(bytes);
+        m.got.push(text.decode(bytes));
+        return true;
+      },
+    };
+    this.#homes.set(m, hub);
+    const given = await hub.attach(m);
+    assert.equal(given, hub.nick(m), "attach() returns the nick it gave");
+    return m;
+  }
+
+  sameNode(a: Member, b: Member): boolean {
+    return this.#home(a) === this.#home(b);
+  }
+
+  nick(m: Member): string {
+    return this.#home(m).nick(m);
+  }
+
+  get size(): number {
+    return this.#setup.hubs.reduce((n, h) => n + h.size, 0);
+  }
+
+  async rename(m: Member, nick: string): Promise<void> {
+    assert.equal(await this.#home(m).rename(m, nick), true, `rename to ${nick}`);
+  }
+
+  tryRename(m: Member, nick: string) {
+    return this.#home(m).rename(m, nick);
+  }
+  join(m: Member, room: string) {
+    return this.#home(m).join(m, room);
+  }
+  leave(m: Member, room: string) {
+    return this.#home(m).leave(m, room);
+  }
+  publish(m: Member, room: string, payload: Uint8Array) {
+    return this.#home(m).publish(m, room, payload);
+  }
+  tell(m: Member, nick: string, payload: Uint8Array) {
+    return this.#home(m).tell(m, nick, payload);
+  }
+  detach(m: Member) {
+    return this.#home(m).detach(m);
+  }
+  roomCount(m: Member): number {
+    return this.#home(m).roomCount(m);
+  }
+  who(room?: string) {
+    return this.#any().who(room);
+  }
+  rooms() {
+    return this.#any().rooms();
+  }
+
+  /** Lets deliveries the hubs defer (a microtask) and the engine's answers happen. */
+  async settle(): Promise<void> {
+    await new Promise((r) => setTimeout(r, 0));
+    await this.#setup.idle?.();
+    await new Promise((r) => setTimeout(r, 0));
+  }
+}
+
+/**
+ * Registers the hub contract's tests.
+ *
+ * @param label Names the setup in each test name.
+ * @param make Builds a fresh service for one test.
+ */
+export function hubConformance(label: string, make: () => Promise<HubSetup> | HubSetup): void {
+  function test(name: string, fn: (svc: Service) => Promise<void>): void {
+    Deno.test(`hub (${label}): ${name}`, async () => {
+      const setup = await make();
+      try {
+        await fn(new Service(setup));
+      } finally {
+        for (const hub of setup.hubs) await hub.close();
+      }
+    });
+  }
+
+  test("attach gives fresh guest nicks and puts members in lobby without a push", async (svc) => {
+    const a = await svc.attach();
+    const b = await svc.attach();
+    assert.equal(svc.nick(a), "guest-1");
+    assert.equal(svc.nick(b), "guest-2");
+    assert.equal(svc.size, 2);
+    assert.deepEqual(await svc.rooms(), [{ room: "lobby", members: 2 }]);
+    await svc.settle();
+    assert.deepEqual(a.got, []);
+    assert.deepEqual(b.got, []);
+    assert.equal(svc.roomCount(a), 1);
+  });
+
+  test("attach skips a guest nick somebody took by hand", async (svc) => {
+    const a = await svc.attach();
+    await svc.rename(a, "GUEST-2");
+    assert.equal(svc.nick(await svc.attach()), "guest-3");
+  });
+
+  test("rename: unique case-insensitively, own case change allowed, old nick freed", async (svc) => {
+    const a = await svc.attach();
+    const b = await svc.attach();
+    await svc.rename(a, "Alice");
+    assert.equal(svc.nick(a), "Alice");
+    assert.equal(await svc.tryRename(b, "alice"), false);
+    assert.equal(await svc.tryRename(b, "ALICE"), false);
+    assert.equal(svc.nick(b), "guest-2", "a refused rename changes nothing");
+    await svc.rename(a, "ALICE");
+    assert.equal(svc.nick(a), "ALICE");
+    await svc.rename(a, "al");
+    await svc.rename(b, "alice");
+    assert.equal(svc.nick(b), "alice");
+    // The guest nick a had is free: tell() no longer finds it.
+    assert.equal(await svc.tell(b, "guest-1", utf8.encode("x")), false);
+  });
+
+  test("join creates a room, keeps its first case, pushes JOINED to the others only once", async (svc) => {
+    const a = await svc.attach();
+    const b = await svc.attach();
+    const c = await svc.attach();
+    await svc.rename(a, "alice");
+    await svc.rename(b, "bob");
+    assert.equal(await svc.join(a, "Ops"), "Ops");
+    assert.equal(await svc.join(b, "OPS"), "Ops");
+    assert.equal(await svc.join(b, "ops"), "Ops", "joining again is fine");
+    assert.equal(await svc.join(b, "LOBBY"), "lobby");
+    await svc.settle();
+    assert.deepEqual(a.got, ["JOINED Ops bob\r\n"]);
+    assert.deepEqual(b.got, []);
+    assert.deepEqual(c.got, []);
+    assert.deepEqual(await svc.rooms(), [{ room: "lobby", members: 3 }, {
+      room: "Ops",
+      members: 2,
+    }]);
+    assert.equal(svc.roomCount(b), 2);
+  });
+
+  test("leave: lobby refused, not-member, LEFT to those remaining, empty rooms vanish", async (svc) => {
+    const a = await svc.attach();
+    const b = await svc.attach();
+    await svc.rename(a, "alice");
+    await svc.rename(b, "bob");
+    assert.equal(await svc.leave(a, "lobby"), "lobby");
+    assert.equal(await svc.leave(a, "Lobby"), "lobby");
+    assert.equal(await svc.leave(a, "nowhere"), "not-member");
+    await svc.join(a, "ops");
+    assert.equal(await svc.leave(b, "ops"), "not-member");
+    await svc.join(b, "ops");
+    assert.deepEqual(await svc.leave(b, "OPS"), { room: "ops" });
+    await svc.settle();
+    assert.deepEqual(a.got, ["JOINED ops bob\r\n", "LEFT ops bob\r\n"]);
+    assert.deepEqual(b.got, []);
+    assert.deepEqual(await svc.leave(a, "ops"), { room: "ops" });
+    assert.deepEqual(await svc.rooms(), [{ room: "lobby", members: 2 }]);
+    assert.equal(await svc.publish(a, "ops", utf8.encode("x")), "no-room");
+    assert.equal(await svc.who("ops"), null);
+  });
+
+  test("publish encodes MSG once per node and queues the same bytes to every other member", async (svc) => {
+    const a = await svc.attach();
+    const b = await svc.attach();
+    const c = await svc.attach();
+    await svc.rename(a, "alice");
+    assert.equal(await svc.publish(a, "LOBBY", utf8.encode("hi")), 2);
+    await svc.settle();
+    assert.deepEqual(a.got, [], "not to the sender");
+    assert.deepEqual(b.got, ["MSG lobby alice 2\r\nhi\r\n"]);
+    assert.deepEqual(c.got, b.got);
+    if (svc.sameNode(b, c)) assert.equal(b.raw[0], c.raw[0], "the very same bytes, encoded once");
+  });
+
+  test("publish of a large binary payload keeps every byte", async (svc) => {
+    const a = await svc.attach();
+    const b = await svc.attach();
+    const c = await svc.attach();
+    const payload = new Uint8Array(200_000).map((_, i) => (i * 7) & 0xff);
+    assert.equal(await svc.publish(a, "lobby", payload), 2);
+    await svc.settle();
+    const head = utf8.encode(`MSG lobby ${svc.nick(a)} 200000\r\n`);
+    assert.deepEqual(b.raw[0], new Uint8Array([...head, ...payload, 13, 10]));
+    assert.deepEqual(c.raw[0], b.raw[0]);
+    if (svc.sameNode(b, c)) assert.equal(b.raw[0], c.raw[0]);
+  });
+
+  test("publish keeps a sender's messages in order, even when they are not awaited one by one", async (svc) => {
+    const a = await svc.attach();
+    const b = await svc.attach();
+    const sent: unknown[] = [];
+    for (let i = 0; i < 100; i++) sent.push(svc.publish(a, "lobby", utf8.encode(`m${i}`)));
+    sent.push(svc.join(a, "ops")); // something else in between
+    sent.push(svc.publish(a, "lobby", utf8.encode("last")));
+    await Promise.all(sent);
+    await svc.settle();
+    const all = b.got.join("");
+    const nick = svc.nick(a);
+    const expected = Array.from({ length: 100 }, (_, i) => {
+      const p = `m${i}`;
+      return `MSG lobby ${nick} ${p.length}\r\n${p}\r\n`;
+    }).join("") + `MSG lobby ${nick} 4\r\nlast\r\n`;
+    assert.equal(all, expected);
+  });
+
+  test("publish: unknown room, room not joined, and the count leaves out refusing members", async (svc) => {
+    const a = await svc.attach();
+    const b = await svc.attach();
+    const c = await svc.attach();
+    assert.equal(await svc.publish(a, "ops", utf8.encode("x")), "no-room");
+    await svc.join(b, "ops");
+    assert.equal(await svc.publish(a, "ops", utf8.encode("x")), "not-member");
+    c.accepting = false;
+    const n = await svc.publish(a, "lobby", utf8.encode("x"));
+    await svc.settle();
+    assert.equal(n, 1, "only b took it");
+    assert.equal(b.got.at(-1), `MSG lobby ${svc.nick(a)} 1\r\nx\r\n`);
+  });
+
+  test("tell finds a nick case-insensitively and sends DM", async (svc) => {
+    const a = await svc.attach();
+    const b = await svc.attach();
+    await svc.rename(a, "alice");
+    await svc.rename(b, "Bob");
+    assert.equal(await svc.tell(a, "BOB", utf8.encode("psst")), true);
+    assert.equal(await svc.tell(a, "nobody", utf8.encode("psst")), false);
+    assert.equal(await svc.tell(a, "alice", utf8.encode("me")), true, "telling oneself works");
+    await svc.settle();
+    assert.deepEqual(b.got, ["DM alice 4\r\npsst\r\n"]);
+    assert.deepEqual(a.got, ["DM alice 2\r\nme\r\n"]);
+  });
+
+  test("who lists everybody or a room's members with their rooms and since", async (svc) => {
+    const a = await svc.attach(111);
+    const b = await svc.attach(222);
+    await svc.rename(a, "alice");
+    await svc.rename(b, "bob");
+    await svc.join(b, "Ops");
+    await svc.join(b, "dev");
+    assert.deepEqual(await svc.who(), [
+      { nick: "alice", rooms: ["lobby"], since: 111 },
+      { nick: "bob", rooms: ["lobby", "Ops", "dev"], since: 222 },
+    ]);
+    assert.deepEqual(await svc.who("ops"), [{
+      nick: "bob",
+      rooms: ["lobby", "Ops", "dev"],
+      since: 222,
+    }]);
+    assert.equal((await svc.who("lobby"))?.length, 2);
+    assert.equal(await svc.who("nowhere"), null);
+  });
+
+  test("detach pushes LEFT to explicit rooms only, frees the nick, drops empty rooms", async (svc) => {
+    const a = await svc.attach();
+    const b = await svc.attach();
+    const c = await svc.attach();
+    await svc.rename(a, "alice");
+    await svc.rename(b, "bob");
+    await svc.join(a, "ops");
+    await svc.join(b, "ops");
+    await svc.join(b, "solo");
+    await svc.settle();
+    a.got.length = 0;
+    await svc.detach(b);
+    await svc.settle();
+    assert.deepEqual(a.got, ["LEFT ops bob\r\n"]);
+    assert.deepEqual(c.got, [], "nothing for leaving the lobby");
+    assert.equal(svc.size, 2);
+    assert.deepEqual(await svc.rooms(), [{ room: "lobby", members: 2 }, {
+      room: "ops",
+      members: 1,
+    }]);
+    assert.equal(svc.roomCount(b), 0);
+    assert.equal(await svc.tryRename(c, "BOB"), true, "the nick is free");
+    await svc.detach(b); // idempotent
+    assert.equal(svc.size, 2);
+  });
+
+  test("detach of a renamed member frees its current nick, not a later owner's", async (svc) => {
+    const a = await svc.attach();
+    const b = await svc.attach();
+    await svc.rename(a, "first");
+    await svc.rename(a, "second");
+    await svc.rename(b, "first");
+    await svc.detach(a);
+    assert.equal(await svc.tell(b, "first", utf8.encode("x")), true, "b keeps its nick");
+    assert.equal(await svc.tell(b, "second", utf8.encode("x")), false);
+  });
+}
