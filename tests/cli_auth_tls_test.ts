@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { makeTestCerts, OPENSSL_MISSING } from "./helpers/certs.ts";
+import { makeTestCerts, OPENSSL_MISSING, tlsConfig } from "./helpers/certs.ts";
 import { runCli, spawnCli } from "./helpers/cli.ts";
 import { startTestServer } from "./helpers/servers.ts";
 import { usersFile } from "./helpers/users.ts";
@@ -22,7 +22,7 @@ Deno.test({
   ...opts,
   async fn() {
     await using certs = await makeTestCerts();
-    await using server = await startTestServer({ tlsCert: certs.certFile, tlsKey: certs.keyFile });
+    await using server = await startTestServer(tlsConfig(certs));
     const port = String(server.port);
 
     const withCa = await runCli([

@@ -95,6 +95,18 @@ class Tmux implements AsyncDisposable {
   }
 }
 
+/**
+ * Runs the CLI with `args` in a tmux session of its own. When the CLI exits, the screen says
+ * `<command> exited with <code>` and the session stays up for a minute to be read.
+ */
+function startCli(args: string[], env: Record<string, string>): Promise<Tmux> {
+  const cli = [Deno.execPath(), ...CLIENT_RUN, ...args];
+  return Tmux.start(
+    ["sh", "-c", `"$@"; echo "${args[0]} exited with $?"; sleep 60`, "sh", ...cli],
+    env,
+  );
+}
+
 Deno.test({
   name:
     "chat in a terminal prints an incoming message above a half-typed line without corrupting it",
@@ -103,18 +115,14 @@ Deno.test({
   sanitizeOps: false,
   async fn() {
     await using server = await startTestServer();
-    const chat = [
-      Deno.execPath(),
-      ...CLIENT_RUN,
+    // NO_COLOR empty = colours on, since this is a terminal.
+    await using tmux = await startCli([
       "chat",
       "--nick",
       "tty",
       "--port",
       String(server.port),
-    ];
-    const command = ["sh", "-c", '"$@"; echo "chat exited with $?"; sleep 60', "sh", ...chat];
-    // NO_COLOR empty = colours on, since this is a terminal.
-    await using tmux = await Tmux.start(command, {
+    ], {
       NO_COLOR: "",
       TERM: "xterm-256color",
       SWITCHBOARD_URL: "",
@@ -226,17 +234,13 @@ Deno.test({
   async fn() {
     await using users = await usersFile([["alice", "s3cret-pass", ["chat"]]]);
     await using server = await startTestServer({ users: users.path });
-    const cli = [
-      Deno.execPath(),
-      ...CLIENT_RUN,
+    await using tmux = await startCli([
       "who",
       "--user",
       "alice",
       "--port",
       String(server.port),
-    ];
-    const command = ["sh", "-c", '"$@"; echo "who exited with $?"; sleep 60', "sh", ...cli];
-    await using tmux = await Tmux.start(command, {
+    ], {
       SWITCHBOARD_PASSWORD: "",
       SWITCHBOARD_URL: "",
     });
@@ -272,17 +276,10 @@ Deno.test({
     await Deno.writeFile(`${server.files}/big.bin`, data);
     const work = await Deno.makeTempDir({ prefix: "sb-tmux-get-" });
     try {
-      const cli = [
-        Deno.execPath(),
-        ...CLIENT_RUN,
-        "get",
-        "big.bin",
-        `${work}/big.bin`,
-        "--port",
-        String(server.port),
-      ];
-      const command = ["sh", "-c", '"$@"; echo "get exited with $?"; sleep 60', "sh", ...cli];
-      await using tmux = await Tmux.start(command, { SWITCHBOARD_URL: "" });
+      await using tmux = await startCli(
+        ["get", "big.bin", `${work}/big.bin`, "--port", String(server.port)],
+        { SWITCHBOARD_URL: "" },
+      );
       const screen = await tmux.waitScreen(
         (l) => l.some((x) => x.startsWith("get exited with")),
         "get to finish",

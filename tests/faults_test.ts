@@ -13,7 +13,13 @@ import { folderDigest, temporaries } from "./helpers/fs.ts";
 import { RawClient } from "./helpers/raw_client.ts";
 import { fdCount, ROOT, startServerProcess } from "./helpers/servers.ts";
 import { waitFor, within } from "./helpers/wait.ts";
-import { download, seedFiles, witnesses } from "./helpers/witnesses.ts";
+import {
+  download,
+  type SeededFolder,
+  seededFolder,
+  type Witnesses,
+  witnesses,
+} from "./helpers/witnesses.ts";
 
 const MiB = 1024 * 1024;
 const LINUX = Deno.build.os === "linux";
@@ -27,18 +33,15 @@ async function writeHuge(files: string): Promise<Uint8Array> {
 }
 
 /** A temporary shared folder with the seeded files (and `huge.bin` when asked). */
-async function sharedFolder(huge = false) {
-  const files = await Deno.makeTempDir({ prefix: "sb-faults-" });
-  const seeded = await seedFiles(files);
-  if (huge) await writeHuge(files);
-  return {
-    files,
-    seeded,
-    async [Symbol.asyncDispose]() {
-      await Deno.chmod(files, 0o755).catch(() => {});
-      await Deno.remove(files, { recursive: true });
-    },
-  };
+async function sharedFolder(huge = false): Promise<SeededFolder> {
+  const dir = await seededFolder("sb-faults-");
+  if (huge) await writeHuge(dir.files);
+  return dir;
+}
+
+/** The witnesses of a server process serving `dir`, counting its clients with `WHO`. */
+function watch(port: number, dir: SeededFolder): Promise<Witnesses> {
+  return witnesses(port, { files: dir.files, seeded: dir.seeded, clients: "who" });
 }
 
 /** Size of the one temporary upload file in `files`, or -1 when there is none. */
@@ -116,11 +119,7 @@ Deno.test({
   async fn() {
     await using dir = await sharedFolder();
     await using server = await startServerProcess(["--files", dir.files]);
-    await using w = await witnesses(server.port, {
-      files: dir.files,
-      seeded: dir.seeded,
-      clients: "who",
-    });
+    await using w = await watch(server.port, dir);
     const fds = await fdCount(server.pid);
     await using doomed = await spawnClient(
       `import { connect } from CLIENT;
@@ -180,11 +179,7 @@ Deno.test({
   async fn() {
     await using dir = await sharedFolder(true);
     await using server = await startServerProcess(["--files", dir.files]);
-    await using w = await witnesses(server.port, {
-      files: dir.files,
-      seeded: dir.seeded,
-      clients: "who",
-    });
+    await using w = await watch(server.port, dir);
     const fds = await fdCount(server.pid);
     await using doomed = await spawnClient(
       `import { connect } from CLIENT;
@@ -282,11 +277,7 @@ Deno.test({
       5000,
       "the sweep's log line",
     );
-    await using w = await witnesses(second.port, {
-      files: dir.files,
-      seeded: dir.seeded,
-      clients: "who",
-    });
+    await using w = await watch(second.port, dir);
     await w.check("after a restart");
     const sink = () => ({ data() {}, end() {}, abort() {} });
     await assert.rejects(
@@ -416,11 +407,7 @@ Deno.test({
     await using server = await startServerProcess(["--files", dir.files], {
       wrap: unwritable.wrap,
     });
-    await using w = await witnesses(server.port, {
-      files: dir.files,
-      seeded: dir.seeded,
-      clients: "who",
-    });
+    await using w = await watch(server.port, dir);
     const hello = encodeText("hello");
     assert.equal(await w.alice.put("before.txt", hello), sha256(hello), "writable at first");
     await w.alice.del("before.txt");

@@ -16,7 +16,7 @@ import { folderDigest, temporaries } from "./helpers/fs.ts";
 import { nextUnskipped, RawClient, rawClient, untilClosed } from "./helpers/raw_client.ts";
 import { captureLog, fdCount, startServerProcess, startTestServer } from "./helpers/servers.ts";
 import { sleep, waitFor, within } from "./helpers/wait.ts";
-import { seedFiles, witnesses } from "./helpers/witnesses.ts";
+import { seededFolder, seedFiles, witnesses } from "./helpers/witnesses.ts";
 
 const seedEnv = Deno.permissions.querySync({ name: "env", variable: "SWITCHBOARD_HOSTILE_SEED" })
     .state === "granted"
@@ -30,18 +30,17 @@ function newSeed(): number {
 
 /** A server process sharing a seeded folder, and the two witnesses. */
 async function processArena(args: string[] = []) {
-  const files = await Deno.makeTempDir({ prefix: "sb-hostile-" });
-  const seeded = await seedFiles(files);
-  const server = await startServerProcess(["--files", files, ...args]);
-  const w = await witnesses(server.port, { files, seeded, clients: "who" });
+  const dir = await seededFolder("sb-hostile-");
+  const server = await startServerProcess(["--files", dir.files, ...args]);
+  const w = await witnesses(server.port, { files: dir.files, seeded: dir.seeded, clients: "who" });
   return {
     server,
-    files,
+    files: dir.files,
     w,
     async [Symbol.asyncDispose]() {
       await w[Symbol.asyncDispose]();
       await server[Symbol.asyncDispose]();
-      await Deno.remove(files, { recursive: true });
+      await dir[Symbol.asyncDispose]();
     },
   };
 }

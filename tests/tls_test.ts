@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { connect, ConnectionClosedError, TlsError } from "../client/client.ts";
 import { ServerError } from "../lib/protocol/errors.ts";
 import { startServer } from "../server/server.ts";
-import { makeTestCerts, OPENSSL_MISSING } from "./helpers/certs.ts";
+import { makeTestCerts, OPENSSL_MISSING, tlsConfig } from "./helpers/certs.ts";
 import { RawClient } from "./helpers/raw_client.ts";
 import { startServerProcess, startTestServer } from "./helpers/servers.ts";
 import { sleep, waitFor } from "./helpers/wait.ts";
@@ -21,7 +21,7 @@ Deno.test({
   ignore,
   async fn() {
     await using certs = await makeTestCerts();
-    await using server = await startTestServer({ tlsCert: certs.certFile, tlsKey: certs.keyFile });
+    await using server = await startTestServer(tlsConfig(certs));
     await using alice = await connect({
       port: server.port,
       tls: true,
@@ -54,7 +54,7 @@ Deno.test({
   ignore,
   async fn() {
     await using certs = await makeTestCerts();
-    await using server = await startTestServer({ tlsCert: certs.certFile, tlsKey: certs.keyFile });
+    await using server = await startTestServer(tlsConfig(certs));
     await assert.rejects(connect({ port: server.port, tls: true, timeout: 5000 }), (e: Error) => {
       assert.ok(e instanceof TlsError, String(e));
       assert.match(
@@ -72,7 +72,7 @@ Deno.test({
   async fn() {
     await using certs = await makeTestCerts();
     await using other = await makeTestCerts("Some Other CA");
-    await using server = await startTestServer({ tlsCert: certs.certFile, tlsKey: certs.keyFile });
+    await using server = await startTestServer(tlsConfig(certs));
     await assert.rejects(
       connect({ port: server.port, tls: true, caCerts: [other.caPem], timeout: 5000 }),
       (e: Error) => e instanceof TlsError && /certificate does not verify/.test(e.message),
@@ -122,7 +122,7 @@ Deno.test({
   ignore,
   async fn() {
     await using certs = await makeTestCerts();
-    await using server = await startTestServer({ tlsCert: certs.certFile, tlsKey: certs.keyFile });
+    await using server = await startTestServer(tlsConfig(certs));
     await using tlsBefore = await connect({ port: server.port, tls: true, caCerts: [certs.caPem] });
     // A raw plaintext client: its command is never read as one, the server closes it.
     await using raw = await RawClient.connect(server.port);
@@ -172,8 +172,7 @@ Deno.test({
   async fn() {
     await using certs = await makeTestCerts();
     await using server = await startTestServer({
-      tlsCert: certs.certFile,
-      tlsKey: certs.keyFile,
+      ...tlsConfig(certs),
       loginTimeout: 300,
     });
     await using raw = await RawClient.connect(server.port);
@@ -190,8 +189,7 @@ Deno.test({
   async fn() {
     await using certs = await makeTestCerts();
     await using server = await startTestServer({
-      tlsCert: certs.certFile,
-      tlsKey: certs.keyFile,
+      ...tlsConfig(certs),
       maxClients: 2,
     });
     await using a = await RawClient.connect(server.port);
@@ -257,7 +255,7 @@ Deno.test({
   ignore,
   async fn() {
     await using certs = await makeTestCerts();
-    await using server = await startTestServer({ tlsCert: certs.certFile, tlsKey: certs.keyFile });
+    await using server = await startTestServer(tlsConfig(certs));
     const alice = await connect({ port: server.port, tls: true, caCerts: [certs.caPem] });
     await using bob = await connect({ port: server.port, tls: true, caCerts: [certs.caPem] });
     const payload = new Uint8Array(512 * 1024);

@@ -108,3 +108,13 @@ export async function makeTestCerts(name = "Switchboard Test CA"): Promise<TestC
     },
   };
 }
+
+/**
+ * The server options that serve TLS with these certificates.
+ *
+ * @param certs From {@linkcode makeTestCerts}.
+ * @returns `tlsCert` and `tlsKey`, to spread into a server config.
+ */
+export function tlsConfig(certs: TestCerts): { tlsCert: string; tlsKey: string } {
+  return { tlsCert: certs.certFile, tlsKey: certs.keyFile };
+}

@@ -77,15 +77,14 @@ export function startProxy(targetPort: number, options: ProxyOptions = {}): TcpP
       }
       sockets.add(client);
       sockets.add(upstream);
-      let down = 0;
-      let up = 0;
+      const sent = { up: 0, down: 0 };
       let clientOpen = true;
       const conn: ProxiedConnection = {
         get down() {
-          return down;
+          return sent.down;
         },
         get up() {
-          return up;
+          return sent.up;
         },
         dropClient() {
           clientOpen = false;
@@ -98,55 +97,38 @@ export function startProxy(targetPort: number, options: ProxyOptions = {}): TcpP
         },
       };
       connections.push(conn);
-      // client -> server
-      (async () => {
+      // Copies `from` to `to`, counting in `sent[key]`; at `max` bytes it cuts or stalls.
+      const pipe = async (
+        from: Deno.Conn,
+        to: Deno.Conn,
+        key: "up" | "down",
+        max: number | undefined,
+      ) => {
         const buf = new Uint8Array(64 * 1024);
         try {
           for (;;) {
-            const n = await client.read(buf);
+            const n = await from.read(buf);
             if (n === null) break;
+            if (key === "down" && !clientOpen) continue;
             let chunk = buf.subarray(0, n);
-            if (upLimit !== undefined && up + chunk.length >= upLimit) {
-              chunk = chunk.subarray(0, upLimit - up);
-              await writeAll(upstream, chunk);
-              up += chunk.length;
+            if (max !== undefined && sent[key] + chunk.length >= max) {
+              chunk = chunk.subarray(0, max - sent[key]);
+              await writeAll(to, chunk);
+              sent[key] += chunk.length;
               if ((options.atLimit ?? "cut") === "cut") conn.close();
               else await new Promise(() => {}); // Stall until the sockets are closed.
               break;
             }
-            await writeAll(upstream, chunk);
-            up += chunk.length;
+            await writeAll(to, chunk);
+            sent[key] += chunk.length;
           }
         } catch {
           // Closed.
         }
         if (clientOpen) conn.close();
-      })();
-      // server -> client
-      (async () => {
-        const buf = new Uint8Array(64 * 1024);
-        try {
-          for (;;) {
-            const n = await upstream.read(buf);
-            if (n === null) break;
-            if (!clientOpen) continue;
-            let chunk = buf.subarray(0, n);
-            if (limit !== undefined && down + chunk.length >= limit) {
-              chunk = chunk.subarray(0, limit - down);
-              await writeAll(client, chunk);
-              down += chunk.length;
-              if ((options.atLimit ?? "cut") === "cut") conn.close();
-              else await new Promise(() => {}); // Stall until the sockets are closed.
-              break;
-            }
-            await writeAll(client, chunk);
-            down += chunk.length;
-          }
-        } catch {
-          // Closed.
-        }
-        if (clientOpen) conn.close();
-      })();
+      };
+      void pipe(client, upstream, "up", upLimit);
+      void pipe(upstream, client, "down", limit);
     }
   };
   const accepting = accept().catch(() => {});

@@ -37,6 +37,33 @@ export async function seedFiles(root: string): Promise<Record<string, Uint8Array
   return files;
 }
 
+/** A temporary shared folder holding {@linkcode seedContents}. */
+export interface SeededFolder extends AsyncDisposable {
+  /** The folder. */
+  files: string;
+  /** What was written into it, by path. */
+  seeded: Record<string, Uint8Array>;
+}
+
+/**
+ * Makes a temporary folder and seeds it. Dispose makes it writable again, then removes it.
+ *
+ * @param prefix Starts the folder's name.
+ * @returns The folder; dispose it with `await using`.
+ */
+export async function seededFolder(prefix = "sb-seeded-"): Promise<SeededFolder> {
+  const files = await Deno.makeTempDir({ prefix });
+  const seeded = await seedFiles(files);
+  return {
+    files,
+    seeded,
+    async [Symbol.asyncDispose]() {
+      await Deno.chmod(files, 0o755).catch(() => {});
+      await Deno.remove(files, { recursive: true });
+    },
+  };
+}
+
 /**
  * Downloads a whole file with the client library.
  *
