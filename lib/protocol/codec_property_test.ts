@@ -23,6 +23,7 @@ import {
 import { ProtocolError } from "./errors.ts";
 import type { DecodeEvent, PayloadKind } from "./frame.ts";
 import { CLIENT_PAYLOADS, SERVER_PAYLOADS } from "./verbs.ts";
+import { concat } from "../../tests/helpers/bytes.ts";
 
 const utf8 = new TextEncoder();
 function env(name: string): string | undefined {
@@ -308,16 +309,6 @@ const layout = fc.record({
   crlf: fc.boolean(),
 });
 type Layout = { lead: number; gap: number; crlf: boolean };
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 /** Encodes a spec as a client would send it; returns the bytes, the line length and the events. */
 function encodeSpec(s: Spec, l: Layout): { bytes: Uint8Array; line: number; expected: Normal[] } {

@@ -3,23 +3,12 @@ import { copyEvent, decodeAll, Decoder, type DecoderOptions } from "./decoder.ts
 import { ErrorCode, ProtocolError } from "./errors.ts";
 import type { DecodeEvent } from "./frame.ts";
 import { CLIENT_PAYLOADS, SERVER_PAYLOADS } from "./verbs.ts";
+import { bytes, prng } from "../../tests/helpers/bytes.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
 const utf8 = new TextEncoder();
-
-/** Bytes of a mix of strings (UTF-8) and raw byte arrays. */
-function bytes(...parts: (string | number[] | Uint8Array)[]): Uint8Array {
-  const pieces = parts.map((p) => typeof p === "string" ? utf8.encode(p) : Uint8Array.from(p));
-  const out = new Uint8Array(pieces.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of pieces) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 /** A comparable event: errors reduced to their code and fatality, data events merged. */
 type Normal =
@@ -133,18 +122,6 @@ function cut(input: Uint8Array, positions: number[]): Uint8Array[] {
   }
   out.push(input.subarray(from));
   return out;
-}
-
-/** A small seeded PRNG (mulberry32), so random splits are the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function randomCuts(length: number, random: () => number): number[] {

@@ -11,21 +11,10 @@ import {
 } from "./encoder.ts";
 import type { DecodeEvent } from "./frame.ts";
 import { CLIENT_PAYLOADS, SERVER_PAYLOADS } from "./verbs.ts";
+import { prng } from "../../tests/helpers/bytes.ts";
 
 const utf8 = new TextEncoder();
 const text = new TextDecoder();
-
-/** A small seeded PRNG (mulberry32), so random inputs are the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomInt(random: () => number, below: number): number {
   return Math.floor(random() * below);

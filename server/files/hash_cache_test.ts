@@ -1,10 +1,6 @@
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { FileChangedError, HashCache, hashFile, versionOf } from "./hash_cache.ts";
-
-function sha(bytes: Uint8Array): string {
-  return createHash("sha256").update(bytes).digest("hex");
-}
+import { sha256 } from "../../tests/helpers/bytes.ts";
 
 async function tempFile(bytes: Uint8Array): Promise<string> {
   const path = await Deno.makeTempFile({ prefix: "sb-hash-" });
@@ -17,9 +13,9 @@ Deno.test("hashFile() hashes a file in chunks smaller than the file", async () =
   const path = await tempFile(bytes);
   try {
     using file = await Deno.open(path);
-    assert.equal(await hashFile(file, bytes.length, 4096), sha(bytes));
+    assert.equal(await hashFile(file, bytes.length, 4096), sha256(bytes));
     // From the start again, whatever the position was.
-    assert.equal(await hashFile(file, bytes.length, 7), sha(bytes));
+    assert.equal(await hashFile(file, bytes.length, 7), sha256(bytes));
   } finally {
     await Deno.remove(path);
   }
@@ -29,7 +25,7 @@ Deno.test("hashFile() of an empty file is the sha256 of nothing", async () => {
   const path = await tempFile(new Uint8Array(0));
   try {
     using file = await Deno.open(path);
-    assert.equal(await hashFile(file, 0), sha(new Uint8Array(0)));
+    assert.equal(await hashFile(file, 0), sha256(new Uint8Array(0)));
   } finally {
     await Deno.remove(path);
   }
@@ -53,12 +49,12 @@ Deno.test("HashCache hashes a version once and serves it from the cache after", 
     using file = await Deno.open(path);
     const version = versionOf(await file.stat());
     assert.equal(cache.get(path, version), undefined);
-    assert.equal(await cache.hash(path, version, file), sha(bytes));
-    assert.equal(cache.get(path, version), sha(bytes));
+    assert.equal(await cache.hash(path, version, file), sha256(bytes));
+    assert.equal(cache.get(path, version), sha256(bytes));
     // A cached hash does not read the file: a closed handle proves it.
     const closed = await Deno.open(path);
     closed.close();
-    assert.equal(await cache.hash(path, version, closed), sha(bytes));
+    assert.equal(await cache.hash(path, version, closed), sha256(bytes));
   } finally {
     await Deno.remove(path);
   }
@@ -91,8 +87,8 @@ Deno.test("HashCache shares one computation among readers of the same version", 
       cache.hash(path, version, a),
       cache.hash(path, version, closed),
     ]);
-    assert.equal(x, sha(bytes));
-    assert.equal(y, sha(bytes));
+    assert.equal(x, sha256(bytes));
+    assert.equal(y, sha256(bytes));
   } finally {
     await Deno.remove(path);
   }
@@ -143,7 +139,7 @@ Deno.test("HashCache hashes at most maxConcurrent files at once; the others wait
     using f = await Deno.open(`${dir}/3`);
     assert.equal(
       await cache.hash(`${dir}/3`, versionOf(await f.stat()), f),
-      sha(new TextEncoder().encode("x")),
+      sha256(new TextEncoder().encode("x")),
     );
   } finally {
     await Deno.remove(dir, { recursive: true });

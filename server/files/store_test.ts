@@ -1,12 +1,9 @@
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { checkPath, describeIoError, FileError, FileStore, isUnder, TEMP_PREFIX } from "./store.ts";
+import { sha256 } from "../../tests/helpers/bytes.ts";
+import { tree } from "../../tests/helpers/fs.ts";
 
 const enc = new TextEncoder();
-
-function sha(bytes: Uint8Array): string {
-  return createHash("sha256").update(bytes).digest("hex");
-}
 
 async function withRoot(fn: (root: string, store: FileStore) => Promise<void>): Promise<void> {
   const base = await Deno.makeTempDir({ prefix: "sb-store-" });
@@ -15,24 +12,6 @@ async function withRoot(fn: (root: string, store: FileStore) => Promise<void>): 
   } finally {
     await Deno.remove(base, { recursive: true });
   }
-}
-
-/** Every name under `dir`, hidden ones included, as relative paths. */
-async function tree(dir: string, prefix = ""): Promise<string[]> {
-  const out: string[] = [];
-  const entries: Deno.DirEntry[] = [];
-  try {
-    for await (const e of Deno.readDir(dir)) entries.push(e);
-  } catch (e) {
-    // A folder the server removes while we look (an upload cleaning up after itself).
-    if (prefix !== "" && e instanceof Deno.errors.NotFound) return out;
-    throw e;
-  }
-  for (const e of entries) {
-    out.push(prefix + e.name);
-    if (e.isDirectory) out.push(...await tree(`${dir}/${e.name}`, `${prefix}${e.name}/`));
-  }
-  return out.sort();
 }
 
 async function codeOf(p: Promise<unknown>): Promise<number> {
@@ -173,7 +152,7 @@ Deno.test("an upload is invisible until commit, then replaces the old version at
     assert.equal(await Deno.readTextFile(`${root}/f.txt`), "old");
     assert.deepEqual((await store.list()).map((e) => e.name), ["f.txt"]);
     assert.equal((await tree(root)).filter((n) => n.startsWith(TEMP_PREFIX)).length, 1);
-    assert.equal(await upload.commit(), sha(enc.encode("new")));
+    assert.equal(await upload.commit(), sha256(enc.encode("new")));
     assert.equal(await Deno.readTextFile(`${root}/f.txt`), "new");
     assert.deepEqual(await tree(root), ["f.txt"]);
   });
@@ -309,8 +288,8 @@ Deno.test("uploads past the buffer budget write straight to disk, and the budget
     assert.equal((await Deno.stat(b.temp)).size, 4 * 65536);
     const whole = new Uint8Array(4 * 65536);
     for (let i = 0; i < 4; i++) whole.set(big, i * 65536);
-    assert.equal(await a.commit(), sha(whole));
-    assert.equal(await b.commit(), sha(whole));
+    assert.equal(await a.commit(), sha256(whole));
+    assert.equal(await b.commit(), sha256(whole));
     assert.deepEqual(await Deno.readFile(`${root}/a.bin`), whole);
     assert.deepEqual(await Deno.readFile(`${root}/b.bin`), whole);
     assert.equal(store.bufferedBytes, 0);
