@@ -17,7 +17,11 @@ export const ROOT: string = fileURLToPath(new URL("../../", import.meta.url));
 
 /**
  * Starts an in-process server on a free loopback port, silent, sharing a fresh temporary folder.
- * Dispose it with `await using`.
+ *
+ * @param config Server options over the defaults (`files` to share a folder of your own, which
+ *   is then left in place).
+ * @param options How it is started: `log` replaces the silent logger.
+ * @returns The server and its `files` folder; dispose it with `await using`.
  */
 export async function startTestServer(
   config: Partial<ServerConfig> = {},
