@@ -98,6 +98,8 @@ export class ChatHub implements Hub {
   readonly #onError: (error: unknown) => void;
   #node!: EngineNode;
   #batch: Batch | null = null;
+  /** Members gone from this node whose removal the engine refused: retried on later calls. */
+  readonly #orphans = new Set<string>();
 
   /**
    * Connects a hub to an engine that may answer asynchronously (Redis).
@@ -147,6 +149,7 @@ export class ChatHub implements Hub {
 
   attach(member: Member): Awaitable<string> {
     this.flush();
+    this.#retryOrphans();
     return then(engineCall(this.#node.presence.attach(member)), (nick) => {
       const local: LocalMember = { nick, rooms: new Map() };
       this.#members.set(member, local);
@@ -167,7 +170,7 @@ export class ChatHub implements Hub {
       if (this.#fanout.remove(room, member)) calls.push(this.#node.broker.unsubscribe(room.key));
       if (room.key !== LOBBY) calls.push(this.#push(room, `LEFT ${room.name} ${local.nick}`));
     }
-    calls.push(this.#node.presence.detach(member.id));
+    calls.push(this.#forget(member.id));
     return all(calls);
   }
 
@@ -177,6 +180,7 @@ export class ChatHub implements Hub {
 
   rename(member: Member, nick: string): Awaitable<boolean> {
     this.flush();
+    this.#retryOrphans();
     return then(engineCall(this.#node.presence.rename(member.id, nick)), (ok) => {
       const local = this.#members.get(member);
       if (ok && local !== undefined) local.nick = nick;
@@ -186,6 +190,7 @@ export class ChatHub implements Hub {
 
   join(member: Member, name: string): Awaitable<string> {
     this.flush();
+    this.#retryOrphans();
     return then(engineCall(this.#node.presence.join(member.id, name)), (joined) => {
       const local = this.#members.get(member);
       if (local === undefined) return joined.room;
@@ -321,6 +326,32 @@ export class ChatHub implements Hub {
   /** Leaves the engine (the node's members are forgotten by the other nodes). */
   close(): Awaitable<void> {
     return this.#node.close();
+  }
+
+  /** Removes a member from the engine; when that fails, it is tried again on later calls. */
+  #forget(id: string): Awaitable<void> {
+    let done: Awaitable<void>;
+    try {
+      done = this.#node.presence.detach(id);
+    } catch (e) {
+      done = Promise.reject(e);
+    }
+    if (!(done instanceof Promise)) return;
+    return done.catch((e) => {
+      this.#orphans.add(id);
+      throw e;
+    });
+  }
+
+  /** Tries again to remove the members the engine refused to forget (it may be back). */
+  #retryOrphans(): void {
+    if (this.#orphans.size === 0) return;
+    const ids = [...this.#orphans];
+    this.#orphans.clear();
+    for (const id of ids) {
+      const done = this.#forget(id);
+      if (done instanceof Promise) done.catch(() => {});
+    }
   }
 
   #addTo(local: LocalMember, name: string, member: Member): Awaitable<void> {

@@ -8,6 +8,7 @@
  */
 
 import { MemoryEngine } from "../../server/chat/memory/engine.ts";
+import { prng } from "./bytes.ts";
 import type {
   Broker,
   Engine,
@@ -32,17 +33,6 @@ function wrapAll<T extends object>(target: T, wrap: (name: string, fn: AnyFn) =>
 /** Copies byte arrays among the arguments (the caller may reuse its buffers after the call). */
 function copyArgs(args: unknown[]): unknown[] {
   return args.map((a) => a instanceof Uint8Array ? a.slice() : a);
-}
-
-/** A pseudo-random generator (mulberry32), so a failing run can be repeated with its seed. */
-export function prng(seed: number): () => number {
-  let t = seed >>> 0;
-  return () => {
-    t = (t + 0x6d2b79f5) >>> 0;
-    let r = Math.imul(t ^ (t >>> 15), 1 | t);
-    r = (r + Math.imul(r ^ (r >>> 7), 61 | r)) ^ r;
-    return ((r ^ (r >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Options of {@linkcode DelayedEngine}. */
