@@ -123,8 +123,9 @@ class Scope implements CommandContext {
  *   failed() {},
  * } as unknown as PipelineOwner;
  * const pipeline = new Pipeline(owner, 8);
- * const frame = { type: "frame", verb: "SAY", args: [], payload: null, badText: false } as const;
- * let finish!: () => void;
+ * import type { Frame } from "../../lib/protocol/frame.ts";
+ * const frame: Frame = { type: "frame", verb: "SAY", args: [], payload: null, badText: false };
+ * let finish = () => {};
  * pipeline.run((ctx) => new Promise<void>((r) => finish = r).then(() => ctx.replyLine("OK 1")), frame, true);
  * pipeline.run((ctx) => ctx.replyLine("OK 2"), frame, true);
  * console.assert(sent.length === 0); // the second reply waits for the first
