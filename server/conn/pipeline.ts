@@ -19,25 +19,15 @@ import {
   EngineUnavailableError,
   type Handler,
   type ReplyStream,
+  type SessionView,
   type StreamSink,
 } from "../core/handler.ts";
 import type { Member } from "../core/member.ts";
 
 /** What the contexts of a pipeline act on: the session, as far as a handler may touch it. */
-export interface PipelineOwner {
-  readonly member: Member;
-  readonly peer: string;
-  readonly nick: string;
-  readonly user: string | null;
-  readonly access: Access | null;
-  readonly ending: boolean;
-  readonly stream: ReplyStream;
+export interface PipelineOwner extends SessionView {
   /** Queues bytes on the connection. */
   send(bytes: Uint8Array): void;
-  refuseStream(start: StreamStart, code: number, text: string): StreamSink;
-  logIn(user: string | null, access: Access): void;
-  end(reason: string, bye?: boolean): void;
-  close(reason: string): void;
   /** A handler failed with something other than an engine failure. */
   failed(verb: string, error: unknown): void;
 }

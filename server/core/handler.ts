@@ -27,8 +27,8 @@ export interface ReplyStream {
   end(): void;
 }
 
-/** What a handler may do while it answers one command. */
-export interface CommandContext {
+/** The session as a handler may see it: who it is, and what it may do to it. */
+export interface SessionView {
   /** The client as the hub knows it (pass it to hub calls). */
   readonly member: Member;
   /** The peer address, `host:port`, for logs. */
@@ -41,12 +41,6 @@ export interface CommandContext {
   readonly access: Access | null;
   /** True once the session stopped taking commands. */
   readonly ending: boolean;
-  /** Queues a reply (in command order, whatever the handler awaited). */
-  reply(bytes: Uint8Array): void;
-  /** Queues a one-line reply. */
-  replyLine(line: string): void;
-  /** Queues an `ERR` reply. */
-  replyError(code: number, text: string): void;
   /** The connection's stream for large replies (serial commands only). */
   readonly stream: ReplyStream;
   /**
@@ -67,6 +61,16 @@ export interface CommandContext {
   end(reason: string, bye?: boolean): void;
   /** Closes the connection now (framing is lost). */
   close(reason: string): void;
+}
+
+/** What a handler may do while it answers one command: the session, and replies in order. */
+export interface CommandContext extends SessionView {
+  /** Queues a reply (in command order, whatever the handler awaited). */
+  reply(bytes: Uint8Array): void;
+  /** Queues a one-line reply. */
+  replyLine(line: string): void;
+  /** Queues an `ERR` reply. */
+  replyError(code: number, text: string): void;
 }
 
 /**
