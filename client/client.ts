@@ -1,23 +1,28 @@
 /**
- * The client library: `connect()` gives a {@linkcode Client} with a typed method for every
- * command, replies matched to commands in order, and pushes as an async iterable.
+ * The typed client API: {@linkcode connect} gives a {@linkcode Client} with a method for every
+ * command; replies come back matched to commands in order, pushes as an async iterable.
  *
  * @module
  */
 
-import { Decoder } from "../lib/protocol/decoder.ts";
 import { decodePath, encodeFrame, encodeLine, encodePath } from "../lib/protocol/encoder.ts";
 import { ServerError } from "../lib/protocol/errors.ts";
-import {
-  type Frame,
-  PUSH_VERBS,
-  SERVER_PAYLOADS,
-  type StreamStart,
-} from "../lib/protocol/frame.ts";
-
-import type { Hello, ListEntry, RoomEntry, WhoEntry } from "../lib/protocol/rows.ts";
-export type { Hello, ListEntry, RoomEntry, WhoEntry };
+import type { Frame, StreamStart } from "../lib/protocol/frame.ts";
 import { DEFAULT_HOST, DEFAULT_PORT } from "../lib/protocol/limits.ts";
+import type { Hello, ListEntry, RoomEntry, WhoEntry } from "../lib/protocol/rows.ts";
+import { Connection, type Push, type ReplySink } from "./connection.ts";
+import {
+  type FileHead,
+  getFile,
+  type GetOptions,
+  putFile,
+  type PutOptions,
+  type PutSource,
+} from "./_payloads.ts";
+import { ConnectionClosedError, dial, TlsError } from "./transport.ts";
+
+export { ConnectionClosedError, TlsError };
+export type { FileHead, GetOptions, Push, PutOptions, PutSource, ReplySink };
 
 /** Options of {@linkcode connect}. */
 export interface ConnectOptions {
@@ -36,9 +41,15 @@ export interface ConnectOptions {
    * @default {false}
    */
   tls?: boolean;
-  /** PEM certificates of private CAs to trust (TLS only). */
+  /**
+   * PEM certificates of private CAs to trust (TLS only).
+   * @default {undefined}
+   */
   caCerts?: string[];
-  /** A nick to take right after connecting. */
+  /**
+   * A nick to take right after connecting.
+   * @default {undefined}
+   */
   nick?: string;
   /**
    * Largest reply payload accepted (`WHO`, `LIST` of big folders).
@@ -57,14 +68,6 @@ export interface ConnectOptions {
   timeout?: number;
 }
 
-/** A push: a frame the server sent on its own. */
-export type Push =
-  | { type: "msg"; room: string; from: string; payload: Uint8Array; text: string }
-  | { type: "dm"; from: string; payload: Uint8Array; text: string }
-  | { type: "joined"; room: string; nick: string }
-  | { type: "left"; room: string; nick: string }
-  | { type: "bye"; reason: string };
-
 /** Result of {@linkcode Client.time}. */
 export interface TimeSample {
   /** The server's clock, as it sent it. */
@@ -77,125 +80,64 @@ export interface TimeSample {
   offset: number;
 }
 
-/** Receives a streamed reply (`FILE`). */
-export interface ReplySink {
-  /** A piece of the payload; valid only until the returned promise settles. */
-  data(bytes: Uint8Array): void | Promise<void>;
-  /** The payload ended. */
-  end(): void | Promise<void>;
-  /** The connection was lost first. */
-  abort(error: Error): void;
-}
-
 /** One row of {@linkcode Client.list}: the `LIST` row type. */
 export type FileEntry = ListEntry;
-
-/** The head of a `FILE` reply: what the server is about to send. */
-export interface FileHead {
-  /** The path (plain, decoded). */
-  path: string;
-  /** Size of the whole file. */
-  size: number;
-  /** sha256 of the whole file, lower-case hex. */
-  sha256: string;
-  /** Where the bytes sent start (the `GET` offset). */
-  offset: number;
-  /** How many bytes follow (`size - offset`). */
-  length: number;
-}
-
-/** Options of {@linkcode Client.get}. */
-export interface GetOptions {
-  /**
-   * Byte offset to start from (resuming a download).
-   * @default {0}
-   */
-  offset?: number;
-  /**
-   * Called with the head once the server answered `FILE`; returns where the bytes go. If the sink
-   * throws, `get()` rejects with that error and, when bytes were still to come, the connection is
-   * closed (protocol v1 cannot abandon a payload half-way).
-   */
-  sink: (head: FileHead) => ReplySink | Promise<ReplySink>;
-}
-
-/** The bytes of an upload for {@linkcode Client.put}. */
-export interface PutSource {
-  /** Exactly how many bytes `chunks` yields. */
-  size: number;
-  /**
-   * The bytes, in pieces. `put()` writes a piece while it asks for the next one, and only then
-   * waits for the earlier write: a source may reuse a buffer two pieces later, not sooner. If the
-   * source throws, or yields more or fewer than `size` bytes, the connection is closed before the
-   * payload completes, so the server keeps nothing.
-   */
-  chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
-}
-
-/** Options of {@linkcode Client.put}. */
-export interface PutOptions {
-  /** The sha256 of the bytes (hex): the server checks it and keeps nothing on a mismatch (409). */
-  sha256?: string;
-}
-
-interface Pending {
-  resolve(frame: Frame): void;
-  reject(error: Error): void;
-  /** For commands answered by a streamed reply. */
-  stream?: (start: StreamStart) => ReplySink | Promise<ReplySink>;
-}
-
-/** The connection was closed (by us, by the server, or by the network). */
-export class ConnectionClosedError extends Error {
-  /**
-   * @param message What happened.
-   * @param options Standard error options (`cause`).
-   */
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "ConnectionClosedError";
-  }
-}
 
 const text = new TextDecoder();
 const utf8 = new TextEncoder();
 
+// Reply parsers: they run in the read loop, while a payload view is still valid.
+function ownFrame(frame: Frame): Frame {
+  return frame.payload === null ? frame : { ...frame, payload: frame.payload.slice() };
+}
+function firstArg(frame: Frame): string | undefined {
+  return frame.args[0];
+}
+function payloadJson(frame: Frame): unknown {
+  return JSON.parse(text.decode(frame.payload ?? new Uint8Array(0)));
+}
+function payloadText(frame: Frame): string {
+  return text.decode(frame.payload ?? new Uint8Array(0));
+}
+
 /**
- * A connection to a Switchboard server. Commands may be issued concurrently: they are pipelined
- * and their replies come back in order.
+ * A connection to a Switchboard server, with a typed method per command. Commands may be issued
+ * concurrently: they are pipelined and their replies come back in order.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { startServer } from "../server/mod.ts";
+ * import { connect } from "./client.ts";
+ * const quiet = { info() {}, warn() {}, error() {} };
+ * await using server = startServer({ port: 0, files: await Deno.makeTempDir() }, { log: quiet });
+ * await using alice = await connect({ port: server.port, nick: "alice" });
+ * await using bob = await connect({ port: server.port, nick: "bob" });
+ * await alice.join("ops");
+ * await bob.join("ops");
+ * const pushes = alice.messages();
+ * assert.deepEqual((await pushes.next()).value, { type: "joined", room: "ops", nick: "bob" });
+ * assert.equal(await bob.say("ops", "hello"), 1); // queued to one other member
+ * const m = (await pushes.next()).value;
+ * assert.ok(m?.type === "msg" && m.from === "bob" && m.text === "hello");
+ * ```
  */
 export class Client implements AsyncDisposable {
   /** What the server said on connect. */
   readonly hello: Hello;
-  readonly #conn: Deno.Conn;
-  readonly #decoder: Decoder;
-  readonly #pending: Pending[] = [];
-  #pendingHead = 0;
-  readonly #pushes: Push[] = [];
-  #pushWaiter: (() => void) | null = null;
-  #consuming = false;
-  readonly #maxPushes: number;
-  #dropped = 0;
-  #closed: Error | null = null;
+  readonly #conn: Connection;
   #nick: string;
-  // The writer: one write in flight, everything queued meanwhile goes out in one write.
-  #out: { bytes: Uint8Array; done: () => void; fail: (e: Error) => void }[] = [];
-  #writing = false;
-  // While an upload payload is being written, every other write (commands, PONG) waits here.
-  #exclusive = false;
-  #heldOut: { bytes: Uint8Array; done: () => void; fail: (e: Error) => void }[] = [];
-  #uploads: Promise<void> = Promise.resolve();
-  #sink: ReplySink | null = null;
-  readonly #readDone: Promise<void>;
 
-  /** Use {@linkcode connect}. */
-  constructor(conn: Deno.Conn, hello: Hello, decoder: Decoder, maxPushes: number) {
-    this.#conn = conn;
+  /**
+   * Use {@linkcode connect}.
+   *
+   * @param connection A greeted connection.
+   * @param hello Its `HELLO`.
+   */
+  constructor(connection: Connection, hello: Hello) {
+    this.#conn = connection;
     this.hello = hello;
     this.#nick = hello.nick;
-    this.#decoder = decoder;
-    this.#maxPushes = maxPushes;
-    this.#readDone = this.#readLoop();
   }
 
   /** The nick the server knows us by. */
@@ -205,12 +147,12 @@ export class Client implements AsyncDisposable {
 
   /** True once the connection is closed. */
   get closed(): boolean {
-    return this.#closed !== null;
+    return this.#conn.closed;
   }
 
   /** Pushes dropped because nobody read them in time. */
   get droppedPushes(): number {
-    return this.#dropped;
+    return this.#conn.droppedPushes;
   }
 
   /**
@@ -218,14 +160,15 @@ export class Client implements AsyncDisposable {
    *
    * @param bytes The encoded command.
    * @param stream For commands answered with a streamed payload.
-   * @returns The reply; an `ERR` reply rejects with {@linkcode ServerError}.
+   * @returns The reply (its payload copied); an `ERR` reply rejects with {@linkcode ServerError}.
    */
-  request(bytes: Uint8Array, stream?: Pending["stream"]): Promise<Frame> {
-    if (this.#closed) return Promise.reject(this.#closed);
-    return new Promise<Frame>((resolve, reject) => {
-      this.#pending.push({ resolve, reject, stream });
-      this.write(bytes).catch(() => {});
-    });
+  request(
+    bytes: Uint8Array,
+    stream?: (start: StreamStart) => ReplySink | Promise<ReplySink>,
+  ): Promise<Frame> {
+    return stream === undefined
+      ? this.#conn.request(bytes, ownFrame)
+      : this.#conn.requestStream(bytes, stream);
   }
 
   /**
@@ -235,201 +178,7 @@ export class Client implements AsyncDisposable {
    * @returns Resolves once the bytes were handed to the socket.
    */
   write(bytes: Uint8Array): Promise<void> {
-    return this.#enqueue(bytes, false);
-  }
-
-  #enqueue(bytes: Uint8Array, direct: boolean): Promise<void> {
-    if (this.#closed) return Promise.reject(this.#closed);
-    return new Promise<void>((done, fail) => {
-      if (this.#exclusive && !direct) {
-        this.#heldOut.push({ bytes, done, fail });
-        return;
-      }
-      this.#out.push({ bytes, done, fail });
-      if (!this.#writing) void this.#pump();
-    });
-  }
-
-  async #pump(): Promise<void> {
-    this.#writing = true;
-    try {
-      while (this.#out.length > 0) {
-        const batch = this.#out;
-        this.#out = [];
-        let buf: Uint8Array;
-        if (batch.length === 1) buf = batch[0]!.bytes;
-        else {
-          buf = new Uint8Array(batch.reduce((n, b) => n + b.bytes.length, 0));
-          let at = 0;
-          for (const b of batch) {
-            buf.set(b.bytes, at);
-            at += b.bytes.length;
-          }
-        }
-        try {
-          for (let off = 0; off < buf.length;) off += await this.#conn.write(buf.subarray(off));
-        } catch (e) {
-          const err = new ConnectionClosedError("Cannot send: the connection is closed", {
-            cause: e,
-          });
-          for (const b of batch) b.fail(err);
-          this.#shutdown(err);
-          return;
-        }
-        for (const b of batch) b.done();
-      }
-    } finally {
-      this.#writing = false;
-    }
-  }
-
-  async #readLoop(): Promise<void> {
-    const decoder = this.#decoder;
-    let buf = new Uint8Array(16 * 1024);
-    let error: Error = new ConnectionClosedError("Connection closed by the server");
-    try {
-      // What arrived together with HELLO is still in the decoder.
-      await this.#drain();
-      for (;;) {
-        const n = await this.#conn.read(buf);
-        if (n === null) break;
-        await this.#feed(buf.subarray(0, n));
-        if (n === buf.length && buf.length < 1024 * 1024) buf = new Uint8Array(buf.length * 2);
-        if (decoder.dead) break;
-      }
-    } catch (e) {
-      if (!(e instanceof ConnectionClosedError)) {
-        error = new ConnectionClosedError(`Connection lost: ${(e as Error).message}`, { cause: e });
-      } else error = e;
-    }
-    this.#shutdown(this.#closed ?? error);
-  }
-
-  async #feed(chunk: Uint8Array): Promise<void> {
-    this.#decoder.push(chunk);
-    await this.#drain();
-  }
-
-  async #drain(): Promise<void> {
-    const decoder = this.#decoder;
-    for (let ev = decoder.next(); ev !== undefined; ev = decoder.next()) {
-      switch (ev.type) {
-        case "frame":
-          if (PUSH_VERBS.has(ev.verb)) this.#push(ev);
-          else this.#reply(ev);
-          break;
-        case "stream": {
-          const entry = this.#shift();
-          if (entry?.stream === undefined) {
-            throw new ConnectionClosedError(`Protocol error: unexpected ${ev.verb} reply`);
-          }
-          this.#sink = await entry.stream(ev);
-          entry.resolve({
-            type: "frame",
-            verb: ev.verb,
-            args: ev.args,
-            payload: null,
-            badText: false,
-          });
-          break;
-        }
-        case "data":
-          await this.#sink?.data(ev.bytes);
-          break;
-        case "end": {
-          const sink = this.#sink;
-          this.#sink = null;
-          await sink?.end();
-          break;
-        }
-        case "error":
-          throw new ConnectionClosedError(`Protocol error from server: ${ev.error.message}`);
-      }
-    }
-  }
-
-  #shift(): Pending | undefined {
-    if (this.#pendingHead >= this.#pending.length) return undefined;
-    const entry = this.#pending[this.#pendingHead]!;
-    this.#pending[this.#pendingHead++] = undefined as unknown as Pending;
-    if (this.#pendingHead === this.#pending.length) {
-      this.#pending.length = 0;
-      this.#pendingHead = 0;
-    }
-    return entry;
-  }
-
-  #reply(frame: Frame): void {
-    const entry = this.#shift();
-    if (entry === undefined) return; // `ERR` before `BYE` after framing loss, or a stray reply.
-    if (frame.verb === "ERR") {
-      const code = Number(frame.args[0]);
-      entry.reject(
-        new ServerError(Number.isFinite(code) ? code : 500, frame.args.slice(1).join(" ")),
-      );
-    } else entry.resolve(frame);
-  }
-
-  #push(frame: Frame): void {
-    const a = frame.args;
-    let push: Push;
-    switch (frame.verb) {
-      case "PING":
-        this.write(encodeLine("PONG")).catch(() => {});
-        return;
-      case "MSG": {
-        const payload = frame.payload ?? new Uint8Array(0);
-        push = {
-          type: "msg",
-          room: a[0] ?? "",
-          from: a[1] ?? "",
-          payload: payload.slice(),
-          text: text.decode(payload),
-        };
-        break;
-      }
-      case "DM": {
-        const payload = frame.payload ?? new Uint8Array(0);
-        push = {
-          type: "dm",
-          from: a[0] ?? "",
-          payload: payload.slice(),
-          text: text.decode(payload),
-        };
-        break;
-      }
-      case "JOINED":
-        push = { type: "joined", room: a[0] ?? "", nick: a[1] ?? "" };
-        break;
-      case "LEFT":
-        push = { type: "left", room: a[0] ?? "", nick: a[1] ?? "" };
-        break;
-      default:
-        push = { type: "bye", reason: a.join(" ") };
-    }
-    if (this.#pushes.length >= this.#maxPushes) {
-      this.#pushes.shift();
-      this.#dropped++;
-    }
-    this.#pushes.push(push);
-    this.#pushWaiter?.();
-  }
-
-  #shutdown(error: Error): void {
-    if (this.#closed === null) this.#closed = error;
-    try {
-      this.#conn.close();
-    } catch {
-      // Closed already.
-    }
-    for (let e = this.#shift(); e !== undefined; e = this.#shift()) e.reject(this.#closed);
-    this.#sink?.abort(this.#closed);
-    this.#sink = null;
-    for (const o of this.#out) o.fail(this.#closed);
-    this.#out = [];
-    for (const o of this.#heldOut) o.fail(this.#closed);
-    this.#heldOut = [];
-    this.#pushWaiter?.();
+    return this.#conn.write(bytes);
   }
 
   /**
@@ -439,34 +188,17 @@ export class Client implements AsyncDisposable {
    * @returns An async iterable of pushes.
    */
   messages(): AsyncIterableIterator<Push> {
-    if (this.#consuming) {
-      throw new Error("Cannot read messages(): another loop is already reading them");
-    }
-    this.#consuming = true;
-    return this.#iterate();
-  }
-
-  async *#iterate(): AsyncIterableIterator<Push> {
-    try {
-      for (;;) {
-        while (this.#pushes.length > 0) yield this.#pushes.shift()!;
-        if (this.#closed) return;
-        await new Promise<void>((resolve) => this.#pushWaiter = resolve);
-        this.#pushWaiter = null;
-      }
-    } finally {
-      this.#consuming = false;
-    }
+    return this.#conn.messages();
   }
 
   /**
-   * Sends a command line and returns the reply's arguments.
+   * Sends a command line and returns the reply.
    *
    * @param line The command line without its line ending.
    * @returns The reply frame.
    */
   command(line: string): Promise<Frame> {
-    return this.request(encodeLine(line));
+    return this.#conn.request(encodeLine(line), ownFrame);
   }
 
   /**
@@ -476,8 +208,7 @@ export class Client implements AsyncDisposable {
    * @throws {ServerError} 409 when taken, 400 when invalid.
    */
   async setNick(name: string): Promise<string> {
-    const r = await this.command(`NICK ${name}`);
-    this.#nick = r.args[0] ?? name;
+    this.#nick = await this.#conn.request(encodeLine(`NICK ${name}`), firstArg) ?? name;
     return this.#nick;
   }
 
@@ -487,7 +218,7 @@ export class Client implements AsyncDisposable {
    * @returns The room's display name.
    */
   async join(room: string): Promise<string> {
-    return (await this.command(`JOIN ${room}`)).args[0] ?? room;
+    return await this.#conn.request(encodeLine(`JOIN ${room}`), firstArg) ?? room;
   }
 
   /**
@@ -496,7 +227,7 @@ export class Client implements AsyncDisposable {
    * @returns The room's display name.
    */
   async leave(room: string): Promise<string> {
-    return (await this.command(`LEAVE ${room}`)).args[0] ?? room;
+    return await this.#conn.request(encodeLine(`LEAVE ${room}`), firstArg) ?? room;
   }
 
   /**
@@ -507,7 +238,7 @@ export class Client implements AsyncDisposable {
    */
   async say(room: string, message: string | Uint8Array): Promise<number> {
     const bytes = typeof message === "string" ? utf8.encode(message) : message;
-    return Number((await this.request(encodeFrame(`SAY ${room}`, bytes))).args[0]);
+    return Number(await this.#conn.request(encodeFrame(`SAY ${room}`, bytes), firstArg));
   }
 
   /**
@@ -517,7 +248,7 @@ export class Client implements AsyncDisposable {
    */
   async tell(nick: string, message: string | Uint8Array): Promise<void> {
     const bytes = typeof message === "string" ? utf8.encode(message) : message;
-    await this.request(encodeFrame(`TELL ${nick}`, bytes));
+    await this.#conn.request(encodeFrame(`TELL ${nick}`, bytes), firstArg);
   }
 
   /**
@@ -525,18 +256,17 @@ export class Client implements AsyncDisposable {
    * @param room A room, or everybody.
    * @returns One entry per client.
    */
-  async who(room?: string): Promise<WhoEntry[]> {
-    const r = await this.command(room === undefined ? "WHO" : `WHO ${room}`);
-    return JSON.parse(text.decode(r.payload ?? new Uint8Array(0)));
+  who(room?: string): Promise<WhoEntry[]> {
+    const line = room === undefined ? "WHO" : `WHO ${room}`;
+    return this.#conn.request(encodeLine(line), payloadJson) as Promise<WhoEntry[]>;
   }
 
   /**
    * Lists rooms and their member counts.
    * @returns One entry per room.
    */
-  async rooms(): Promise<RoomEntry[]> {
-    const r = await this.command("ROOMS");
-    return JSON.parse(text.decode(r.payload ?? new Uint8Array(0)));
+  rooms(): Promise<RoomEntry[]> {
+    return this.#conn.request(encodeLine("ROOMS"), payloadJson) as Promise<RoomEntry[]>;
   }
 
   /**
@@ -566,9 +296,8 @@ export class Client implements AsyncDisposable {
    * The server's command summary.
    * @returns Plain text.
    */
-  async help(): Promise<string> {
-    const r = await this.command("HELP");
-    return text.decode(r.payload ?? new Uint8Array(0));
+  help(): Promise<string> {
+    return this.#conn.request(encodeLine("HELP"), payloadText);
   }
 
   /**
@@ -578,11 +307,9 @@ export class Client implements AsyncDisposable {
    * @returns Its files and folders, sorted by name.
    * @throws {ServerError} 404 missing, 400 a file or a bad path, 403 outside the shared folder.
    */
-  async list(dir?: string): Promise<FileEntry[]> {
-    const r = await this.command(
-      dir === undefined || dir === "" ? "LIST" : `LIST ${encodePath(dir)}`,
-    );
-    return JSON.parse(text.decode(r.payload ?? new Uint8Array(0)));
+  list(dir?: string): Promise<FileEntry[]> {
+    const line = dir === undefined || dir === "" ? "LIST" : `LIST ${encodePath(dir)}`;
+    return this.#conn.request(encodeLine(line), payloadJson) as Promise<FileEntry[]>;
   }
 
   /**
@@ -593,8 +320,8 @@ export class Client implements AsyncDisposable {
    * @throws {ServerError} 404 missing, 409 a folder that is not empty, 403 read-only or outside.
    */
   async del(path: string): Promise<string> {
-    const r = await this.command(`DEL ${encodePath(path)}`);
-    return decodePath(r.args[0] ?? "") ?? path;
+    const deleted = await this.#conn.request(encodeLine(`DEL ${encodePath(path)}`), firstArg);
+    return decodePath(deleted ?? "") ?? path;
   }
 
   /**
@@ -610,70 +337,7 @@ export class Client implements AsyncDisposable {
    *   called first).
    */
   get(path: string, options: GetOptions): Promise<FileHead> {
-    const offset = options.offset ?? 0;
-    if (!Number.isSafeInteger(offset) || offset < 0) {
-      return Promise.reject(
-        new RangeError(`Cannot get ${path}: offset must be a whole number, got ${offset}`),
-      );
-    }
-    return new Promise<FileHead>((resolve, reject) => {
-      let failed = false;
-      let left = 0;
-      const fail = (e: unknown) => {
-        if (failed) return;
-        failed = true;
-        reject(e);
-        if (left > 0) this.close();
-      };
-      const line = `GET ${encodePath(path)}${offset > 0 ? ` ${offset}` : ""}`;
-      this.request(encodeLine(line), async (start): Promise<ReplySink> => {
-        const size = Number(start.args[1]);
-        const head: FileHead = {
-          path: decodePath(start.args[0] ?? "") ?? path,
-          size,
-          sha256: start.args[2] ?? "",
-          offset: size - start.size,
-          length: start.size,
-        };
-        left = start.size;
-        let inner: ReplySink;
-        try {
-          inner = await options.sink(head);
-        } catch (e) {
-          fail(e);
-          return { data() {}, end() {}, abort() {} };
-        }
-        return {
-          async data(bytes) {
-            left -= bytes.length;
-            if (failed) return;
-            try {
-              await inner.data(bytes);
-            } catch (e) {
-              fail(e);
-            }
-          },
-          async end() {
-            if (failed) return;
-            try {
-              await inner.end();
-              resolve(head);
-            } catch (e) {
-              fail(e);
-            }
-          },
-          abort(error) {
-            if (failed) return;
-            failed = true;
-            try {
-              inner.abort(error);
-            } finally {
-              reject(error);
-            }
-          },
-        };
-      }).catch(fail);
-    });
+    return getFile(this.#conn, path, options);
   }
 
   /**
@@ -690,80 +354,8 @@ export class Client implements AsyncDisposable {
    * @throws {ConnectionClosedError} When the connection is lost, or was closed because the source
    *   failed or did not yield exactly `size` bytes (the source's error is the `cause`).
    */
-  async put(path: string, data: Uint8Array | PutSource, options: PutOptions = {}): Promise<string> {
-    const source: PutSource = data instanceof Uint8Array
-      ? { size: data.length, chunks: [data] }
-      : data;
-    if (!Number.isSafeInteger(source.size) || source.size < 0) {
-      throw new RangeError(
-        `Cannot upload ${path}: size must be a whole number, got ${source.size}`,
-      );
-    }
-    if (options.sha256 !== undefined && !/^[0-9A-Fa-f]{64}$/.test(options.sha256)) {
-      throw new RangeError(`Cannot upload ${path}: sha256 must be 64 hex digits`);
-    }
-    // One upload at a time: wait for the ones before.
-    const before = this.#uploads;
-    let release!: () => void;
-    this.#uploads = new Promise<void>((r) => release = r);
-    await before;
-    let reply: Promise<Frame> | undefined;
-    try {
-      if (this.#closed) throw this.#closed;
-      this.#exclusive = true;
-      const sha = options.sha256 === undefined ? "" : ` ${options.sha256.toLowerCase()}`;
-      const head = encodeLine(`PUT ${encodePath(path)}${sha} ${source.size}`);
-      reply = new Promise<Frame>((resolve, reject) => {
-        this.#pending.push({ resolve, reject });
-        this.#enqueue(head, true).catch(() => {});
-      });
-      reply.catch(() => {});
-      let sent = 0;
-      let previous: Promise<void> = Promise.resolve();
-      try {
-        for await (const chunk of source.chunks) {
-          sent += chunk.length;
-          if (sent > source.size) {
-            throw new RangeError(`the source yielded more than ${source.size} bytes`);
-          }
-          if (chunk.length === 0) continue;
-          const writing = this.#enqueue(chunk, true);
-          writing.catch(() => {});
-          await previous;
-          previous = writing;
-        }
-        await previous;
-        if (sent !== source.size) {
-          throw new RangeError(`the source yielded ${sent} of ${source.size} bytes`);
-        }
-      } catch (e) {
-        if (this.#closed) throw e;
-        // The payload cannot be completed: close before its end, so the server keeps nothing.
-        const error = new ConnectionClosedError(`Cannot upload ${path}: ${(e as Error).message}`, {
-          cause: e,
-        });
-        this.#shutdown(error);
-        throw error;
-      }
-      await this.#enqueue(new Uint8Array([13, 10]), true);
-    } catch (e) {
-      // An ERR that arrived before the connection failed says more than the closed socket (once
-      // closed, every pending reply is settled).
-      if (reply !== undefined && this.#closed) {
-        const early = await reply.then(() => null, (r) => r);
-        if (early instanceof ServerError) throw early;
-      }
-      throw e;
-    } finally {
-      this.#exclusive = false;
-      const held = this.#heldOut;
-      this.#heldOut = [];
-      for (const o of held) this.#out.push(o);
-      if (this.#out.length > 0 && !this.#writing) void this.#pump();
-      release();
-    }
-    const r = await reply;
-    return r.args[0] ?? "";
+  put(path: string, data: Uint8Array | PutSource, options: PutOptions = {}): Promise<string> {
+    return putFile(this.#conn, path, data, options);
   }
 
   /**
@@ -789,109 +381,36 @@ export class Client implements AsyncDisposable {
         );
       }
     }
-    const r = await this.command(`AUTH ${words.join(" ")}`);
-    this.#nick = r.args[0] ?? this.#nick;
+    const nick = await this.#conn.request(encodeLine(`AUTH ${words.join(" ")}`), firstArg);
+    this.#nick = nick ?? this.#nick;
     return this.#nick;
   }
 
   /** Says goodbye and waits for the server to close. */
   async quit(): Promise<void> {
-    if (this.#closed) return;
+    if (this.#conn.closed) return;
     try {
       await this.command("QUIT");
     } catch {
       // Closed on the way: the goal.
     }
-    await this.#readDone;
+    await this.#conn.done;
   }
 
   /** Closes the connection at once; pending commands reject. */
   close(): void {
-    this.#shutdown(new ConnectionClosedError("Connection closed by the client"));
+    this.#conn.close();
   }
 
   /** Resolves when the connection has closed. */
   get done(): Promise<void> {
-    return this.#readDone;
+    return this.#conn.done;
   }
 
   /** Quits politely (`await using`). */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.quit();
     this.close();
-  }
-}
-
-/**
- * TLS could not be set up: the server's certificate does not verify, the server does not speak
- * TLS, or the CA given is unusable. Never followed by a plaintext retry.
- */
-export class TlsError extends Error {
-  /**
-   * @param message What went wrong and what to do.
-   * @param options Standard error options (`cause`).
-   */
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "TlsError";
-  }
-}
-
-/** Opens a TLS connection and finishes the handshake, turning failures into clear errors. */
-async function connectTls(
-  host: string,
-  port: number,
-  caCerts: string[] | undefined,
-  signal: AbortSignal,
-  timeout: number,
-): Promise<Deno.TlsConn> {
-  const where = `Cannot connect to ${host}:${port} over TLS`;
-  let conn: Deno.TlsConn;
-  try {
-    conn = await Deno.connectTls(
-      { hostname: host, port, caCerts, signal } as Deno.ConnectTlsOptions,
-    );
-  } catch (e) {
-    if (e instanceof Deno.errors.ConnectionRefused || signal.aborted) throw e;
-    const msg = (e as Error).message;
-    if (/pem|certificate/i.test(msg)) {
-      throw new TlsError(`${where}: the CA certificate given is not usable: ${msg}`, { cause: e });
-    }
-    throw e;
-  }
-  const timer = setTimeout(() => {
-    try {
-      conn.close();
-    } catch {
-      // Closed.
-    }
-  }, timeout);
-  try {
-    await conn.handshake();
-    return conn;
-  } catch (e) {
-    try {
-      conn.close();
-    } catch {
-      // Closed.
-    }
-    const msg = (e as Error).message;
-    if (/certificate|UnknownIssuer|NotValidForName|Expired|BadSignature/i.test(msg)) {
-      throw new TlsError(
-        `${where}: the server's certificate does not verify (${msg}); ` +
-          "trust its CA with --ca FILE (caCerts), and connect by a name the certificate lists",
-        { cause: e },
-      );
-    }
-    if (/corrupt message|InvalidContentType|wrong version/i.test(msg)) {
-      throw new TlsError(
-        `${where}: the server does not speak TLS (a plaintext server? connect without --tls)`,
-        { cause: e },
-      );
-    }
-    throw new TlsError(`${where}: ${msg}`, { cause: e });
-  } finally {
-    clearTimeout(timer);
   }
 }
 
@@ -904,11 +423,16 @@ async function connectTls(
  * @throws {TlsError} With `tls`, when the certificate does not verify or the server does not speak TLS.
  * @throws {Deno.errors.ConnectionRefused} When nothing listens there.
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { startServer } from "../server/mod.ts";
  * import { connect } from "./client.ts";
- * await using c = await connect({ port: 7373, nick: "alice" });
- * await c.say("lobby", "hello");
- * for await (const m of c.messages()) console.log(m);
+ * const quiet = { info() {}, warn() {}, error() {} };
+ * await using server = startServer({ port: 0, files: await Deno.makeTempDir() }, { log: quiet });
+ * await using client = await connect({ port: server.port, nick: "alice" });
+ * assert.equal(client.nick, "alice");
+ * assert.equal(client.hello.proto, 1);
+ * assert.deepEqual((await client.who()).map((w) => w.nick), ["alice"]);
  * ```
  */
 export async function connect(options: ConnectOptions = {}): Promise<Client> {
@@ -916,85 +440,34 @@ export async function connect(options: ConnectOptions = {}): Promise<Client> {
   const port = options.port ?? DEFAULT_PORT;
   const timeout = options.timeout ?? 10_000;
   const signal = AbortSignal.timeout(timeout);
-  const conn: Deno.Conn = options.tls
-    ? await connectTls(host, port, options.caCerts, signal, timeout)
-    : await Deno.connect({ hostname: host, port, signal } as Deno.ConnectOptions);
-  try {
-    (conn as Deno.TcpConn).setNoDelay?.(true);
-  } catch {
-    // Not supported on this transport.
-  }
-  const decoder = new Decoder({
-    payloads: SERVER_PAYLOADS,
-    maxPayload: options.maxPayload ?? 256 * 1024 * 1024,
-    maxLine: 64 * 1024,
+  const { tls, caCerts } = options;
+  const transport = await dial({ host, port, tls, caCerts, timeout, signal });
+  const where = `Cannot connect to ${host}:${port}`;
+  const connection = new Connection(transport, {
+    label: `${host}:${port}`,
+    tls,
+    timeout,
+    signal,
+    maxPayload: options.maxPayload,
+    maxBufferedPushes: options.maxBufferedPushes,
   });
-  // Read until the first frame: HELLO, or ERR 503.
-  const buf = new Uint8Array(16 * 1024);
-  const timer = setTimeout(() => {
-    try {
-      conn.close();
-    } catch {
-      // Closed.
-    }
-  }, timeout);
-  let first: Frame | undefined;
-  try {
-    while (first === undefined) {
-      const n = await conn.read(buf);
-      if (n === null) {
-        throw new ConnectionClosedError(`Cannot connect to ${host}:${port}: closed before HELLO`);
-      }
-      if (
-        first === undefined && !options.tls && n >= 2 && (buf[0] === 0x15 || buf[0] === 0x16) &&
-        buf[1] === 3
-      ) {
-        throw new ConnectionClosedError(
-          `Cannot connect to ${host}:${port}: the server speaks TLS (use --tls, or an sbs:// URL)`,
-        );
-      }
-      decoder.push(buf.subarray(0, n));
-      const ev = decoder.next();
-      if (ev === undefined) continue;
-      if (ev.type !== "frame") {
-        throw new ConnectionClosedError(`Cannot connect to ${host}:${port}: bad greeting`);
-      }
-      first = ev;
-    }
-  } catch (e) {
-    clearTimeout(timer);
-    try {
-      conn.close();
-    } catch {
-      // Closed.
-    }
-    if (signal.aborted) {
-      const hint = options.tls
-        ? ""
-        : " (a TLS server waits in silence: use --tls, or an sbs:// URL)";
-      throw new ConnectionClosedError(
-        `Cannot connect to ${host}:${port}: no HELLO within ${timeout} ms${hint}`,
-      );
-    }
-    throw e;
-  }
-  clearTimeout(timer);
+  const first = await connection.greet();
   if (first.verb === "ERR") {
-    conn.close();
+    connection.close();
     throw new ServerError(Number(first.args[0]) || 503, first.args.slice(1).join(" "));
   }
   if (first.verb !== "HELLO") {
-    conn.close();
-    throw new ConnectionClosedError(`Cannot connect to ${host}:${port}: not a Switchboard server`);
+    connection.close();
+    throw new ConnectionClosedError(`${where}: not a Switchboard server`);
   }
   let hello: Hello;
   try {
     hello = JSON.parse(first.args.join(" "));
   } catch {
-    conn.close();
-    throw new ConnectionClosedError(`Cannot connect to ${host}:${port}: unreadable HELLO`);
+    connection.close();
+    throw new ConnectionClosedError(`${where}: unreadable HELLO`);
   }
-  const client = new Client(conn, hello, decoder, options.maxBufferedPushes ?? 100_000);
+  const client = new Client(connection, hello);
   if (options.nick !== undefined) {
     try {
       await client.setNick(options.nick);

@@ -9,7 +9,8 @@
 import { createHash, type Hash } from "node:crypto";
 import { ServerError } from "../lib/protocol/errors.ts";
 import { WriteBehind } from "../lib/write_behind.ts";
-import { type Client, ConnectionClosedError, type FileHead } from "./client.ts";
+import type { Client, FileHead } from "./client.ts";
+import { ConnectionClosedError } from "./transport.ts";
 
 /** Progress of a transfer, in bytes of the whole file. */
 export interface TransferProgress {
@@ -97,12 +98,23 @@ export type TransferFailure =
 /**
  * A transfer failed for a reason of its own (see {@linkcode TransferError.reason}). Refusals by
  * the server are not wrapped: they reject with the library's `ServerError` (404, 403, 409, 413...).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { TransferError } from "./transfer.ts";
+ * const e = new TransferError("Cannot download a.txt: aborted", "aborted");
+ * assert.equal(e.reason, "aborted");
+ * assert.equal(e.name, "TransferError");
+ * ```
  */
 export class TransferError extends Error {
   /** Why. */
   readonly reason: TransferFailure;
 
   /**
+   * Makes the error.
+   *
    * @param message What happened, and what to do.
    * @param reason Why.
    * @param options Standard error options (`cause`).
@@ -159,14 +171,26 @@ async function syncQuietly(file: Deno.FsFile): Promise<void> {
  *   `.part` is kept), `local` (cannot write the local file).
  * @throws {ServerError} When the server refuses (404 missing, 400 a folder, 403 forbidden).
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { startServer } from "../server/mod.ts";
  * import { connect } from "./client.ts";
  * import { downloadFile } from "./transfer.ts";
- * await using client = await connect({ port: 7373 });
- * const r = await downloadFile(client, "docs/report.pdf", "./report.pdf", {
- *   onProgress: (p) => console.log(`${p.done}/${p.total}`),
+ * const quiet = { info() {}, warn() {}, error() {} };
+ * const files = await Deno.makeTempDir();
+ * await Deno.mkdir(`${files}/docs`);
+ * await Deno.writeTextFile(`${files}/docs/report.txt`, "quarterly numbers");
+ * await using server = startServer({ port: 0, files }, { log: quiet });
+ * await using client = await connect({ port: server.port });
+ * const local = `${await Deno.makeTempDir()}/report.txt`;
+ * const seen: number[] = [];
+ * const r = await downloadFile(client, "docs/report.txt", local, {
+ *   onProgress: (p) => seen.push(p.done),
  * });
- * console.log(r.sha256, r.resumedFrom);
+ * assert.equal(await Deno.readTextFile(local), "quarterly numbers");
+ * assert.equal(r.size, 17);
+ * assert.equal(r.resumedFrom, 0);
+ * assert.equal(seen.at(-1), 17);
  * ```
  */
 export async function downloadFile(
@@ -351,12 +375,20 @@ async function hashLocal(file: Deno.FsFile, size: number): Promise<string> {
  * @throws {ServerError} When the server refuses (403 read-only, 413 past max_file_size, 409 a
  *   folder is there or the announced sha256 did not match, 400 bad path).
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { startServer } from "../server/mod.ts";
  * import { connect } from "./client.ts";
  * import { uploadFile } from "./transfer.ts";
- * await using client = await connect({ port: 7373 });
- * const r = await uploadFile(client, "./report.pdf", "docs/report.pdf");
- * console.log(r.sha256);
+ * const quiet = { info() {}, warn() {}, error() {} };
+ * const files = await Deno.makeTempDir();
+ * await using server = startServer({ port: 0, files }, { log: quiet });
+ * await using client = await connect({ port: server.port });
+ * const local = await Deno.makeTempFile();
+ * await Deno.writeTextFile(local, "meeting notes");
+ * const r = await uploadFile(client, local, "docs/notes.txt");
+ * assert.equal(r.size, 13);
+ * assert.equal(await Deno.readTextFile(`${files}/docs/notes.txt`), "meeting notes");
  * ```
  */
 export async function uploadFile(

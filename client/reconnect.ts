@@ -1,0 +1,422 @@
+/**
+ * A client that survives the server going away: {@linkcode reconnecting} connects, takes a nick
+ * and joins rooms; when the connection closes it reconnects with backoff, takes the nick back
+ * (waiting for a lingering old connection to let go of it) and rejoins the rooms. Pushes and what
+ * happens along the way come out of one {@linkcode ReconnectingClient.events} stream, in order.
+ *
+ * @module
+ */
+
+import { backoff, type BackoffOptions } from "../lib/backoff.ts";
+import { ServerError } from "../lib/protocol/errors.ts";
+import { LOBBY } from "../lib/protocol/limits.ts";
+import type { Client } from "./client.ts";
+import type { Push } from "./connection.ts";
+import { ConnectionClosedError } from "./transport.ts";
+import { BoundedQueue } from "./_queue.ts";
+
+/** Options of {@linkcode reconnecting}. */
+export interface ReconnectOptions {
+  /**
+   * The nick to hold: taken at start, and taken back after every reconnect.
+   * @default {the nick the server gives the first connection}
+   */
+  nick?: string;
+  /**
+   * Rooms to join at start, besides lobby (everybody is in lobby while connected).
+   * @default {[]}
+   */
+  rooms?: string[];
+  /**
+   * The delays between reconnect attempts.
+   * @default {{ base: 250, max: 10000 }}
+   */
+  backoff?: BackoffOptions;
+  /**
+   * The delays between attempts to take the nick back while it is still in use.
+   * @default {{ base: 500, max: 8000 }}
+   */
+  nickBackoff?: BackoffOptions;
+  /**
+   * Attempts to take the nick back before giving up.
+   * @default {8}
+   */
+  nickAttempts?: number;
+  /**
+   * Says whether a failure to connect is final: reconnecting stops after it.
+   * @default {() => false}
+   */
+  isFatal?: (error: unknown) => boolean;
+  /**
+   * Most events kept while nobody reads {@linkcode ReconnectingClient.events}; older ones are
+   * dropped.
+   * @default {100000}
+   */
+  maxBufferedEvents?: number;
+}
+
+/** What happens to the connection, in between the pushes of {@linkcode ReconnectingClient.events}. */
+export type ReconnectStatus =
+  /** The connection closed: `reason` is what `BYE` said, or `connection lost`. */
+  | { type: "disconnected"; reason: string }
+  /** Attempt `attempt` (0-based) starts after `delay` milliseconds. */
+  | { type: "retrying"; attempt: number; delay: number }
+  /** Attempt `attempt` failed; when `final`, no more attempts are made. */
+  | { type: "connectFailed"; attempt: number; error: unknown; final: boolean }
+  /** A room could not be joined again: it is no longer held. */
+  | { type: "rejoinFailed"; room: string; error: ServerError }
+  /** Connected again as `nick`, in lobby and the rooms `rejoined`. */
+  | { type: "reconnected"; nick: string; rejoined: string[] }
+  /** The nick is still in use (the old connection lingers on the server): retrying. */
+  | { type: "nickTaken"; nick: string }
+  /** The nick is ours again. */
+  | { type: "nickBack"; nick: string }
+  /** The server refused the nick for another reason than being in use. */
+  | { type: "nickRefused"; nick: string; error: ServerError }
+  /** The nick stayed in use through every attempt: the connection goes on as `current`. */
+  | { type: "nickGaveUp"; nick: string; current: string };
+
+/** An item of {@linkcode ReconnectingClient.events}: a push, or a change of the connection. */
+export type ReconnectEvent = Push | ReconnectStatus;
+
+const NOT_CONNECTED = "Cannot send: not connected (reconnecting)";
+
+/**
+ * Holds a nick and a set of rooms across connections. Use {@linkcode reconnecting}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { startServer } from "../server/mod.ts";
+ * import { connect } from "./client.ts";
+ * import { ReconnectingClient } from "./reconnect.ts";
+ * const quiet = { info() {}, warn() {}, error() {} };
+ * await using server = startServer({ port: 0, files: await Deno.makeTempDir() }, { log: quiet });
+ * await using chat = new ReconnectingClient(() => connect({ port: server.port }), {
+ *   nick: "alice",
+ *   rooms: ["Ops"],
+ * });
+ * const client = await chat.start();
+ * assert.equal(client.nick, "alice");
+ * assert.equal(chat.rooms.get("ops"), "Ops");
+ * ```
+ */
+export class ReconnectingClient implements AsyncDisposable {
+  readonly #open: () => Promise<Client>;
+  readonly #options: ReconnectOptions;
+  #client: Client | null = null;
+  #nick: string | undefined;
+  readonly #rooms = new Map<string, string>();
+  #started = false;
+  #stopped = false;
+  readonly #stop = new AbortController();
+  readonly #events: BoundedQueue<ReconnectEvent>;
+
+  /**
+   * Makes the client; nothing happens before {@linkcode ReconnectingClient.start}.
+   *
+   * @param open Opens one connection (`connect()`, and logging in where needed).
+   * @param options See {@linkcode ReconnectOptions}.
+   */
+  constructor(open: () => Promise<Client>, options: ReconnectOptions = {}) {
+    this.#open = open;
+    this.#options = options;
+    this.#nick = options.nick;
+    this.#events = new BoundedQueue(options.maxBufferedEvents ?? 100_000, "events()");
+  }
+
+  /** The live connection; null while reconnecting. */
+  get client(): Client | null {
+    return this.#client;
+  }
+
+  /** The nick held (taken back after a reconnect). */
+  get nick(): string | undefined {
+    return this.#nick;
+  }
+
+  /** The rooms held besides lobby, by lower-case name, spelled as the server spells them. */
+  get rooms(): ReadonlyMap<string, string> {
+    return this.#rooms;
+  }
+
+  /** Events dropped because nobody read them in time. */
+  get droppedEvents(): number {
+    return this.#events.dropped;
+  }
+
+  /**
+   * Connects the first time: takes the nick and joins the rooms. A failure here is not retried.
+   *
+   * @returns The connection.
+   * @throws {ServerError} When the nick is taken (409) or a room cannot be joined.
+   * @throws {Error} Whatever `open` threw.
+   */
+  async start(): Promise<Client> {
+    if (this.#started) throw new Error("Cannot start: already started");
+    this.#started = true;
+    const client = await this.#open();
+    try {
+      if (this.#nick !== undefined) await client.setNick(this.#nick);
+      for (const room of this.#options.rooms ?? []) {
+        const key = room.toLowerCase();
+        if (key !== LOBBY) this.#rooms.set(key, await client.join(room));
+      }
+    } catch (e) {
+      client.close();
+      throw e;
+    }
+    this.#nick = client.nick;
+    this.#client = client;
+    void this.#pump(client);
+    return client;
+  }
+
+  /**
+   * Joins a room and holds it: it is joined again after a reconnect.
+   *
+   * @param room The room.
+   * @returns The room's display name.
+   * @throws {ConnectionClosedError} While reconnecting.
+   */
+  async join(room: string): Promise<string> {
+    const name = await this.#live().join(room);
+    if (room.toLowerCase() !== LOBBY) this.#rooms.set(room.toLowerCase(), name);
+    return name;
+  }
+
+  /**
+   * Leaves a room and stops holding it (a 404, not in the room, counts as left).
+   *
+   * @param room The room.
+   * @returns The room's display name.
+   * @throws {ConnectionClosedError} While reconnecting.
+   */
+  async leave(room: string): Promise<string> {
+    let name = room;
+    try {
+      name = await this.#live().leave(room);
+    } catch (e) {
+      if (!(e instanceof ServerError && e.code === 404)) throw e;
+    }
+    this.#rooms.delete(room.toLowerCase());
+    return name;
+  }
+
+  /**
+   * Takes a nick and holds it.
+   *
+   * @param nick The nick.
+   * @returns The nick as the server spells it.
+   * @throws {ServerError} 409 when taken, 400 when invalid.
+   * @throws {ConnectionClosedError} While reconnecting.
+   */
+  async setNick(nick: string): Promise<string> {
+    const got = await this.#live().setNick(nick);
+    this.#nick = got;
+    return got;
+  }
+
+  /**
+   * Pushes and connection changes, in order, until {@linkcode ReconnectingClient.quit} (or a
+   * final failure to connect). Only one consumer at a time: a second concurrent call throws.
+   *
+   * @returns An async iterable of events.
+   */
+  events(): AsyncIterableIterator<ReconnectEvent> {
+    return this.#events.read();
+  }
+
+  /** Stops reconnecting, says goodbye and waits for the server to close. */
+  async quit(): Promise<void> {
+    this.#halt();
+    if (this.#client !== null) await this.#client.quit();
+  }
+
+  /** Stops reconnecting and closes the connection at once. */
+  close(): void {
+    this.#halt();
+    this.#client?.close();
+  }
+
+  /** Quits politely (`await using`). */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.quit();
+    this.close();
+  }
+
+  #halt(): void {
+    this.#stopped = true;
+    this.#stop.abort();
+    if (this.#client === null) this.#end();
+  }
+
+  #live(): Client {
+    const client = this.#client;
+    if (client === null || client.closed) throw new ConnectionClosedError(NOT_CONNECTED);
+    return client;
+  }
+
+  /** Forwards pushes until the connection closes, then reconnects unless stopped. */
+  async #pump(client: Client): Promise<void> {
+    let bye = "";
+    for await (const m of client.messages()) {
+      if (m.type === "bye") bye = m.reason;
+      this.#emit(m);
+    }
+    if (this.#client === client) this.#client = null;
+    if (this.#stopped) return this.#end();
+    this.#emit({ type: "disconnected", reason: bye !== "" ? bye : "connection lost" });
+    if (!(await this.#reconnect())) this.#end();
+  }
+
+  /** Reconnects with backoff; false when it stopped instead. */
+  async #reconnect(): Promise<boolean> {
+    const delays = this.#options.backoff ?? { base: 250, max: 10_000 };
+    for (let attempt = 0; !this.#stopped; attempt++) {
+      const delay = backoff(attempt, delays);
+      this.#emit({ type: "retrying", attempt, delay });
+      await this.#sleep(delay);
+      if (this.#stopped) return false;
+      let client: Client;
+      try {
+        client = await this.#open();
+      } catch (error) {
+        const final = this.#options.isFatal?.(error) ?? false;
+        this.#emit({ type: "connectFailed", attempt, error, final });
+        if (final) return false;
+        continue;
+      }
+      if (this.#stopped) {
+        client.close();
+        return false;
+      }
+      const rejoined: string[] = [];
+      let nickTaken = false;
+      try {
+        if (this.#nick !== undefined && client.nick.toLowerCase() !== this.#nick.toLowerCase()) {
+          try {
+            await client.setNick(this.#nick);
+          } catch (e) {
+            if (!(e instanceof ServerError)) throw e;
+            nickTaken = true;
+          }
+        }
+        for (const [key, name] of this.#rooms) {
+          try {
+            this.#rooms.set(key, await client.join(name));
+            rejoined.push(name);
+          } catch (e) {
+            if (!(e instanceof ServerError)) throw e;
+            this.#emit({ type: "rejoinFailed", room: name, error: e });
+            this.#rooms.delete(key);
+          }
+        }
+      } catch {
+        client.close();
+        continue;
+      }
+      if (this.#stopped) {
+        client.close();
+        return false;
+      }
+      this.#client = client;
+      this.#emit({ type: "reconnected", nick: client.nick, rejoined });
+      void this.#pump(client);
+      if (nickTaken) void this.#takeNickBack(client);
+      return true;
+    }
+    return false;
+  }
+
+  /** After a reconnect: the old connection may linger on the server a while, so retry 409. */
+  async #takeNickBack(client: Client): Promise<void> {
+    const want = this.#nick;
+    if (want === undefined || client.nick.toLowerCase() === want.toLowerCase()) return;
+    const attempts = this.#options.nickAttempts ?? 8;
+    const delays = this.#options.nickBackoff ?? { base: 500, max: 8000 };
+    const current = () => !client.closed && this.#client === client && !this.#stopped;
+    for (let attempt = 0; attempt < attempts && current(); attempt++) {
+      try {
+        await client.setNick(want);
+        this.#emit({ type: "nickBack", nick: client.nick });
+        return;
+      } catch (e) {
+        if (!(e instanceof ServerError) || e.code !== 409) {
+          if (e instanceof ServerError) this.#emit({ type: "nickRefused", nick: want, error: e });
+          return;
+        }
+        if (attempt === 0) this.#emit({ type: "nickTaken", nick: want });
+        await this.#sleep(backoff(attempt, delays));
+      }
+    }
+    if (current()) this.#emit({ type: "nickGaveUp", nick: want, current: client.nick });
+  }
+
+  #sleep(ms: number): Promise<void> {
+    const signal = this.#stop.signal;
+    if (signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      signal.addEventListener("abort", wake);
+    });
+  }
+
+  #emit(event: ReconnectEvent): void {
+    this.#events.push(event);
+  }
+
+  #end(): void {
+    this.#events.end();
+  }
+}
+
+/**
+ * Connects with {@linkcode ReconnectingClient.start}: takes the nick, joins the rooms, and from
+ * then on reconnects whenever the connection closes, until `quit()`.
+ *
+ * @param open Opens one connection (`connect()`, and logging in where needed).
+ * @param options See {@linkcode ReconnectOptions}.
+ * @returns The started client.
+ * @throws {ServerError} When the nick is taken (409) or a room cannot be joined.
+ * @throws {Error} Whatever `open` threw: the first connection is not retried.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { startServer } from "../server/mod.ts";
+ * import { connect } from "./client.ts";
+ * import { reconnecting } from "./reconnect.ts";
+ * const quiet = { info() {}, warn() {}, error() {} };
+ * const files = await Deno.makeTempDir();
+ * const server = startServer({ port: 0, files }, { log: quiet });
+ * const port = server.port;
+ * const chat = await reconnecting(() => connect({ port }), { nick: "alice", rooms: ["ops"] });
+ * await server.shutdown(100); // the server goes away, and comes back
+ * const again = startServer({ port, files }, { log: quiet });
+ * const seen: string[] = [];
+ * for await (const ev of chat.events()) {
+ *   seen.push(ev.type);
+ *   if (ev.type === "reconnected") {
+ *     assert.equal(ev.nick, "alice");
+ *     assert.deepEqual(ev.rejoined, ["ops"]);
+ *     break;
+ *   }
+ * }
+ * assert.deepEqual(seen.slice(0, 3), ["bye", "disconnected", "retrying"]);
+ * await chat.quit();
+ * await again.shutdown(100);
+ * ```
+ */
+export async function reconnecting(
+  open: () => Promise<Client>,
+  options: ReconnectOptions = {},
+): Promise<ReconnectingClient> {
+  const client = new ReconnectingClient(open, options);
+  await client.start();
+  return client;
+}
