@@ -6,7 +6,7 @@
 
 import { VERSION } from "../lib/version.ts";
 import { optionsHelp, parseServerArgs } from "./config.ts";
-import { runHashPassword } from "./auth/hash_password.ts";
+import { runHashPassword } from "./auth/mod.ts";
 import { createLogger } from "./observe/log.ts";
 import { type Server, startServer } from "./server.ts";
 

@@ -6,8 +6,7 @@
  */
 
 import { VERB_TABLE } from "../lib/protocol/verbs.ts";
-import { AbuseGuard } from "./auth/abuse_guard.ts";
-import { Authenticator, createAuthHandler } from "./auth/auth.ts";
+import { AbuseGuard, Authenticator, createAuthHandler } from "./auth/mod.ts";
 import { createChatHandlers } from "./chat/commands.ts";
 import { ChatHub } from "./chat/hub.ts";
 import { DEFAULT_CONFIG, type ServerConfig, validateConfig } from "./config.ts";

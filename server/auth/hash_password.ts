@@ -6,14 +6,8 @@
  */
 
 import { parseArgs } from "node:util";
-import {
-  DEFAULT_SCRYPT,
-  hashPassword,
-  type Permission,
-  PERMISSIONS,
-  secretProblem,
-  userNameProblem,
-} from "./auth.ts";
+import { DEFAULT_SCRYPT, hashPassword, secretProblem } from "./passwords.ts";
+import { type Permission, PERMISSIONS, userNameProblem } from "./users.ts";
 
 const USAGE = `switchboard-server hash-password: hash a password for the users file (--users)
 
