@@ -94,7 +94,10 @@ Deno.test("an unreachable engine: chat commands get ERR 503, the session goes on
   assert.equal(await alice.next(), "OK carol");
   // bob's removal, refused while the engine was down, was retried: his nick is free again.
   await alice.line("WHO");
-  assert.match(await alice.next(), /^WHO \[\{"nick":"carol","rooms":\["lobby","ops"\],"since":\d+\}\]$/);
+  assert.match(
+    await alice.next(),
+    /^WHO \[\{"nick":"carol","rooms":\["lobby","ops"\],"since":\d+\}\]$/,
+  );
   await alice.line("NICK bob");
   assert.equal(await alice.next(), "OK bob");
   assert.ok(server.metrics().engineErrors >= 1, "the failed detach is counted");
