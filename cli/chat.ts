@@ -11,13 +11,14 @@
 
 import process from "node:process";
 import * as readline from "node:readline";
-import { backoff } from "../lib/backoff.ts";
 import { ServerError } from "../lib/protocol/errors.ts";
 import { isValidNick, isValidRoom, LOBBY } from "../lib/protocol/limits.ts";
-import type { Client } from "../client/client.ts";
+import { type Client, type ReconnectEvent, ReconnectingClient } from "../client/mod.ts";
 import { CliError, type ParsedCli, UsageError } from "./args.ts";
 import { describeConnectError, openClient, serverText } from "./connect.ts";
 import { ago, bestTimeSample, describeOffset, formatPush } from "./commands.ts";
+import { Screen } from "./screen.ts";
+import { parseChatLine, SLASH_HELP, splitMessage } from "./slash.ts";
 import {
   clock,
   colorEnabled,
@@ -26,96 +27,42 @@ import {
   printable,
   promptSecret,
   type Styles,
-  visibleWidth,
 } from "./term.ts";
 
-/** The slash commands, as `/help` prints them. */
-export const SLASH_HELP = `Commands:
-  /join ROOM        join a room and talk in it (also switches to a room already joined)
-  /leave [ROOM]     leave a room (default: the current one)
-  /msg NICK TEXT    direct message
-  /who [ROOM]       who is online, or in a room
-  /rooms            rooms and member counts
-  /nick NAME        change nick
-  /time             the server's time and this clock's offset
-  /help             this list
-  /quit             leave (Ctrl-D too)
-Anything else goes to the current room (start with // to send a line that begins with /).`;
-
-/** Where text goes: above the input line on a terminal, plain lines otherwise. */
-class Screen {
-  readonly #tty: boolean;
-  #rl: readline.Interface | null = null;
-  readonly #enc = new TextEncoder();
-
-  constructor(tty: boolean) {
-    this.#tty = tty;
-  }
-
-  attach(rl: readline.Interface): void {
-    this.#rl = rl;
-  }
-
-  /** Prints a line above what is being typed, then redraws the prompt and the typed text. */
-  print(line: string): void {
-    const rl = this.#rl;
-    if (!this.#tty || rl === null) {
-      const bytes = this.#enc.encode(line + "\n");
-      for (let off = 0; off < bytes.length;) off += Deno.stdout.writeSync(bytes.subarray(off));
-      return;
-    }
-    const out = process.stdout;
-    const rows = rl.getCursorPos().rows;
-    if (rows > 0) readline.moveCursor(out, 0, -rows);
-    readline.cursorTo(out, 0);
-    readline.clearScreenDown(out);
-    out.write(line + "\n");
-    // readline redraws by first moving up to where it drew the prompt last time; the cursor is
-    // already on the prompt's first row, so tell it so (Node's and Deno's readline keep that
-    // row count in `prevRows`).
-    (rl as unknown as { prevRows?: number }).prevRows = 0;
-    rl.prompt(true);
-  }
-
-  /** Erases the line readline echoed when Enter was pressed (it is printed again, formatted). */
-  eraseEcho(prompt: string, line: string): void {
-    if (!this.#tty) return;
-    const cols = process.stdout.columns || 80;
-    const width = visibleWidth(prompt + line);
-    const rows = Math.max(1, Math.ceil(width / cols));
-    readline.moveCursor(process.stdout, 0, -rows);
-    readline.cursorTo(process.stdout, 0);
-    readline.clearScreenDown(process.stdout);
-  }
-}
-
-/** One chat session: the connection, the rooms, the nick, and the input loop. */
+/** One chat session: the connection (which reconnects), the current room, and the input loop. */
 class ChatSession {
   readonly #p: ParsedCli;
   readonly #s: Styles;
   readonly #screen: Screen;
   readonly #tty: boolean;
-  #client: Client | null = null;
+  readonly #room: string;
+  /** The connection, the nick and the rooms joined besides lobby, across reconnects. */
+  readonly #chat: ReconnectingClient;
   #rl: readline.Interface | null = null;
-  /** Rooms joined besides lobby, as the server spells them. */
-  readonly #rooms = new Map<string, string>();
   #current: string = LOBBY;
-  #nick: string | undefined;
-  #quitting = false;
   #password: string | undefined;
-  #wake: (() => void) | null = null;
   readonly #lines: string[] = [];
   #lineWaiter: (() => void) | null = null;
   #inputEnded = false;
   #finished!: () => void;
   readonly finished = new Promise<void>((resolve) => this.#finished = resolve);
 
-  constructor(p: ParsedCli, tty: boolean) {
+  constructor(p: ParsedCli, tty: boolean, room: string) {
     this.#p = p;
     this.#tty = tty;
+    this.#room = room;
     this.#s = makeStyles(tty && colorEnabled(Deno.stdout));
     this.#screen = new Screen(tty);
-    this.#nick = p.nick;
+    this.#chat = new ReconnectingClient(() => this.#connect(), {
+      nick: p.nick,
+      rooms: [room],
+      // A usage error (missing credentials) will not get better by retrying.
+      isFatal: (e) => e instanceof UsageError,
+    });
+  }
+
+  get #client(): Client | null {
+    return this.#chat.client;
   }
 
   get #label(): string {
@@ -151,153 +98,73 @@ class ChatSession {
   }
 
   /** Connects the first time: failures end the command. */
-  async start(room: string): Promise<void> {
-    const client = await this.#connect();
-    try {
-      if (this.#nick !== undefined) await client.setNick(this.#nick);
-      if (room.toLowerCase() !== LOBBY) {
-        this.#rooms.set(room.toLowerCase(), await client.join(room));
-      }
-    } catch (e) {
-      client.close();
-      throw e;
-    }
-    this.#nick = client.nick;
-    this.#current = this.#rooms.get(room.toLowerCase()) ?? LOBBY;
-    this.#client = client;
+  async start(): Promise<void> {
+    const client = await this.#chat.start();
+    this.#current = this.#chat.rooms.get(this.#room.toLowerCase()) ?? LOBBY;
     this.#info(
       `Connected to ${this.#label} as ${this.#s.nick(client.nick)}; talking in ${
         this.#s.cyan(this.#current)
       }. ` +
         `Type /help for commands${this.#tty ? ", Ctrl-D to quit" : ""}`,
     );
-    void this.#pump(client);
+    void this.#pump();
   }
 
-  /** Prints pushes until the connection closes, then reconnects unless quitting. */
-  async #pump(client: Client): Promise<void> {
-    let bye = "";
-    for await (const m of client.messages()) {
-      if (m.type === "bye") {
-        bye = m.reason;
-        this.#info(`The server says goodbye: ${printable(m.reason)}`);
-        continue;
-      }
-      this.#screen.print(formatPush(m, new Date(), this.#s));
-    }
-    if (this.#client === client) this.#client = null;
-    if (this.#quitting) return;
-    this.#refreshPrompt();
-    const why = bye !== "" ? bye : "connection lost";
-    this.#info(this.#s.yellow(`Disconnected from ${this.#label} (${why}). Reconnecting...`));
-    await this.#reconnect();
+  /** Prints pushes, and what happens to the connection, until the chat quits. */
+  async #pump(): Promise<void> {
+    for await (const ev of this.#chat.events()) this.#show(ev);
   }
 
-  #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.#wake = null;
-        resolve();
-      }, ms);
-      this.#wake = () => {
-        clearTimeout(timer);
-        this.#wake = null;
-        resolve();
-      };
-    });
-  }
-
-  async #reconnect(): Promise<void> {
-    for (let attempt = 0; !this.#quitting; attempt++) {
-      const delay = backoff(attempt, { base: 250, max: 10_000 });
-      if (attempt > 0) {
-        this.#info(
-          this.#s.yellow(`Reconnecting in ${(delay / 1000).toFixed(1)} s (attempt ${attempt + 1})`),
+  #show(ev: ReconnectEvent): void {
+    const s = this.#s;
+    switch (ev.type) {
+      case "bye":
+        return this.#info(`The server says goodbye: ${printable(ev.reason)}`);
+      case "msg":
+      case "dm":
+      case "joined":
+      case "left":
+        return this.#screen.print(formatPush(ev, new Date(), s));
+      case "disconnected":
+        this.#refreshPrompt();
+        return this.#info(
+          s.yellow(`Disconnected from ${this.#label} (${ev.reason}). Reconnecting...`),
         );
-      }
-      await this.#sleep(delay);
-      if (this.#quitting) return;
-      let client: Client;
-      try {
-        client = await this.#connect();
-      } catch (e) {
+      case "retrying":
+        if (ev.attempt === 0) return;
+        return this.#info(
+          s.yellow(
+            `Reconnecting in ${(ev.delay / 1000).toFixed(1)} s (attempt ${ev.attempt + 1})`,
+          ),
+        );
+      case "connectFailed": {
+        const e = ev.error;
         const err = e instanceof UsageError || e instanceof CliError
           ? e
           : describeConnectError(e, this.#p.target);
-        this.#info(
-          this.#s.yellow(err.message.replace(/ \(--host\/--port or SWITCHBOARD_URL\)$/, "")),
+        return this.#info(
+          s.yellow(err.message.replace(/ \(--host\/--port or SWITCHBOARD_URL\)$/, "")),
         );
-        if (e instanceof UsageError) return;
-        continue;
       }
-      if (this.#quitting) {
-        client.close();
-        return;
-      }
-      const rejoined: string[] = [];
-      let nickTaken = false;
-      try {
-        if (this.#nick !== undefined && client.nick.toLowerCase() !== this.#nick.toLowerCase()) {
-          try {
-            await client.setNick(this.#nick);
-          } catch (e) {
-            if (!(e instanceof ServerError)) throw e;
-            nickTaken = true;
-          }
-        }
-        for (const [key, name] of this.#rooms) {
-          try {
-            this.#rooms.set(key, await client.join(name));
-            rejoined.push(name);
-          } catch (e) {
-            if (!(e instanceof ServerError)) throw e;
-            this.#error(`Cannot rejoin ${name}: ${serverText(e)}`);
-            this.#rooms.delete(key);
-          }
-        }
-      } catch {
-        client.close();
-        continue;
-      }
-      if (!this.#rooms.has(this.#current.toLowerCase())) this.#current = LOBBY;
-      this.#client = client;
-      this.#info(
-        this.#s.green(`Reconnected to ${this.#label} as ${client.nick}`) +
-          (rejoined.length > 0 ? `; rejoined ${rejoined.join(", ")}` : ""),
-      );
-      this.#refreshPrompt();
-      void this.#pump(client);
-      if (nickTaken) void this.#takeNickBack(client);
-      return;
-    }
-  }
-
-  /** After a reconnect: the old connection may linger on the server a while, so retry 409. */
-  async #takeNickBack(client: Client): Promise<void> {
-    const want = this.#nick;
-    if (want === undefined || client.nick.toLowerCase() === want.toLowerCase()) return;
-    for (let attempt = 0; attempt < 8 && !client.closed && this.#client === client; attempt++) {
-      try {
-        await client.setNick(want);
-        this.#info(`You are ${this.#s.nick(client.nick)} again`);
-        return;
-      } catch (e) {
-        if (!(e instanceof ServerError) || e.code !== 409) {
-          if (e instanceof ServerError) {
-            this.#error(`Cannot take nick ${want} back: ${serverText(e)}`);
-          }
-          return;
-        }
-        if (attempt === 0) {
-          this.#info(`Nick ${want} is still taken (the old connection lingers); retrying`);
-        }
-        await this.#sleep(backoff(attempt, { base: 500, max: 8000 }));
-      }
-    }
-    if (!client.closed && this.#client === client) {
-      this.#error(
-        `Cannot take nick ${want} back: still in use; you are ${client.nick} (use /nick to try again)`,
-      );
+      case "rejoinFailed":
+        return this.#error(`Cannot rejoin ${ev.room}: ${serverText(ev.error)}`);
+      case "reconnected":
+        if (!this.#chat.rooms.has(this.#current.toLowerCase())) this.#current = LOBBY;
+        this.#info(
+          s.green(`Reconnected to ${this.#label} as ${ev.nick}`) +
+            (ev.rejoined.length > 0 ? `; rejoined ${ev.rejoined.join(", ")}` : ""),
+        );
+        return this.#refreshPrompt();
+      case "nickTaken":
+        return this.#info(`Nick ${ev.nick} is still taken (the old connection lingers); retrying`);
+      case "nickBack":
+        return this.#info(`You are ${s.nick(ev.nick)} again`);
+      case "nickRefused":
+        return this.#error(`Cannot take nick ${ev.nick} back: ${serverText(ev.error)}`);
+      case "nickGaveUp":
+        return this.#error(
+          `Cannot take nick ${ev.nick} back: still in use; you are ${ev.current} (use /nick to try again)`,
+        );
     }
   }
 
@@ -359,14 +226,10 @@ class ChatSession {
   }
 
   async #quit(): Promise<void> {
-    this.#quitting = true;
-    this.#wake?.();
-    const client = this.#client;
-    this.#client = null;
-    if (client !== null) {
-      await Promise.race([client.quit(), new Promise((r) => setTimeout(r, 2000))]);
-      client.close();
+    if (this.#client !== null) {
+      await Promise.race([this.#chat.quit(), new Promise((r) => setTimeout(r, 2000))]);
     }
+    this.#chat.close();
     this.#finished();
   }
 
@@ -385,38 +248,33 @@ class ChatSession {
 
   /** Handles one input line; false to stop. */
   async #handle(raw: string): Promise<boolean> {
-    const line = raw.replace(/\r$/, "");
-    if (line.trim() === "") return true;
-    if (!line.startsWith("/") || line.startsWith("//")) {
-      await this.#say(line.startsWith("//") ? line.slice(1) : line);
+    const input = parseChatLine(raw);
+    if (input.kind === "blank") return true;
+    if (input.kind === "say") {
+      await this.#say(input.text);
       return true;
     }
-    const m = /^\/(\S+)\s*(.*)$/.exec(line)!;
-    const cmd = m[1]!.toLowerCase();
-    const rest = m[2]!.trim();
-    const args = rest === "" ? [] : rest.split(/\s+/);
-    switch (cmd) {
+    if (input.kind === "unknown") {
+      this.#error(
+        `Unknown command /${input.command}: type /help for the list (// sends a line starting with /)`,
+      );
+      return true;
+    }
+    const arg = input.args[0];
+    switch (input.name) {
       case "quit":
-      case "exit":
-      case "q":
         return false;
       case "help":
-      case "h":
-      case "?":
         for (const l of SLASH_HELP.split("\n")) this.#screen.print(l);
         return true;
       case "join":
-      case "j":
-        await this.#join(args[0]);
+        await this.#join(arg);
         return true;
       case "leave":
-      case "part":
-        await this.#leave(args[0]);
+        await this.#leave(arg);
         return true;
-      case "msg":
-      case "tell": {
-        const nick = args[0];
-        const text = rest.slice(nick?.length ?? 0).replace(/^\s+/, "");
+      case "msg": {
+        const { nick, text } = splitMessage(input.rest);
         if (nick === undefined || text === "") {
           this.#error("Cannot send a direct message: usage /msg NICK TEXT");
           return true;
@@ -425,21 +283,16 @@ class ChatSession {
         return true;
       }
       case "who":
-        await this.#who(args[0]);
+        await this.#who(arg);
         return true;
       case "rooms":
         await this.#listRooms();
         return true;
       case "nick":
-        await this.#setNick(args[0]);
+        await this.#setNick(arg);
         return true;
       case "time":
         await this.#time();
-        return true;
-      default:
-        this.#error(
-          `Unknown command /${cmd}: type /help for the list (// sends a line starting with /)`,
-        );
         return true;
     }
   }
@@ -484,18 +337,16 @@ class ChatSession {
       return this.#error(`Cannot join "${room}": a room name is 1-64 of A-Z a-z 0-9 _ - .`);
     }
     const key = room.toLowerCase();
-    const known = key === LOBBY ? LOBBY : this.#rooms.get(key);
+    const known = key === LOBBY ? LOBBY : this.#chat.rooms.get(key);
     if (known !== undefined) {
       this.#current = known;
       this.#info(`Talking in ${this.#s.cyan(known)}`);
       this.#refreshPrompt();
       return;
     }
-    const client = this.#needClient(`join ${room}`);
-    if (client === null) return;
+    if (this.#needClient(`join ${room}`) === null) return;
     try {
-      const name = await client.join(room);
-      this.#rooms.set(key, name);
+      const name = await this.#chat.join(room);
       this.#current = name;
       this.#info(`Joined ${this.#s.cyan(name)}; talking in it now`);
       this.#refreshPrompt();
@@ -510,18 +361,17 @@ class ChatSession {
     if (key === LOBBY) {
       return this.#error("Cannot leave lobby: everybody is in it while connected (/quit to leave)");
     }
-    const name = this.#rooms.get(key);
+    const name = this.#chat.rooms.get(key);
     if (name === undefined) return this.#error(`Cannot leave ${target}: not joined`);
-    const client = this.#needClient(`leave ${target}`);
-    if (client === null) return;
+    if (this.#needClient(`leave ${target}`) === null) return;
     try {
-      await client.leave(name);
+      // Not in the room (404) counts as left.
+      await this.#chat.leave(name);
     } catch (e) {
-      if (!(e instanceof ServerError && e.code === 404)) return this.#fail(`leave ${name}`, e);
+      return this.#fail(`leave ${name}`, e);
     }
-    this.#rooms.delete(key);
     if (this.#current.toLowerCase() === key) {
-      this.#current = [...this.#rooms.values()].at(-1) ?? LOBBY;
+      this.#current = [...this.#chat.rooms.values()].at(-1) ?? LOBBY;
     }
     this.#info(`Left ${this.#s.cyan(name)}; talking in ${this.#s.cyan(this.#current)}`);
     this.#refreshPrompt();
@@ -563,11 +413,9 @@ class ChatSession {
     if (!isValidNick(nick)) {
       return this.#error(`Cannot take nick "${nick}": a nick is 1-32 of A-Z a-z 0-9 _ -`);
     }
-    const client = this.#needClient(`take nick ${nick}`);
-    if (client === null) return;
+    if (this.#needClient(`take nick ${nick}`) === null) return;
     try {
-      const got = await client.setNick(nick);
-      this.#nick = got;
+      const got = await this.#chat.setNick(nick);
       this.#info(`You are ${this.#s.nick(got)} now`);
     } catch (e) {
       if (e instanceof ServerError && e.code === 409) {
@@ -608,9 +456,9 @@ export async function runChat(p: ParsedCli): Promise<number> {
     throw new UsageError(`Cannot take nick "${p.nick}": a nick is 1-32 of A-Z a-z 0-9 _ -`);
   }
   const tty = isTerminal(Deno.stdin) && isTerminal(Deno.stdout);
-  const session = new ChatSession(p, tty);
+  const session = new ChatSession(p, tty, room);
   try {
-    await session.start(room);
+    await session.start();
   } catch (e) {
     if (e instanceof ServerError && e.code === 409) {
       throw new CliError(

@@ -7,7 +7,7 @@
 
 import { ServerError } from "../lib/protocol/errors.ts";
 import { isValidNick, isValidRoom, LOBBY } from "../lib/protocol/limits.ts";
-import type { Client, Push, TimeSample } from "../client/client.ts";
+import type { Client, Push, TimeSample } from "../client/mod.ts";
 import { CliError, intOption, type ParsedCli, UsageError } from "./args.ts";
 import { describeError, openClient } from "./connect.ts";
 import { clock, colorEnabled, formatBytes, formatMs, makeStyles, printable } from "./term.ts";

@@ -6,7 +6,7 @@
  */
 
 import { ServerError } from "../lib/protocol/errors.ts";
-import { type Client, connect, ConnectionClosedError, TlsError } from "../client/client.ts";
+import { type Client, connect, ConnectionClosedError, TlsError } from "../client/mod.ts";
 import { CliError, type Credentials, type Target, UsageError } from "./args.ts";
 import { PromptCancelled, promptSecret } from "./term.ts";
 

@@ -8,13 +8,13 @@
 
 import { basename, join } from "node:path";
 import { ServerError } from "../lib/protocol/errors.ts";
-import type { Client, FileEntry } from "../client/client.ts";
+import type { ListEntry } from "../lib/protocol/rows.ts";
 import { CliError, type ParsedCli, UsageError } from "./args.ts";
 import { describeError, serverFailure } from "./connect.ts";
 import { openFromCli, table } from "./commands.ts";
 import { ProgressBar } from "./progress.ts";
 import { formatBytes, printable } from "./term.ts";
-import { downloadFile, TransferError, uploadFile } from "../client/transfer.ts";
+import { type Client, downloadFile, TransferError, uploadFile } from "../client/mod.ts";
 
 function printJson(value: unknown): void {
   console.log(JSON.stringify(value));
@@ -85,7 +85,7 @@ export async function runLs(p: ParsedCli): Promise<number> {
   if (p.positionals.length > 1) throw new UsageError("Cannot run ls: it takes at most one folder");
   const dir = p.positionals[0]?.replace(/^\.\/?$/, "").replace(/\/+$/, "");
   await using client = await openFromCli(p);
-  let entries: FileEntry[];
+  let entries: ListEntry[];
   try {
     entries = await client.list(dir === "" ? undefined : dir);
   } catch (e) {

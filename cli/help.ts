@@ -6,6 +6,7 @@
  */
 
 import { VERSION } from "../lib/version.ts";
+import { SLASH_LINES } from "./slash.ts";
 
 const WHERE = `Where the server is (every command):
   --host HOST        server host name or address (default 127.0.0.1)
@@ -77,15 +78,7 @@ Options:
   -r, --room ROOM    room to join and talk in at start (default lobby)
 
 Slash commands:
-  /join ROOM         join a room and make it the current one
-  /leave [ROOM]      leave a room (default: the current one)
-  /msg NICK TEXT     direct message
-  /who [ROOM]        who is online, or in a room
-  /rooms             rooms and member counts
-  /nick NAME         change nick
-  /time              the server's time and this clock's offset
-  /help              these commands
-  /quit              leave (Ctrl-D too)
+${SLASH_LINES}
 
 ${WHERE}
 
