@@ -8,6 +8,16 @@
 import { ErrorCode, ProtocolError } from "./errors.ts";
 import type { DecodeEvent, Frame, PayloadKind, StreamStart } from "./frame.ts";
 import { CLIENT_PAYLOADS } from "./verbs.ts";
+import {
+  asciiArgs,
+  asciiText,
+  decodeText,
+  digitsValue,
+  findInline,
+  isDigits,
+  knownVerb,
+  splitArgs,
+} from "./_bytes.ts";
 import { DEFAULT_LIMITS } from "./limits.ts";
 
 /** Options of {@linkcode Decoder}. */
@@ -38,7 +48,6 @@ export interface DecoderOptions {
 const LF = 10;
 const CR = 13;
 const SPACE = 32;
-const COLON = 58;
 const MAX_DIGITS = 15;
 
 const State = {
@@ -410,143 +419,6 @@ export class Decoder {
     this.#state = State.Payload;
     return null;
   }
-}
-
-function findInline(line: Uint8Array, from: number, end: number): number {
-  for (let i = from; i + 1 < end; i++) {
-    if (line[i] === SPACE && line[i + 1] === COLON) return i;
-  }
-  return -1;
-}
-
-/** Longest word decoded without `TextDecoder` (a loop is faster for short ones). */
-const ASCII_FAST = 32;
-
-// The last word decoded: room names repeat from one message to the next.
-const lastWord = new Uint8Array(ASCII_FAST);
-let lastLength = -1;
-let lastText = "";
-
-/** `line[start, end)` as a string when it is short and all ASCII, else `null` (use TextDecoder). */
-function asciiText(line: Uint8Array, start: number, end: number): string | null {
-  const n = end - start;
-  if (n > ASCII_FAST) return null;
-  if (n === lastLength) {
-    let k = 0;
-    while (k < n && line[start + k] === lastWord[k]) k++;
-    if (k === n) return lastText;
-  }
-  let text = "";
-  for (let i = start; i < end; i++) {
-    const c = line[i]!;
-    if (c > 0x7f) return null;
-    text += String.fromCharCode(c);
-  }
-  for (let k = 0; k < n; k++) lastWord[k] = line[start + k]!;
-  lastLength = n;
-  lastText = text;
-  return text;
-}
-
-/** The space-separated words of `line[start, end)` when each is short ASCII, else `null`. */
-function asciiArgs(line: Uint8Array, start: number, end: number): string[] | null {
-  const out: string[] = [];
-  let i = start;
-  while (i < end) {
-    if (line[i] === SPACE) {
-      i++;
-      continue;
-    }
-    let j = i + 1;
-    while (j < end && line[j] !== SPACE) j++;
-    const word = asciiText(line, i, j);
-    if (word === null) return null;
-    out.push(word);
-    i = j;
-  }
-  return out;
-}
-
-/** The value of the decimal digits `line[start, end)` (at most 15 of them). */
-function digitsValue(line: Uint8Array, start: number, end: number): number {
-  let n = 0;
-  for (let i = start; i < end; i++) n = n * 10 + (line[i]! - 48);
-  return n;
-}
-
-/** The verbs of protocol v1 (both directions), by {@linkcode verbKey}. */
-const VERBS = new Map<number, string>();
-for (
-  const verb of [
-    "NICK",
-    "JOIN",
-    "LEAVE",
-    "SAY",
-    "TELL",
-    "WHO",
-    "ROOMS",
-    "TIME",
-    "LIST",
-    "GET",
-    "PUT",
-    "DEL",
-    "AUTH",
-    "PING",
-    "PONG",
-    "QUIT",
-    "HELP",
-    "HELLO",
-    "OK",
-    "ERR",
-    "MSG",
-    "DM",
-    "JOINED",
-    "LEFT",
-    "BYE",
-    "FILE",
-  ]
-) VERBS.set(verbKey(new TextEncoder().encode(verb), 0, verb.length), verb);
-
-/** A number naming a word of 1-6 ASCII letters, case-insensitively; -1 for anything else. */
-function verbKey(line: Uint8Array, start: number, end: number): number {
-  if (end - start > 6) return -1;
-  let key = 0;
-  for (let i = start; i < end; i++) {
-    let c = line[i]!;
-    if (c >= 97 && c <= 122) c -= 32;
-    else if (c < 65 || c > 90) return -1;
-    key = key * 32 + (c - 64);
-  }
-  return key;
-}
-
-/** A known verb, upper-cased, without building a string; `null` when it is not one. */
-function knownVerb(line: Uint8Array, start: number, end: number): string | null {
-  const key = verbKey(line, start, end);
-  return key < 0 ? null : VERBS.get(key) ?? null;
-}
-
-function isDigits(text: string): boolean {
-  if (text.length === 0) return false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 48 || c > 57) return false;
-  }
-  return true;
-}
-
-function decodeText(bytes: Uint8Array): { text: string; bad: boolean } {
-  try {
-    return { text: strictText.decode(bytes), bad: false };
-  } catch {
-    return { text: looseText.decode(bytes), bad: true };
-  }
-}
-
-function splitArgs(text: string): string[] {
-  const out: string[] = [];
-  for (const part of text.split(" ")) if (part !== "") out.push(part);
-  return out;
 }
 
 /**

@@ -6,6 +6,8 @@
  * @module
  */
 
+import type { ReplyStream } from "../core/handler.ts";
+
 /** The part of a connection the outbox needs. */
 export interface Writer {
   /** Writes some bytes; resolves with how many were written. */
@@ -31,6 +33,8 @@ export interface OutboxOptions {
    * the stream is at a frame boundary: after the write in flight completes, never inside a file.
    */
   lastWord?: (reason: string) => Uint8Array | null;
+  /** Told how many bytes each write handed to the socket (byte counters). */
+  onWritten?: (bytes: number) => void;
 }
 
 type Item = Uint8Array | (() => void);
@@ -55,6 +59,7 @@ interface Waiter {
  */
 export class Outbox {
   readonly #writer: Writer;
+  readonly #onWritten: ((bytes: number) => void) | undefined;
   readonly #maxPending: number;
   readonly #maxWrite: number;
   readonly #onCut: (reason: string, lastWordSent: Promise<void> | null) => void;
@@ -86,6 +91,7 @@ export class Outbox {
    */
   constructor(writer: Writer, options: OutboxOptions = {}) {
     this.#writer = writer;
+    this.#onWritten = options.onWritten;
     this.#maxPending = options.maxPending ?? 8 * 1024 * 1024;
     this.#maxWrite = options.maxWrite ?? 1024 * 1024;
     this.#onCut = options.onCut ?? (() => {});
@@ -181,6 +187,20 @@ export class Outbox {
     this.#schedule();
   }
 
+  /** This outbox as the stream of a large reply (see `ReplyStream` in server/core/handler.ts). */
+  replyStream(): ReplyStream {
+    const outbox = this;
+    return {
+      get closed() {
+        return outbox.closed;
+      },
+      begin: () => outbox.beginStream(),
+      send: (bytes) => outbox.sendStream(bytes),
+      drain: (below) => outbox.drain(below),
+      end: () => outbox.endStream(),
+    };
+  }
+
   /**
    * Resolves once at most `below` bytes are pending, or the outbox closed. Frames held behind a
    * stream do not count (they cannot drain before `endStream()`, so a streamer waiting for them
@@ -239,7 +259,9 @@ export class Outbox {
     if (word === null) return;
     try {
       for (let off = 0; off < word.length;) {
-        off += await this.#writer.write(off === 0 ? word : word.subarray(off));
+        const n = await this.#writer.write(off === 0 ? word : word.subarray(off));
+        this.#onWritten?.(n);
+        off += n;
       }
     } catch {
       // The connection is gone: nothing more to say.
@@ -312,6 +334,7 @@ export class Outbox {
           while (off < buf.length) {
             this.#progressAt = Date.now();
             const n = await this.#writer.write(off === 0 ? buf : buf.subarray(off));
+            this.#onWritten?.(n);
             // Cut meanwhile: finish this buffer only if a last word waits for a frame boundary.
             if (this.#closed && this.#lastWord === null) return;
             off += n;

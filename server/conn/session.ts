@@ -10,8 +10,6 @@ import { encodeError, encodeLine } from "../../lib/protocol/encoder.ts";
 import { ErrorCode } from "../../lib/protocol/errors.ts";
 import type { DecodeEvent, Frame, StreamStart } from "../../lib/protocol/frame.ts";
 import { frames } from "../../lib/protocol/frames.ts";
-import { PROTOCOL_VERSION } from "../../lib/protocol/limits.ts";
-import { VERSION } from "../../lib/version.ts";
 import type { ServerConfig } from "../config.ts";
 import type { Access } from "../core/access.ts";
 import {
@@ -26,6 +24,7 @@ import type { Logger } from "../core/logger.ts";
 import type { Member } from "../core/member.ts";
 import type { Metrics } from "../core/metrics.ts";
 import { Gate } from "./gate.ts";
+import { helloLine } from "./hello.ts";
 import { noteBigPayload } from "./gc.ts";
 import { Liveness } from "./liveness.ts";
 import { Outbox } from "./outbox.ts";
@@ -109,22 +108,12 @@ export class Session implements Member, PipelineOwner {
     this.peer = peer;
     this.#ctx = ctx;
     const metrics = ctx.metrics;
-    this.outbox = new Outbox(
-      {
-        write: (bytes) => {
-          const wrote = conn.write(bytes);
-          return wrote.then((n) => {
-            metrics.bytesOut += n;
-            return n;
-          });
-        },
-      },
-      {
-        maxPending: ctx.config.maxPending,
-        onCut: (reason, lastWordSent) => this.#cut(reason, lastWordSent),
-        lastWord: (reason) => reason === "slow consumer" ? BYE_SLOW : null,
-      },
-    );
+    this.outbox = new Outbox(conn, {
+      maxPending: ctx.config.maxPending,
+      onCut: (reason, lastWordSent) => this.#cut(reason, lastWordSent),
+      lastWord: (reason) => reason === "slow consumer" ? BYE_SLOW : null,
+      onWritten: (n) => metrics.bytesOut += n,
+    });
     this.#done = new Promise((resolve) => this.#resolveDone = resolve);
     this.#gate = new Gate(ctx.guest, {
       cmdRate: ctx.config.cmdRate,
@@ -132,16 +121,7 @@ export class Session implements Member, PipelineOwner {
     });
     this.#pushes = ctx.guest?.pushes ?? true;
     this.#pipeline = new Pipeline(this, ctx.config.maxInflight);
-    const outbox = this.outbox;
-    this.stream = {
-      get closed() {
-        return outbox.closed;
-      },
-      begin: () => outbox.beginStream(),
-      send: (bytes) => outbox.sendStream(bytes),
-      drain: (below) => outbox.drain(below),
-      end: () => outbox.endStream(),
-    };
+    this.stream = this.outbox.replyStream();
   }
 
   /** This session, as the hub knows it. */
@@ -227,19 +207,7 @@ export class Session implements Member, PipelineOwner {
       ctx.metrics.connected();
       this.#counted = true;
       ctx.log.info("connect", { peer: this.peer, nick });
-      const hello = {
-        server: "switchboard",
-        version: VERSION,
-        proto: PROTOCOL_VERSION,
-        nick,
-        max_payload: ctx.config.maxPayload,
-        max_line: ctx.config.maxLine,
-        max_file_size: ctx.config.maxFileSize,
-        auth_required: false,
-        tls: false,
-        ...ctx.hello,
-      };
-      this.outbox.sendStream(encodeLine(`HELLO ${JSON.stringify(hello)}`));
+      this.outbox.sendStream(helloLine(ctx.config, nick, ctx.hello));
       this.outbox.endStream();
       if (this.access?.loggedIn === false) {
         this.#loginTimer = setTimeout(() => {
