@@ -7,7 +7,15 @@
  */
 
 import { createHash } from "node:crypto";
-import { drain, freePort, hasCommand, readProc, spawn, startServer } from "./servers.ts";
+import {
+  drain,
+  freePort,
+  hasCommand,
+  killQuietly,
+  readProc,
+  spawn,
+  startServer,
+} from "./servers.ts";
 
 const BLOCK = 1024 * 1024;
 let block: Uint8Array | null = null;
@@ -96,20 +104,11 @@ const PIPE_BUFFER = 1024 * 1024;
 export async function rawPipe(file: BenchFile): Promise<number> {
   const port = freePort();
   const socat = await hasCommand("socat");
-  const receiver = spawn(
-    socat
-      ? [
-        "socat",
-        "-u",
-        "-b",
-        String(PIPE_BUFFER),
-        `TCP-LISTEN:${port},bind=127.0.0.1,reuseaddr`,
-        "OPEN:/dev/null",
-      ]
-      : ["sh", "-c", 'exec nc -l 127.0.0.1 "$1" > /dev/null', "sh", String(port)],
+  const receiver = pipeEnd(
+    socat,
+    [`TCP-LISTEN:${port},bind=127.0.0.1,reuseaddr`, "OPEN:/dev/null"],
+    ['exec nc -l 127.0.0.1 "$1" > /dev/null', "sh", String(port)],
   );
-  const rlog = drain(receiver.stderr);
-  void drain(receiver.stdout);
   try {
     // Wait until the receiver listens (without connecting to it: it accepts one connection).
     const deadline = Date.now() + 10_000;
@@ -118,36 +117,42 @@ export async function rawPipe(file: BenchFile): Promise<number> {
       !(await readProc("/proc/net/tcp")).includes(`0100007F:${hex} 00000000:0000 0A`)
     ) {
       if (Date.now() > deadline) {
-        throw new Error(`Receiver did not listen on ${port}: ${rlog.text()}`);
+        throw new Error(`Receiver did not listen on ${port}: ${receiver.log.text()}`);
       }
       await new Promise((r) => setTimeout(r, 10));
     }
     const t0 = performance.now();
-    const sender = spawn(
-      socat
-        ? [
-          "socat",
-          "-u",
-          "-b",
-          String(PIPE_BUFFER),
-          `OPEN:${file.path},rdonly`,
-          `TCP:127.0.0.1:${port}`,
-        ]
-        : ["sh", "-c", 'exec nc -N 127.0.0.1 "$1" < "$2"', "sh", String(port), file.path],
+    const sender = pipeEnd(
+      socat,
+      [`OPEN:${file.path},rdonly`, `TCP:127.0.0.1:${port}`],
+      ['exec nc -N 127.0.0.1 "$1" < "$2"', "sh", String(port), file.path],
     );
-    const slog = drain(sender.stderr);
-    void drain(sender.stdout);
-    const [s, r] = await Promise.all([sender.status, receiver.status]);
+    const [s, r] = await Promise.all([sender.child.status, receiver.child.status]);
     const seconds = (performance.now() - t0) / 1000;
-    if (!s.success || !r.success) throw new Error(`Raw pipe failed: ${slog.text()} ${rlog.text()}`);
+    if (!s.success || !r.success) {
+      throw new Error(`Raw pipe failed: ${sender.log.text()} ${receiver.log.text()}`);
+    }
     return file.bytes / seconds / 1e6;
   } finally {
-    try {
-      receiver.kill("SIGKILL");
-    } catch {
-      // Exited.
-    }
+    killQuietly(receiver.child);
   }
+}
+
+/**
+ * Spawns one end of the raw pipe: `socat -u -b 1MiB FROM TO`, or without socat an `nc` script run
+ * by `sh -c`. Its stdout is drained and dropped, its stderr kept for errors.
+ */
+function pipeEnd(
+  socat: boolean,
+  [from, to]: [string, string],
+  nc: string[],
+): { child: Deno.ChildProcess; log: ReturnType<typeof drain> } {
+  const child = spawn(
+    socat ? ["socat", "-u", "-b", String(PIPE_BUFFER), from, to] : ["sh", "-c", ...nc],
+  );
+  const log = drain(child.stderr);
+  void drain(child.stdout);
+  return { child, log };
 }
 
 /**

@@ -53,24 +53,18 @@ export type LoadSpec =
     concurrency: number;
     deadlineMs: number;
   }
-  | {
-    workload: "put";
-    proto: "switchboard";
-    port: number;
-    path: string;
-    bytes: number;
-    sha256: string;
-    deadlineMs: number;
-  }
-  | {
-    workload: "get";
-    proto: "switchboard";
-    port: number;
-    path: string;
-    bytes: number;
-    sha256: string;
-    deadlineMs: number;
-  };
+  | ({ workload: "put" } & FileSpec)
+  | ({ workload: "get" } & FileSpec);
+
+/** What a `PUT` and a `GET` need: the file's name on the server, its size and its sha256. */
+export interface FileSpec {
+  proto: "switchboard";
+  port: number;
+  path: string;
+  bytes: number;
+  sha256: string;
+  deadlineMs: number;
+}
 
 /** A workload's runner: the message workloads speak `wire`, the file workloads ignore it. */
 type Runner<W extends LoadSpec["workload"]> = (

@@ -13,25 +13,51 @@ export const ROOT: string = new URL("../", import.meta.url).pathname;
 
 const live = new Set<Deno.ChildProcess>();
 
+/** Sends `signal` to a child, unless it has exited already. */
+export function killQuietly(child: Deno.ChildProcess, signal: Deno.Signal = "SIGKILL"): void {
+  try {
+    child.kill(signal);
+  } catch {
+    // Exited already.
+  }
+}
+
 /** Kills every child still running (SIGKILL). Safe to call more than once. */
 export function killAll(): void {
-  for (const child of live) {
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // Exited already.
-    }
-  }
+  for (const child of live) killQuietly(child);
   live.clear();
 }
+
+/** The permissions the Switchboard server and the load client run with. */
+export const DENO_PERMISSIONS: readonly string[] = [
+  "--allow-net",
+  "--allow-read",
+  "--allow-write",
+  "--allow-env",
+];
+
+/**
+ * The command line that runs one of the repository's scripts with `deno run`.
+ *
+ * @param permissions The `--allow-*` flags (and any other `deno run` flags).
+ * @param script Its path from the repository root.
+ * @param args Its arguments.
+ */
+export function denoRun(
+  permissions: readonly string[],
+  script: string,
+  ...args: string[]
+): string[] {
+  return [Deno.execPath(), "run", ...permissions, `${ROOT}${script}`, ...args];
+}
+
+/** Debian installs nats-server in /usr/sbin, which is not on every user's PATH. */
+const SBIN = 'PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"; export PATH;';
 
 /**
  * Runs `argv` through `sh` after raising the soft open-files limit to the hard one (a server with
  * 10,000 clients needs more than the usual 1024). `exec` keeps the PID.
  */
-/** Debian installs nats-server in /usr/sbin, which is not on every user's PATH. */
-const SBIN = 'PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"; export PATH;';
-
 function withFdLimit(argv: string[], logFile?: string): string[] {
   if (logFile === undefined) {
     return ["-c", `${SBIN} ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"`, "sh", ...argv];
@@ -187,26 +213,16 @@ function commandOf(proto: Proto, port: number, files: string, options: ServerOpt
     const file = options.floorFile
       ? [options.floorFile.sha256, String(options.floorFile.bytes)]
       : [];
-    return [
-      Deno.execPath(),
-      "run",
-      "--allow-net",
-      `${ROOT}bench/echo_floor.ts`,
-      String(port),
-      ...file,
-    ];
+    return denoRun(["--allow-net"], "bench/echo_floor.ts", String(port), ...file);
   }
   switch (proto) {
     case "switchboard":
-      return [
-        Deno.execPath(),
-        "run",
-        "--allow-net",
-        "--allow-read",
-        "--allow-write",
-        "--allow-env",
-        ...(options.profileDir ? ["--cpu-prof", `--cpu-prof-dir=${options.profileDir}`] : []),
-        `${ROOT}main.ts`,
+      return denoRun(
+        [
+          ...DENO_PERMISSIONS,
+          ...(options.profileDir ? ["--cpu-prof", `--cpu-prof-dir=${options.profileDir}`] : []),
+        ],
+        "main.ts",
         "server",
         "--host",
         "127.0.0.1",
@@ -216,7 +232,7 @@ function commandOf(proto: Proto, port: number, files: string, options: ServerOpt
         files,
         "--max-clients",
         String(options.maxClients),
-      ];
+      );
     case "nats":
       return ["nats-server", "-a", "127.0.0.1", "-p", String(port)];
     case "redis":
@@ -285,18 +301,8 @@ export async function startServer(proto: Proto, options: ServerOptions): Promise
   let stopped: Promise<void> | null = null;
   const stop = () =>
     stopped ??= (async () => {
-      try {
-        child.kill(proto === "switchboard" && !options.echoFloor ? "SIGINT" : "SIGTERM");
-      } catch {
-        // Exited already.
-      }
-      const timer = setTimeout(() => {
-        try {
-          child.kill("SIGKILL");
-        } catch {
-          // Exited.
-        }
-      }, 5000);
+      killQuietly(child, proto === "switchboard" && !options.echoFloor ? "SIGINT" : "SIGTERM");
+      const timer = setTimeout(() => killQuietly(child), 5000);
       await child.status;
       clearTimeout(timer);
       await Deno.remove(logFile).catch(() => {});
