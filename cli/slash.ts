@@ -96,9 +96,9 @@ export function parseChatLine(raw: string): ChatLine {
   if (!line.startsWith("/") || line.startsWith("//")) {
     return { kind: "say", text: line.startsWith("//") ? line.slice(1) : line };
   }
-  // Kept as it was: a line of "/" followed by a space throws here (the chat then exits with an
-  // unexpected error).
-  const m = /^\/(\S+)\s*(.*)$/.exec(line)!;
+  // A "/" followed by a space names no command (0.1.0 crashed the chat here).
+  const m = /^\/(\S+)\s*(.*)$/.exec(line);
+  if (m === null) return { kind: "unknown", command: "" };
   const command = m[1]!.toLowerCase();
   const rest = m[2]!.trim();
   const name = BY_NAME.get(command);

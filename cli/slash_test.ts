@@ -38,3 +38,8 @@ Deno.test("the slash help is one text: /help and chat --help list the same lines
   assert.match(SLASH_HELP, /^ {2}\/join ROOM {8}join a room/m);
   assert.ok(COMMAND_HELP.chat!.includes(`Slash commands:\n${SLASH_LINES}\n`));
 });
+
+Deno.test("parseChatLine() reads a lone slash, or one followed by a space, as an unknown command", () => {
+  assert.deepEqual(parseChatLine("/ x"), { kind: "unknown", command: "" });
+  assert.deepEqual(parseChatLine("/"), { kind: "unknown", command: "" });
+});

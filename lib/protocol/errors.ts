@@ -77,6 +77,8 @@ export class ServerError extends Error {
   readonly code: number;
 
   /**
+   * An `ERR` reply as an error.
+   *
    * @param code The `ERR` code the server sent.
    * @param message The text the server sent.
    */

@@ -7,19 +7,27 @@
 
 /** What the server said in `HELLO`. */
 export interface Hello {
+  /** Always `switchboard`. */
   server: string;
+  /** The server's version (`0.1.0`). */
   version: string;
+  /** The protocol version. */
   proto: number;
+  /** The guest nick the client got. */
   nick: string;
+  /** Largest message payload the server takes, in bytes. */
   max_payload: number;
   /** Longest control line the server reads (optional: servers before 0.1.0 did not say). */
   max_line?: number;
   /** Largest file `PUT` takes. */
   max_file_size?: number;
+  /** Whether commands other than `AUTH`, `HELP`, `PING`, `PONG`, `QUIT` need a login first. */
   auth_required: boolean;
   /** How to log in when `auth_required`: `password` (`AUTH user password`), `token` (`AUTH token`). */
   auth_methods?: ("password" | "token")[];
+  /** Whether the connection is TLS. */
   tls: boolean;
+  /** Fields a later server may add. */
   [key: string]: unknown;
 }
 
