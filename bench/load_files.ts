@@ -37,6 +37,7 @@ async function openRaw(port: number, buf: Uint8Array): Promise<Deno.TcpConn> {
   }
   return conn;
 }
+
 /** `PUT path N` + N bytes (a 1 MiB block repeated) from memory; time until `OK sha256`. */
 export async function put(
   spec: Extract<LoadSpec, { workload: "put" }>,
@@ -74,6 +75,7 @@ export async function put(
   // the rest is the server's sync and rename.
   return { bytes: spec.bytes, seconds, sent, rate: spec.bytes / seconds / 1e6 };
 }
+
 /** `GET path`: time until the last byte of the `FILE` reply. */
 export async function get(
   spec: Extract<LoadSpec, { workload: "get" }>,

@@ -79,6 +79,7 @@ export async function open(
   await link.until(() => link.scanner.pongs >= 1, "the handshake PONG");
   return link;
 }
+
 /** Waits for conditions re-checked after every read; fails every wait at once on error. */
 export class Gate {
   #waiters: { cond: () => boolean; resolve: () => void; reject: (e: Error) => void }[] = [];
@@ -106,6 +107,7 @@ export class Gate {
     this.#waiters = [];
   }
 }
+
 /** Reads a link until stopped, calling `after` after every read; failures go to the gate. */
 export async function pump(
   link: Link,
@@ -126,16 +128,19 @@ export async function pump(
     if (!stop.done) gate.fail(e as Error);
   }
 }
+
 /** Fails the gate when the run takes over `ms` milliseconds. */
 export function deadline(gate: Gate, ms: number): ReturnType<typeof setTimeout> {
   return setTimeout(() => gate.fail(new Error(`Run did not finish within ${ms} ms`)), ms);
 }
+
 /** `size` bytes of `abc...z` repeated. */
 export function payloadOf(size: number): Uint8Array {
   const p = new Uint8Array(size);
   for (let i = 0; i < size; i++) p[i] = 97 + (i % 26);
   return p;
 }
+
 /** Sends `bytes` and a ping, and reads until the ping's `PONG`. */
 export async function syncWith(
   wire: Wire,

@@ -152,6 +152,7 @@ export async function chat(
     latency: hist.summary(),
   };
 }
+
 /** Sequential round trips: PING (every server) and TIME (where the protocol has one). */
 export async function latency(
   spec: Extract<LoadSpec, { workload: "latency" }>,
@@ -181,6 +182,7 @@ export async function latency(
   link.close();
   return out;
 }
+
 /** Opens `count` connections (each completes its handshake), reports, holds them until told. */
 export async function idle(
   spec: Extract<LoadSpec, { workload: "idle" }>,
