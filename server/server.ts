@@ -16,9 +16,7 @@ import { loadTlsContext } from "./conn/tls.ts";
 import type { Handler, StreamHandler } from "./core/handler.ts";
 import type { Hub } from "./core/hub.ts";
 import type { Logger } from "./core/logger.ts";
-import { createFileHandlers } from "./files/commands.ts";
-import { HashCache } from "./files/hash_cache.ts";
-import { FileStore } from "./files/store.ts";
+import { createFileHandlers, FileStore, HashCache } from "./files/mod.ts";
 import { createLogger } from "./observe/log.ts";
 import { MetricsSink, type MetricsSnapshot } from "./observe/metrics.ts";
 

@@ -1,20 +1,25 @@
 /**
  * The file commands of protocol v1: `LIST`, `GET`, `DEL` (ordinary handlers) and `PUT` (a stream
  * handler). Each is a plain verb handler, so a permission gate in the session's dispatch can wrap
- * it. Downloads stream file → socket paced by the outbox; uploads stream socket → temporary file,
- * each piece awaited on disk before the next is read (pausing only that client).
+ * it. This is the protocol edge of the shared folder: paths are decoded here (wire.ts) and the
+ * store's failures become `ERR` replies. Downloads stream file → socket paced by the outbox
+ * (download.ts); uploads stream socket → temporary file, each piece awaited on disk before the
+ * next is read (pausing only that client).
  *
  * @module
  */
 
-import { encodeLine, encodeTextFrame } from "../../lib/protocol/encoder.ts";
+import { encodePath, encodeTextFrame } from "../../lib/protocol/encoder.ts";
 import { ErrorCode } from "../../lib/protocol/errors.ts";
 import type { Frame, StreamStart } from "../../lib/protocol/frame.ts";
-import { FileError, type FileStore, type OpenedFile } from "./store.ts";
 import { DEFAULT_LIMITS } from "../../lib/protocol/limits.ts";
 import type { CommandContext, Handler, StreamHandler, StreamSink } from "../core/handler.ts";
 import type { Logger } from "../core/logger.ts";
 import type { Metrics } from "../core/metrics.ts";
+import { Downloads } from "./download.ts";
+import { FileError } from "./errors.ts";
+import type { FileStore, OpenedFile, Upload } from "./store.ts";
+import { decodeWirePath, toWireError, WireError } from "./wire.ts";
 
 /** The handlers to register with the server. */
 export interface FileHandlers {
@@ -60,9 +65,6 @@ export interface FileHandlerOptions {
   metrics?: Pick<Metrics, "fileBytesIn" | "fileBytesOut">;
 }
 
-const CRLF = new Uint8Array([13, 10]);
-/** The smallest piece a download reads and queues, however many downloads run. */
-const MIN_CHUNK = 32 * 1024;
 const PUT_USAGE = "Usage: PUT path N, or PUT path sha256 N";
 const SHA256_RE = /^[0-9A-Fa-f]{64}$/;
 const OFFSET_RE = /^[0-9]{1,16}$/;
@@ -77,16 +79,17 @@ function failure(
   e: unknown,
   action: string,
 ): [code: number, text: string] {
-  if (e instanceof FileError) {
-    if (e.code >= 500) {
+  const w = e instanceof FileError ? toWireError(e) : e;
+  if (w instanceof WireError) {
+    if (w.code >= 500) {
       log.error("file error", {
         peer: s.peer,
         nick: s.nick,
-        error: e.message,
-        cause: String(e.cause),
+        error: w.message,
+        cause: String(w.cause),
       });
     }
-    return [e.code, e.message];
+    return [w.code, w.message];
   }
   log.error("file error", { peer: s.peer, nick: s.nick, action, error: String(e) });
   return [ErrorCode.Internal, `Cannot ${action}: internal error`];
@@ -98,24 +101,14 @@ function fail(s: CommandContext, log: Logger, e: unknown, action: string): void 
 }
 
 /**
- * Queues a large reply in pieces, paced so the queue stays under `window` bytes (pushes wait
- * behind it and `max_pending` is never passed by the reply alone).
+ * Runs a check the store makes before any path is decoded (read-only, too large): its refusal
+ * names the path as the client sent it.
  */
-async function sendPaced(
-  s: CommandContext,
-  bytes: Uint8Array,
-  piece: number,
-  window: number,
-): Promise<void> {
-  const outbox = s.stream;
-  outbox.begin();
+function beforeDecoding(wire: string, check: () => void): void {
   try {
-    for (let off = 0; off < bytes.length && !outbox.closed; off += piece) {
-      await outbox.drain(Math.max(0, window - piece));
-      outbox.send(bytes.subarray(off, Math.min(off + piece, bytes.length)));
-    }
-  } finally {
-    outbox.end();
+    check();
+  } catch (e) {
+    throw e instanceof FileError ? toWireError(e, wire) : e;
   }
 }
 
@@ -125,6 +118,7 @@ async function sendPaced(
  * @param store The shared folder.
  * @param options See {@linkcode FileHandlerOptions}.
  * @returns Handlers by verb.
+ * @throws {RangeError} When `chunkSize` is not a whole number of at least 1.
  * @example
  * ```ts ignore
  * import { createFileHandlers } from "./commands.ts";
@@ -145,39 +139,30 @@ export function createFileHandlers(
   const maxPayload = options.maxPayload ?? DEFAULT_LIMITS.maxPayload;
   const log = options.log ?? { info() {}, warn() {}, error() {} };
   const metrics = options.metrics ?? { fileBytesIn: 0, fileBytesOut: 0 };
-  // Downloads running now, and the bytes of their buffers, across all sessions.
-  let downloads = 0;
-  let held = 0;
   if (!Number.isSafeInteger(chunkOption) || chunkOption < 1) {
     throw new RangeError(
       `Cannot create file handlers: chunkSize must be at least 1, got ${chunkOption}`,
     );
   }
-
-  /**
-   * The piece size and most buffers of one download: its window is bounded by its session's
-   * `max_pending`, and pieces shrink as more downloads share the budget.
-   */
-  function pacing(): { chunk: number; maxBuffers: number } {
-    const window = Math.max(2, Math.min(windowOption, Math.floor(maxPending / 2)));
-    const share = Math.max(MIN_CHUNK, Math.floor(budget / (2 * Math.max(1, downloads))));
-    const chunk = Math.max(1, Math.min(chunkOption, Math.floor(window / 2), share));
-    return { chunk, maxBuffers: Math.max(2, Math.floor(window / chunk)) };
-  }
+  const downloads = new Downloads({
+    chunkSize: chunkOption,
+    window: windowOption,
+    budget,
+    maxPending,
+    log,
+    metrics,
+  });
 
   async function list(s: CommandContext, f: Frame): Promise<void> {
     if (f.args.length > 1) return s.replyError(ErrorCode.BadRequest, "Usage: LIST [dir]");
     let bytes: Uint8Array;
     try {
-      bytes = encodeTextFrame("LIST", JSON.stringify(await store.list(f.args[0] ?? "")));
+      const rows = await store.list(decodeWirePath(f.args[0] ?? "", "list"));
+      bytes = encodeTextFrame("LIST", JSON.stringify(rows));
     } catch (e) {
       return fail(s, log, e, "list");
     }
-    // The listing is in memory already: it is only queued in pieces, under half of max_pending.
-    const window = Math.max(2, Math.min(windowOption, Math.floor(maxPending / 2)));
-    const piece = Math.max(1, Math.min(chunkOption, Math.floor(window / 2)));
-    if (bytes.length <= piece) s.reply(bytes);
-    else await sendPaced(s, bytes, piece, window);
+    await downloads.sendBytes(s, bytes);
   }
 
   async function get(s: CommandContext, f: Frame): Promise<void> {
@@ -197,7 +182,7 @@ export function createFileHandlers(
     }
     let opened: OpenedFile;
     try {
-      opened = await store.open(f.args[0]!);
+      opened = await store.open(decodeWirePath(f.args[0]!, "get"));
     } catch (e) {
       return fail(s, log, e, "get");
     }
@@ -205,83 +190,24 @@ export function createFileHandlers(
       if (offset > opened.size) {
         return s.replyError(
           ErrorCode.BadRequest,
-          `Cannot get "${opened.wire}": offset ${offset} is past the end (the file has ${opened.size} bytes)`,
+          `Cannot get "${
+            encodePath(opened.path)
+          }": offset ${offset} is past the end (the file has ${opened.size} bytes)`,
         );
       }
-      downloads++;
-      try {
-        await streamFile(s, opened, offset);
-      } finally {
-        downloads--;
-      }
+      await downloads.sendFile(s, opened, offset);
     } finally {
       opened.file.close();
     }
   }
 
-  async function streamFile(s: CommandContext, opened: OpenedFile, offset: number): Promise<void> {
-    const { file, size, sha256, wire } = opened;
-    const outbox = s.stream;
-    const { chunk, maxBuffers } = pacing();
-    // Buffers whose bytes are queued, oldest first; more are allocated while the shared budget
-    // allows (two at least, so reading the next piece overlaps writing the last).
-    const queued: Uint8Array[] = [];
-    let mine = 0;
-    let left = size - offset;
-    // Hashing on first use moved the position: always seek.
-    await file.seek(offset, Deno.SeekMode.Start);
-    outbox.begin();
-    try {
-      outbox.send(encodeLine(`FILE ${wire} ${size} ${sha256} ${left}`));
-      while (left > 0) {
-        let buf: Uint8Array;
-        if (queued.length < 2 || (queued.length < maxBuffers && held + chunk <= budget)) {
-          buf = new Uint8Array(chunk);
-          held += chunk;
-          mine += chunk;
-        } else {
-          // The oldest buffer may be reused once its bytes were written, that is when no more
-          // than the bytes of the others are still queued.
-          await outbox.drain((queued.length - 1) * chunk);
-          buf = queued.shift()!;
-        }
-        if (outbox.closed) return;
-        const want = Math.min(chunk, left);
-        let got = 0;
-        while (got < want) {
-          const n = await file.read(buf.subarray(got, want));
-          if (n === null) break;
-          got += n;
-        }
-        if (outbox.closed) return;
-        if (got < want) {
-          // The file shrank in place (not through PUT, which renames): the announced size cannot
-          // be met, so framing is lost.
-          log.warn("download cut", {
-            peer: s.peer,
-            nick: s.nick,
-            path: opened.path,
-            reason: "file shrank",
-          });
-          s.close("file changed during download");
-          return;
-        }
-        outbox.send(got === buf.length ? buf : buf.subarray(0, got));
-        metrics.fileBytesOut += got;
-        queued.push(buf);
-        left -= got;
-      }
-      outbox.send(CRLF);
-    } finally {
-      outbox.end();
-      held -= mine;
-    }
-  }
-
   async function del(s: CommandContext, f: Frame): Promise<void> {
     if (f.args.length !== 1) return s.replyError(ErrorCode.BadRequest, "Usage: DEL path");
+    const wire = f.args[0]!;
     try {
-      s.replyLine(`OK ${await store.remove(f.args[0]!)}`);
+      beforeDecoding(wire, () => store.checkDelete());
+      const path = await store.remove(decodeWirePath(wire, "delete"));
+      s.replyLine(`OK ${encodePath(path)}`);
     } catch (e) {
       fail(s, log, e, "delete");
     }
@@ -289,6 +215,12 @@ export function createFileHandlers(
 
   function refuse(s: CommandContext, start: StreamStart, e: unknown): StreamSink {
     return s.refuseStream(start, ...failure(s, log, e, "upload"));
+  }
+
+  /** Starts an upload: read-only and max_file_size are checked before anything else. */
+  async function begin(wire: string, size: number, sha: string | undefined): Promise<Upload> {
+    beforeDecoding(wire, () => store.checkUpload(size));
+    return await store.beginUpload(decodeWirePath(wire, "upload"), size, sha);
   }
 
   function put(s: CommandContext, start: StreamStart): StreamSink | Promise<StreamSink> {
@@ -304,8 +236,7 @@ export function createFileHandlers(
         "Cannot upload: the sha256 must be 64 hex digits",
       );
     }
-    // beginUpload checks read-only and max_file_size before anything touches the disk.
-    return store.beginUpload(args[0]!, start.size, sha?.toLowerCase()).then(
+    return begin(args[0]!, start.size, sha?.toLowerCase()).then(
       (upload): StreamSink => {
         let failed = false;
         let received = 0;

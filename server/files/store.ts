@@ -1,26 +1,31 @@
 /**
- * The shared folder: one confinement function for every path, listing, reading, atomic uploads
- * (hidden temporary file, sha256, fsync, rename) and the sweep of temporaries left by a crash.
- *
- * Every path from the network goes through {@linkcode FileStore.resolve}: percent-decoding, then
- * the lexical rules of {@linkcode checkPath} (`ERR 400`), then the real path after symlinks must
- * stay under the root (`ERR 403`).
+ * The shared folder: listing, opening for a download, atomic uploads (see upload.ts), deletion,
+ * and the sweep of temporaries left by a crash. Paths are plain relative strings; every one goes
+ * through the confinement function of paths.ts before the disk is touched. Failures are
+ * {@linkcode FileError}s with a domain kind; the protocol edge (wire.ts) makes `ERR` replies of
+ * them.
  *
  * @module
  */
 
-import { createHash, type Hash } from "node:crypto";
-import { decodePath, encodePath, utf8Length } from "../../lib/protocol/encoder.ts";
-import { WriteBehind } from "../../lib/write_behind.ts";
-import { ErrorCode } from "../../lib/protocol/errors.ts";
-import { MAX_PATH_BYTES } from "../../lib/protocol/limits.ts";
-import { HashCache, versionOf } from "./hash_cache.ts";
 import type { ListEntry } from "../../lib/protocol/rows.ts";
+import { describeIoError, errno, FileError, type FileErrorOptions } from "./errors.ts";
+import { PendingFolders } from "./folders.ts";
+import { HashCache, versionOf } from "./hash_cache.ts";
+import {
+  basename,
+  dirname,
+  isUnder,
+  join,
+  type ResolvedPath,
+  resolveUnder,
+  TEMP_PREFIX,
+  tempName,
+} from "./paths.ts";
+import { Upload, WRITE_BUFFER } from "./upload.ts";
 
-export type { ListEntry };
-
-/** Bytes of an upload buffered before each disk write (two such buffers per upload). */
-const WRITE_BUFFER = 256 * 1024;
+export type { ListEntry, ResolvedPath };
+export { TEMP_PREFIX, Upload };
 
 /**
  * Temporary files modified this recently before a sweep began are left alone (milliseconds): file
@@ -28,52 +33,10 @@ const WRITE_BUFFER = 256 * 1024;
  */
 const SWEEP_MARGIN = 50;
 
-/** Names of in-progress uploads start with this; clients can never see or name them. */
-export const TEMP_PREFIX = ".sb-upload-";
-
-const WINDOWS = Deno.build.os === "windows";
-const SEP = WINDOWS ? "\\" : "/";
-
-/** A file operation refused or failed: carries the `ERR` code and a message safe to send. */
-export class FileError extends Error {
-  /** The `ERR` code. */
-  readonly code: ErrorCode;
-
-  /**
-   * @param code The `ERR` code.
-   * @param message Text for the client: never holds a server-side absolute path.
-   * @param options Standard error options (`cause`: the underlying error, for the log).
-   */
-  constructor(code: ErrorCode, message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "FileError";
-    this.code = code;
-  }
-}
-
-/** A path that passed confinement. */
-export interface ResolvedPath {
-  /** The plain relative path (`""` for the root). */
-  readonly path: string;
-  /** The path as sent in replies (percent-encoded). */
-  readonly wire: string;
-  /** Its segments. */
-  readonly segments: readonly string[];
-  /**
-   * The real absolute path after symlinks; for a path that does not exist, the real path of its
-   * deepest existing ancestor joined with the rest.
-   */
-  readonly real: string;
-  /** Whether something exists there. */
-  readonly exists: boolean;
-}
-
 /** A file opened for a download: one handle, and the size and sha256 of that same handle. */
 export interface OpenedFile {
   /** The plain relative path. */
   readonly path: string;
-  /** The path as sent in replies. */
-  readonly wire: string;
   /** The open handle: the caller closes it. */
   readonly file: Deno.FsFile;
   /** Size of the whole file. */
@@ -85,12 +48,12 @@ export interface OpenedFile {
 /** Options of {@linkcode FileStore}. */
 export interface FileStoreOptions {
   /**
-   * Refuse uploads and deletions (`ERR 403`).
+   * Refuse uploads and deletions (`read-only`).
    * @default {false}
    */
   readOnly?: boolean;
   /**
-   * Largest upload in bytes (`ERR 413` beyond).
+   * Largest upload in bytes (`too-large` beyond).
    * @default {8589934592}
    */
   maxFileSize?: number;
@@ -105,147 +68,6 @@ export interface FileStoreOptions {
    * @default {67108864}
    */
   bufferBudget?: number;
-}
-
-function clip(text: string, max = 200): string {
-  return text.length > max ? text.slice(0, max) + "…" : text;
-}
-
-/**
- * Checks a plain (percent-decoded) path against the lexical rules: not empty (unless `allowRoot`),
- * at most 1024 bytes, no NUL, no backslash, not absolute, no empty, `.` or `..` segment (and, on
- * Windows, no `:`). A segment starting with {@linkcode TEMP_PREFIX} is refused with 403.
- *
- * @param path The plain path.
- * @param action What the client tried (`get`, `upload`), for the message.
- * @param allowRoot Accept `""` as the root itself (`LIST`).
- * @returns The segments.
- * @throws {FileError} 400 for a lexical fault, 403 for a reserved name.
- * @example
- * ```ts
- * import { checkPath } from "./store.ts";
- * console.assert(checkPath("docs/a b.txt", "get").length === 2);
- * try { checkPath("a/../b", "get"); } catch (e) { console.assert((e as { code: number }).code === 400); }
- * ```
- */
-export function checkPath(path: string, action: string, allowRoot = false): string[] {
-  const shown = clip(encodePath(path));
-  const fail = (why: string, code: ErrorCode = ErrorCode.BadRequest) =>
-    new FileError(code, `Cannot ${action} "${shown}": ${why}`);
-  if (path === "") {
-    if (allowRoot) return [];
-    throw new FileError(ErrorCode.BadRequest, `Cannot ${action}: the path is empty`);
-  }
-  if (utf8Length(path) > MAX_PATH_BYTES) throw fail(`the path is over ${MAX_PATH_BYTES} bytes`);
-  if (path.includes("\0")) throw fail("the path contains NUL");
-  if (path.includes("\\")) throw fail("the path contains a backslash (use /)");
-  if (path.startsWith("/")) {
-    throw fail("the path is absolute (paths are relative to the shared folder)");
-  }
-  if (WINDOWS && path.includes(":")) throw fail("the path contains a colon");
-  const segments = path.split("/");
-  for (const s of segments) {
-    if (s === "") throw fail("the path has an empty segment");
-    if (s === "." || s === "..") throw fail(`the path has a "${s}" segment`);
-    // Any case: on a case-insensitive file system `.SB-UPLOAD-…` names the same file.
-    if (s.toLowerCase().startsWith(TEMP_PREFIX)) {
-      throw fail(
-        `names starting with ${TEMP_PREFIX} are reserved for uploads in progress`,
-        ErrorCode.Forbidden,
-      );
-    }
-  }
-  return segments;
-}
-
-/**
- * Tells whether `path` is `root` or inside it (both real, absolute paths).
- *
- * @param root The root.
- * @param path The candidate.
- * @returns `true` when it is under the root.
- */
-export function isUnder(root: string, path: string): boolean {
-  if (WINDOWS) {
-    root = root.toLowerCase();
-    path = path.toLowerCase();
-  }
-  if (path === root) return true;
-  return path.startsWith(root.endsWith(SEP) ? root : root + SEP);
-}
-
-function join(base: string, segments: readonly string[]): string {
-  if (segments.length === 0) return base;
-  return (base.endsWith(SEP) ? base : base + SEP) + segments.join(SEP);
-}
-
-function dirname(path: string): string {
-  const i = path.lastIndexOf(SEP);
-  return i <= 0 ? path.slice(0, i + 1) : path.slice(0, i);
-}
-
-function basename(path: string): string {
-  return path.slice(path.lastIndexOf(SEP) + 1);
-}
-
-function errno(e: unknown): string | undefined {
-  return (e as { code?: string }).code;
-}
-
-/**
- * Describes an I/O error for a client, without the server-side path that Deno puts in messages.
- *
- * @param e The error.
- * @returns A short phrase (`permission denied`, `no space left on the device`).
- */
-export function describeIoError(e: unknown): string {
-  const code = errno(e);
-  if (e instanceof Deno.errors.PermissionDenied || code === "EACCES" || code === "EPERM") {
-    return "permission denied on the server";
-  }
-  if (code === "ENOSPC") return "no space left on the server's disk";
-  if (code === "EDQUOT") return "the server's disk quota is exceeded";
-  if (code === "EROFS") return "the shared folder is on a read-only file system";
-  if (code === "EIO") return "an I/O error on the server's disk";
-  if (e instanceof Deno.errors.NotFound) return "it vanished on the server";
-  const message = e instanceof Error ? e.message : String(e);
-  const m = /^(.*?) \(os error \d+\)/.exec(message);
-  return (m ? m[1]! : message.split(":")[0]!).trim().toLowerCase() || "an unknown error";
-}
-
-function randomName(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(12));
-  return TEMP_PREFIX + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-/** Whether something (a symlink included) is at `path`; errors other than "not found" say yes. */
-async function lexists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (e) {
-    return !(e instanceof Deno.errors.NotFound);
-  }
-}
-
-async function syncFile(file: Deno.FsFile): Promise<void> {
-  try {
-    await file.sync();
-  } catch (e) {
-    // Some file systems cannot sync some files (EINVAL); the data is still written.
-    if (errno(e) !== "EINVAL" && !(e instanceof Deno.errors.NotSupported)) throw e;
-  }
-}
-
-async function syncDir(path: string): Promise<void> {
-  // Makes the rename durable. Folders cannot be opened for syncing on Windows.
-  if (WINDOWS) return;
-  try {
-    using dir = await Deno.open(path, { read: true });
-    await dir.sync();
-  } catch {
-    // Best effort: some file systems refuse to sync a folder.
-  }
 }
 
 /**
@@ -279,11 +101,7 @@ export class FileStore {
   readonly #temps = new Set<string>();
   readonly #bufferBudget: number;
   #bufferUsed = 0;
-  // Folders created by uploads in progress, with how many such uploads need each. An upload that
-  // does not complete removes those it was the last to need, so it leaves no empty folder behind;
-  // one that completes keeps its folders for good.
-  readonly #pendingFolders = new Map<string, number>();
-  #folderLock: Promise<unknown> = Promise.resolve();
+  readonly #folders: PendingFolders;
 
   private constructor(root: string, rootReal: string, options: FileStoreOptions) {
     this.root = root;
@@ -292,6 +110,7 @@ export class FileStore {
     this.readOnly = options.readOnly ?? false;
     this.maxFileSize = options.maxFileSize ?? 8 * 1024 ** 3;
     this.#bufferBudget = options.bufferBudget ?? 64 * 1024 * 1024;
+    this.#folders = new PendingFolders(rootReal);
   }
 
   /**
@@ -324,108 +143,38 @@ export class FileStore {
   }
 
   /**
-   * The confinement function: decodes a path from the wire, applies the lexical rules, then checks
-   * that its real location after symlinks is under the root.
+   * The confinement function: applies the lexical rules to a plain path, then checks that its real
+   * location after symlinks is under the root.
    *
-   * @param wire The percent-encoded path, as sent.
+   * @param path The plain relative path.
    * @param action What the client tried (`get`, `upload`), for messages.
    * @param allowRoot Accept `""` as the root itself.
    * @returns The resolved path.
-   * @throws {FileError} 400 (bad escape, lexical fault), 403 (outside the root, symlink loop,
-   *   reserved name), 500 (the shared folder is missing or unreadable).
+   * @throws {FileError} `bad-path`, `reserved`, `outside` (outside the root, symlink loop), `io`
+   *   (the shared folder is missing or unreadable).
    */
-  async resolve(wire: string, action: string, allowRoot = false): Promise<ResolvedPath> {
-    const path = decodePath(wire);
-    if (path === null) {
-      throw new FileError(
-        ErrorCode.BadRequest,
-        `Cannot ${action} "${
-          clip(wire)
-        }": bad percent escape or not UTF-8 (write a literal % as %25)`,
-      );
-    }
-    const segments = checkPath(path, action, allowRoot);
-    const encoded = encodePath(path);
-    const outside = () =>
-      new FileError(
-        ErrorCode.Forbidden,
-        `Cannot ${action} "${clip(encoded)}": it leads outside the shared folder`,
-      );
-    const loop = (e: unknown) =>
-      new FileError(ErrorCode.Forbidden, `Cannot ${action} "${clip(encoded)}": symlink loop`, {
-        cause: e,
-      });
-    let real: string;
-    let exists = true;
-    try {
-      real = await Deno.realPath(join(this.rootReal, segments));
-    } catch (e) {
-      if (e instanceof Deno.errors.FilesystemLoop) throw loop(e);
-      if (!(e instanceof Deno.errors.NotFound) && !(e instanceof Deno.errors.NotADirectory)) {
-        throw new FileError(
-          ErrorCode.Internal,
-          `Cannot ${action} "${clip(encoded)}": ${describeIoError(e)}`,
-          {
-            cause: e,
-          },
-        );
-      }
-      if (segments.length === 0) {
-        throw new FileError(ErrorCode.Internal, `Cannot ${action}: the shared folder is missing`, {
-          cause: e,
-        });
-      }
-      // Missing (an upload target): the deepest ancestor that exists decides where it would land.
-      exists = false;
-      real = "";
-      for (let i = segments.length - 1; i >= 0; i--) {
-        try {
-          real = join(
-            await Deno.realPath(join(this.rootReal, segments.slice(0, i))),
-            segments.slice(i),
-          );
-          break;
-        } catch (e2) {
-          if (e2 instanceof Deno.errors.FilesystemLoop) throw loop(e2);
-          if (
-            i === 0 ||
-            (!(e2 instanceof Deno.errors.NotFound) && !(e2 instanceof Deno.errors.NotADirectory))
-          ) {
-            throw new FileError(
-              ErrorCode.Internal,
-              `Cannot ${action} "${clip(encoded)}": the shared folder is missing`,
-              {
-                cause: e2,
-              },
-            );
-          }
-        }
-      }
-    }
-    if (!isUnder(this.rootReal, real)) throw outside();
-    return { path, wire: encoded, segments, real, exists };
+  resolve(path: string, action: string, allowRoot = false): Promise<ResolvedPath> {
+    return resolveUnder(this.rootReal, path, action, allowRoot);
   }
 
   /**
    * Lists a folder: files and folders with size and mtime, sorted by name. Temporary uploads,
    * symlinks leading outside the root (or nowhere), and special files are left out.
    *
-   * @param wire The folder, percent-encoded; `""` or `undefined` for the root.
+   * @param path The folder; `""` or `undefined` for the root.
    * @returns The entries.
-   * @throws {FileError} 400/403 (path), 404 (missing), 400 (a file, not a folder), 500.
+   * @throws {FileError} Path kinds (see {@linkcode FileStore.resolve}), `not-found`,
+   *   `not-a-folder`, `io`.
    */
-  async list(wire = ""): Promise<ListEntry[]> {
-    const r = await this.resolve(wire, "list", true);
-    const shown = r.wire === "" ? "the shared folder" : `"${clip(r.wire)}"`;
-    if (!r.exists) throw new FileError(ErrorCode.NotFound, `Cannot list ${shown}: no such folder`);
+  async list(path = ""): Promise<ListEntry[]> {
+    const r = await this.resolve(path, "list", true);
+    const at: FileErrorOptions = { path: r.path, root: r.path === "" };
+    if (!r.exists) throw new FileError("not-found", "list", "no such folder", at);
     const names: { name: string; entry: Deno.DirEntry }[] = [];
     try {
       const info = await Deno.stat(r.real);
       if (!info.isDirectory) {
-        throw new FileError(
-          ErrorCode.BadRequest,
-          `Cannot list ${shown}: it is a file, not a folder`,
-        );
+        throw new FileError("not-a-folder", "list", "it is a file, not a folder", at);
       }
       for await (const entry of Deno.readDir(r.real)) {
         if (!entry.name.toLowerCase().startsWith(TEMP_PREFIX)) {
@@ -435,11 +184,9 @@ export class FileStore {
     } catch (e) {
       if (e instanceof FileError) throw e;
       if (e instanceof Deno.errors.NotFound) {
-        throw new FileError(ErrorCode.NotFound, `Cannot list ${shown}: no such folder`);
+        throw new FileError("not-found", "list", "no such folder", at);
       }
-      throw new FileError(ErrorCode.Internal, `Cannot list ${shown}: ${describeIoError(e)}`, {
-        cause: e,
-      });
+      throw new FileError("io", "list", describeIoError(e), { ...at, cause: e });
     }
     const out: ListEntry[] = [];
     const BATCH = 64;
@@ -478,42 +225,60 @@ export class FileStore {
    * Opens a file for a download and gets its size and sha256 from that same handle (from the cache
    * when this version was hashed before, else hashed now, once).
    *
-   * @param wire The file, percent-encoded.
+   * @param path The file.
    * @returns The open file; close it when done.
-   * @throws {FileError} 400/403 (path), 404 (missing), 400 (a folder), 500.
+   * @throws {FileError} Path kinds (see {@linkcode FileStore.resolve}), `not-found`, `not-a-file`
+   *   (a folder, a special file), `io`.
    */
-  async open(wire: string): Promise<OpenedFile> {
-    const r = await this.resolve(wire, "get");
-    const shown = `"${clip(r.wire)}"`;
-    if (!r.exists) throw new FileError(ErrorCode.NotFound, `Cannot get ${shown}: no such file`);
+  async open(path: string): Promise<OpenedFile> {
+    const r = await this.resolve(path, "get");
+    const at = { path: r.path };
+    if (!r.exists) throw new FileError("not-found", "get", "no such file", at);
     let file: Deno.FsFile | null = null;
     try {
       const pre = await Deno.stat(r.real);
-      if (pre.isDirectory) {
-        throw new FileError(ErrorCode.BadRequest, `Cannot get ${shown}: it is a folder`);
-      }
+      if (pre.isDirectory) throw new FileError("not-a-file", "get", "it is a folder", at);
       file = await Deno.open(r.real, { read: true });
       const info = await file.stat();
-      if (info.isDirectory) {
-        throw new FileError(ErrorCode.BadRequest, `Cannot get ${shown}: it is a folder`);
-      }
+      if (info.isDirectory) throw new FileError("not-a-file", "get", "it is a folder", at);
       if (!info.isFile) {
-        throw new FileError(ErrorCode.BadRequest, `Cannot get ${shown}: it is not a regular file`);
+        throw new FileError("not-a-file", "get", "it is not a regular file", at);
       }
       const sha256 = await this.cache.hash(r.real, versionOf(info), file);
-      const opened: OpenedFile = { path: r.path, wire: r.wire, file, size: info.size, sha256 };
+      const opened: OpenedFile = { path: r.path, file, size: info.size, sha256 };
       file = null;
       return opened;
     } catch (e) {
       if (e instanceof FileError) throw e;
       if (e instanceof Deno.errors.NotFound) {
-        throw new FileError(ErrorCode.NotFound, `Cannot get ${shown}: no such file`);
+        throw new FileError("not-found", "get", "no such file", at);
       }
-      throw new FileError(ErrorCode.Internal, `Cannot get ${shown}: ${describeIoError(e)}`, {
-        cause: e,
-      });
+      throw new FileError("io", "get", describeIoError(e), { ...at, cause: e });
     } finally {
       file?.close();
+    }
+  }
+
+  /**
+   * Refuses an upload of `size` bytes before any path is looked at: on a read-only server, then
+   * past `maxFileSize`. {@linkcode FileStore.beginUpload} checks the same first.
+   *
+   * @param size The announced size.
+   * @throws {FileError} `read-only`, `too-large` (naming no path).
+   */
+  checkUpload(size: number): void {
+    this.#checkUpload(size, {});
+  }
+
+  #checkUpload(size: number, at: FileErrorOptions): void {
+    if (this.readOnly) throw new FileError("read-only", "upload", "the server is read-only", at);
+    if (size > this.maxFileSize) {
+      throw new FileError(
+        "too-large",
+        "upload",
+        `${size} bytes is over max_file_size (${this.maxFileSize} bytes)`,
+        at,
+      );
     }
   }
 
@@ -521,96 +286,65 @@ export class FileStore {
    * Starts an upload: checks the path, creates missing parent folders, and opens a hidden
    * temporary file beside the target. Nothing is visible until {@linkcode Upload.commit}.
    *
-   * @param wire The target, percent-encoded.
+   * @param path The target.
    * @param size The announced size (checked against `maxFileSize`).
    * @param sha256 The announced sha256 (lower-case hex), checked at commit.
    * @returns The upload.
-   * @throws {FileError} 403 (read-only, path), 413 (too large), 400 (path), 409 (a folder is
-   *   there, or a parent is a file), 500 (not writable, disk full).
+   * @throws {FileError} `read-only`, `too-large`, path kinds (see {@linkcode FileStore.resolve}),
+   *   `exists` (a folder is there, or a parent is a file), `io` (not writable, disk full).
    */
-  async beginUpload(wire: string, size: number, sha256?: string): Promise<Upload> {
-    if (this.readOnly) {
-      throw new FileError(
-        ErrorCode.Forbidden,
-        `Cannot upload "${clip(wire)}": the server is read-only`,
-      );
-    }
-    if (size > this.maxFileSize) {
-      throw new FileError(
-        ErrorCode.TooLarge,
-        `Cannot upload "${
-          clip(wire)
-        }": ${size} bytes is over max_file_size (${this.maxFileSize} bytes)`,
-      );
-    }
-    const r = await this.resolve(wire, "upload");
-    const shown = `"${clip(r.wire)}"`;
+  async beginUpload(path: string, size: number, sha256?: string): Promise<Upload> {
+    this.#checkUpload(size, { path });
+    const r = await this.resolve(path, "upload");
+    const at = { path: r.path };
     let parentReal: string;
-    // Folders of uploads in progress that this upload needs too (see #pendingFolders).
+    // Folders of uploads in progress that this upload needs too (see PendingFolders).
     let folders: string[] = [];
     try {
       if (r.exists) {
         if ((await Deno.stat(r.real)).isDirectory) {
-          throw new FileError(ErrorCode.Conflict, `Cannot upload ${shown}: a folder has that name`);
+          throw new FileError("exists", "upload", "a folder has that name", at);
         }
         parentReal = dirname(r.real);
       } else {
         const parent = dirname(r.real);
-        // Under the folder lock, so that an upload that ends cannot remove a folder between our
-        // look and our claim.
-        folders = await this.#withFolderLock(async () => {
-          const created: string[] = [];
-          for (let d = parent; d !== this.rootReal && isUnder(this.rootReal, d); d = dirname(d)) {
-            if (await lexists(d)) break;
-            created.push(d);
-          }
-          await Deno.mkdir(parent, { recursive: true });
-          return this.#claimFolders(parent, created);
-        });
+        folders = await this.#folders.create(parent);
         // Re-check after creating: a parent must still be a real folder under the root.
         parentReal = await Deno.realPath(parent);
         if (!isUnder(this.rootReal, parentReal)) {
-          throw new FileError(
-            ErrorCode.Forbidden,
-            `Cannot upload ${shown}: it leads outside the shared folder`,
-          );
+          throw new FileError("outside", "upload", "it leads outside the shared folder", at);
         }
       }
     } catch (e) {
-      await this.#releaseFolders(folders, false);
+      await this.#folders.release(folders, false);
       if (e instanceof FileError) throw e;
       if (
         e instanceof Deno.errors.NotADirectory || e instanceof Deno.errors.AlreadyExists ||
         errno(e) === "ENOTDIR" || errno(e) === "EEXIST"
       ) {
-        throw new FileError(
-          ErrorCode.Conflict,
-          `Cannot upload ${shown}: a file is in the way of its folder`,
-          {
-            cause: e,
-          },
-        );
-      }
-      throw new FileError(
-        ErrorCode.Internal,
-        `Cannot upload ${shown}: cannot create its folder: ${describeIoError(e)}`,
-        {
+        throw new FileError("exists", "upload", "a file is in the way of its folder", {
+          ...at,
           cause: e,
-        },
-      );
+        });
+      }
+      throw new FileError("io", "upload", `cannot create its folder: ${describeIoError(e)}`, {
+        ...at,
+        cause: e,
+      });
     }
-    const temp = join(parentReal, [randomName()]);
+    const temp = join(parentReal, [tempName()]);
     this.#temps.add(temp);
     let file: Deno.FsFile;
     try {
       file = await Deno.open(temp, { write: true, createNew: true });
     } catch (e) {
       this.#temps.delete(temp);
-      await this.#releaseFolders(folders, false);
+      await this.#folders.release(folders, false);
       throw new FileError(
-        ErrorCode.Internal,
-        `Cannot upload ${shown}: the shared folder is not writable: ${describeIoError(e)}`,
-        { cause: e },
+        "io",
+        "upload",
+        `the shared folder is not writable: ${describeIoError(e)}`,
+        { ...at, cause: e },
       );
     }
     // Write-behind buffers while the budget lasts, else direct writes.
@@ -618,13 +352,12 @@ export class FileStore {
     const bufSize = this.#bufferUsed + 2 * want <= this.#bufferBudget ? want : 0;
     const upload = new Upload({
       path: r.path,
-      wire: r.wire,
       bufSize,
       file,
       temp,
       target: join(parentReal, [basename(r.real)]),
       parent: parentReal,
-      releaseFolders: (kept) => this.#releaseFolders(folders, kept),
+      releaseFolders: (kept) => this.#folders.release(folders, kept),
       sha256,
       cache: this.cache,
       onDone: (u) => {
@@ -639,107 +372,52 @@ export class FileStore {
   }
 
   /**
-   * Records that an upload into `parent` needs the folders it created and those that other uploads
-   * in progress created.
+   * Refuses deletions on a read-only server, before any path is looked at.
+   * {@linkcode FileStore.remove} checks the same first.
    *
-   * @returns The folders claimed, deepest first.
+   * @throws {FileError} `read-only` (naming no path).
    */
-  #claimFolders(parent: string, created: readonly string[]): string[] {
-    const claimed: string[] = [];
-    for (let d = parent; d !== this.rootReal && isUnder(this.rootReal, d); d = dirname(d)) {
-      const n = this.#pendingFolders.get(d);
-      if (n === undefined && !created.includes(d)) continue;
-      this.#pendingFolders.set(d, (n ?? 0) + 1);
-      claimed.push(d);
-    }
-    return claimed;
+  checkDelete(): void {
+    this.#checkDelete({});
   }
 
-  /** Runs `fn` alone among the folder creations and removals of uploads. */
-  #withFolderLock<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.#folderLock.then(fn, fn);
-    this.#folderLock = run.catch(() => {});
-    return run;
-  }
-
-  /**
-   * An upload ended: when it completed its folders are kept for good; when not, the folders no
-   * other upload in progress needs are removed if empty, deepest first.
-   */
-  #releaseFolders(claimed: readonly string[], kept: boolean): Promise<void> {
-    if (claimed.length === 0) return Promise.resolve();
-    return this.#withFolderLock(() => this.#release(claimed, kept));
-  }
-
-  async #release(claimed: readonly string[], kept: boolean): Promise<void> {
-    let removing = !kept;
-    for (const d of claimed) {
-      const n = this.#pendingFolders.get(d);
-      if (n === undefined) {
-        removing = false;
-        continue;
-      }
-      if (kept || n === 1) this.#pendingFolders.delete(d);
-      else this.#pendingFolders.set(d, n - 1);
-      if (kept || n > 1) {
-        removing = false;
-        continue;
-      }
-      if (!removing) continue;
-      try {
-        await Deno.remove(d);
-      } catch {
-        // Not empty (a file appeared meanwhile) or gone: its parents stay too.
-        removing = false;
-      }
-    }
+  #checkDelete(at: FileErrorOptions): void {
+    if (this.readOnly) throw new FileError("read-only", "delete", "the server is read-only", at);
   }
 
   /**
    * Deletes a file, a symlink (the link itself), or an empty folder.
    *
-   * @param wire The path, percent-encoded.
-   * @returns The path as sent in replies.
-   * @throws {FileError} 403 (read-only, path), 400 (path), 404 (missing), 409 (folder not empty),
-   *   500.
+   * @param path The path.
+   * @returns The plain path deleted.
+   * @throws {FileError} `read-only`, path kinds (see {@linkcode FileStore.resolve}), `not-found`,
+   *   `not-empty`, `io`.
    */
-  async remove(wire: string): Promise<string> {
-    if (this.readOnly) {
-      throw new FileError(
-        ErrorCode.Forbidden,
-        `Cannot delete "${clip(wire)}": the server is read-only`,
-      );
-    }
-    const r = await this.resolve(wire, "delete");
-    const shown = `"${clip(r.wire)}"`;
-    if (!r.exists) {
-      throw new FileError(ErrorCode.NotFound, `Cannot delete ${shown}: no such file or folder`);
-    }
+  async remove(path: string): Promise<string> {
+    this.#checkDelete({ path });
+    const r = await this.resolve(path, "delete");
+    const at = { path: r.path };
+    if (!r.exists) throw new FileError("not-found", "delete", "no such file or folder", at);
     try {
       // The entry itself, under its real parent: a symlink is removed, not what it points to.
       const parentReal = await Deno.realPath(join(this.rootReal, r.segments.slice(0, -1)));
       if (!isUnder(this.rootReal, parentReal)) {
-        throw new FileError(
-          ErrorCode.Forbidden,
-          `Cannot delete ${shown}: it leads outside the shared folder`,
-        );
+        throw new FileError("outside", "delete", "it leads outside the shared folder", at);
       }
       const entry = join(parentReal, [r.segments[r.segments.length - 1]!]);
       const info = await Deno.lstat(entry);
       await Deno.remove(entry);
       if (!info.isDirectory) this.cache.delete(r.real);
-      return r.wire;
+      return r.path;
     } catch (e) {
       if (e instanceof FileError) throw e;
       if (e instanceof Deno.errors.NotFound) {
-        throw new FileError(ErrorCode.NotFound, `Cannot delete ${shown}: no such file or folder`);
+        throw new FileError("not-found", "delete", "no such file or folder", at);
       }
       if (errno(e) === "ENOTEMPTY" || errno(e) === "EEXIST" || /not empty/i.test(String(e))) {
-        throw new FileError(ErrorCode.Conflict, `Cannot delete ${shown}: the folder is not empty`);
+        throw new FileError("not-empty", "delete", "the folder is not empty", at);
       }
-      throw new FileError(ErrorCode.Internal, `Cannot delete ${shown}: ${describeIoError(e)}`, {
-        cause: e,
-      });
+      throw new FileError("io", "delete", describeIoError(e), { ...at, cause: e });
     }
   }
 
@@ -783,174 +461,5 @@ export class FileStore {
   /** Aborts every upload in progress (server shutdown): their temporary files are removed. */
   async abortAll(): Promise<void> {
     await Promise.all([...this.#uploads].map((u) => u.abort()));
-  }
-}
-
-interface UploadInit {
-  path: string;
-  wire: string;
-  /** Size of each of the two write-behind buffers; 0 to write each piece straight to disk. */
-  bufSize: number;
-  file: Deno.FsFile;
-  temp: string;
-  target: string;
-  parent: string;
-  /** Called once when the upload ends: `kept` is true when it completed. */
-  releaseFolders: (kept: boolean) => Promise<void>;
-  sha256: string | undefined;
-  cache: HashCache;
-  onDone: (u: Upload) => void;
-}
-
-/**
- * An upload in progress: bytes go to a hidden temporary file and into a streaming sha256; `commit`
- * checks the announced sha256, syncs, and renames into place; `abort` leaves nothing behind.
- */
-export class Upload {
-  /** The plain relative path. */
-  readonly path: string;
-  /** The path as sent in replies. */
-  readonly wire: string;
-  /** The temporary file's absolute path. */
-  readonly temp: string;
-  readonly #file: Deno.FsFile;
-  readonly #target: string;
-  readonly #parent: string;
-  readonly #releaseFolders: (kept: boolean) => Promise<void>;
-  readonly #expected: string | undefined;
-  readonly #cache: HashCache;
-  readonly #onDone: (u: Upload) => void;
-  readonly #hash: Hash = createHash("sha256");
-  #received = 0;
-  #done = false;
-  #aborting: Promise<void> | null = null;
-  // Write-behind: bytes are copied into a buffer, which is written while the next ones arrive and
-  // are hashed. At most one write is in flight and two buffers exist per upload.
-  readonly #behind: WriteBehind;
-
-  /** Use {@linkcode FileStore.beginUpload}. */
-  constructor(init: UploadInit) {
-    this.path = init.path;
-    this.wire = init.wire;
-    this.temp = init.temp;
-    this.#file = init.file;
-    this.#target = init.target;
-    this.#parent = init.parent;
-    this.#releaseFolders = init.releaseFolders;
-    this.#expected = init.sha256?.toLowerCase();
-    this.#cache = init.cache;
-    this.#onDone = init.onDone;
-    this.#behind = new WriteBehind(init.file, init.bufSize);
-  }
-
-  /** Bytes written so far. */
-  get received(): number {
-    return this.#received;
-  }
-
-  /**
-   * Hashes a piece of the file and queues it for the disk; resolves once it is copied and at most
-   * one buffer of earlier bytes is still being written.
-   *
-   * @param bytes The piece; not kept after the promise settles.
-   * @throws {FileError} 500 when the disk refuses (full, unwritable); the upload is then aborted.
-   */
-  async write(bytes: Uint8Array): Promise<void> {
-    if (this.#done) {
-      throw new FileError(
-        ErrorCode.Internal,
-        `Cannot upload "${clip(this.wire)}": the upload has ended`,
-      );
-    }
-    this.#hash.update(bytes);
-    try {
-      await this.#behind.write(bytes);
-    } catch (e) {
-      await this.abort();
-      throw new FileError(
-        ErrorCode.Internal,
-        `Cannot upload "${clip(this.wire)}": ${describeIoError(e)}`,
-        { cause: e },
-      );
-    }
-    this.#received += bytes.length;
-  }
-
-  /**
-   * Finishes the upload: checks the announced sha256, syncs the file, renames it into place
-   * (atomically replacing any older version), and records its sha256 in the cache.
-   *
-   * @returns The sha256 of what was received, lower-case hex.
-   * @throws {FileError} 409 on a sha256 mismatch (nothing is kept), 500 on a disk error.
-   */
-  async commit(): Promise<string> {
-    if (this.#done) {
-      throw new FileError(
-        ErrorCode.Internal,
-        `Cannot upload "${clip(this.wire)}": the upload has ended`,
-      );
-    }
-    const sha256 = this.#hash.digest("hex");
-    if (this.#expected !== undefined && sha256 !== this.#expected) {
-      await this.abort();
-      throw new FileError(
-        ErrorCode.Conflict,
-        `Cannot upload "${
-          clip(this.wire)
-        }": sha256 mismatch (announced ${this.#expected}, received ${sha256}); nothing was stored`,
-      );
-    }
-    try {
-      await this.#behind.finish();
-      await syncFile(this.#file);
-      const version = versionOf(await this.#file.stat());
-      this.#done = true;
-      this.#file.close();
-      await Deno.rename(this.temp, this.#target);
-      await this.#releaseFolders(true);
-      this.#onDone(this);
-      this.#cache.set(this.#target, version, sha256);
-      await syncDir(this.#parent);
-      return sha256;
-    } catch (e) {
-      this.#done = false;
-      await this.abort();
-      if (
-        e instanceof Deno.errors.IsADirectory || errno(e) === "EISDIR" || errno(e) === "ENOTEMPTY"
-      ) {
-        throw new FileError(
-          ErrorCode.Conflict,
-          `Cannot upload "${clip(this.wire)}": a folder has that name`,
-          { cause: e },
-        );
-      }
-      throw new FileError(
-        ErrorCode.Internal,
-        `Cannot upload "${clip(this.wire)}": ${describeIoError(e)}`,
-        { cause: e },
-      );
-    }
-  }
-
-  /** Abandons the upload: closes and removes the temporary file. Idempotent; never rejects. */
-  abort(): Promise<void> {
-    if (this.#done && this.#aborting === null) return Promise.resolve();
-    this.#aborting ??= (async () => {
-      this.#done = true;
-      await this.#behind.settle();
-      try {
-        this.#file.close();
-      } catch {
-        // Closed already.
-      }
-      try {
-        await Deno.remove(this.temp);
-      } catch {
-        // Gone already (or renamed into place).
-      }
-      await this.#releaseFolders(false);
-      this.#onDone(this);
-    })();
-    return this.#aborting;
   }
 }
