@@ -57,6 +57,12 @@ function over(
   return m(workload, measure, "switchboard") / m(workload, theirs, peer);
 }
 
+/** Switchboard's PUT median over the least of the reference medians `refs` (all files measures). */
+function putOver(m: Median, ...refs: string[]): number {
+  return m("files", "PUT", "switchboard") /
+    Math.min(...refs.map((r) => m("files", r, "reference")));
+}
+
 /** Every goal, in the order the table lists them. */
 export const GOALS: Goal[] = [
   goal(
@@ -118,24 +124,13 @@ export const GOALS: Goal[] = [
     "PUT MB/s >= 80% of min(raw TCP pipe, sha256 of one core)",
     0.8,
     false,
-    (m) =>
-      m("files", "PUT", "switchboard") /
-      Math.min(
-        m("files", "raw TCP pipe", "reference"),
-        m("files", "sha256 (one core)", "reference"),
-      ),
+    (m) => putOver(m, "raw TCP pipe", "sha256 (one core)"),
   ),
   goal(
     "files",
     "(beside the goal) PUT MB/s vs min(raw TCP pipe, sha256, disk write + fsync)",
     0.8,
     false,
-    (m) =>
-      m("files", "PUT", "switchboard") /
-      Math.min(
-        m("files", "raw TCP pipe", "reference"),
-        m("files", "sha256 (one core)", "reference"),
-        m("files", "disk write + fsync", "reference"),
-      ),
+    (m) => putOver(m, "raw TCP pipe", "sha256 (one core)", "disk write + fsync"),
   ),
 ];

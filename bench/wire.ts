@@ -141,8 +141,13 @@ const W_MINUS_ERR = text.encode("-ERR");
 /** Switchboard pushes and replies that carry a sized payload, besides `MSG`. */
 const SB_SIZED = ["DM ", "WHO ", "ROOMS ", "LIST ", "HELP "].map((w) => text.encode(w));
 
-/** Scans Switchboard server frames. */
-class SwitchboardScanner implements Scanner {
+/** The size at the end of the header line that ends at `lf` (before its CR). */
+function headerSize(buf: Uint8Array, lf: number): number {
+  return numberBefore(buf, buf[lf - 1] === CR ? lf - 1 : lf);
+}
+
+/** The counters every scanner keeps, and the step that counts one delivered message. */
+abstract class Counts implements Scanner {
   msgs = 0;
   replies = 0;
   pongs = 0;
@@ -150,93 +155,96 @@ class SwitchboardScanner implements Scanner {
   error = "";
   onMessage: OnMessage | null = null;
 
+  abstract scan(buf: Uint8Array, start: number, end: number): number;
+
+  /**
+   * Counts the message of `size` bytes that follows the header line ending at `lf`.
+   *
+   * @returns Where it ends, or -1 when it is not complete before `end`.
+   */
+  protected message(buf: Uint8Array, lf: number, size: number, end: number): number {
+    const next = lf + 1 + size + 2; // the server always ends payloads with CRLF
+    if (next > end) return -1;
+    this.msgs++;
+    if (this.onMessage !== null) this.onMessage(buf, lf + 1, size);
+    return next;
+  }
+}
+
+/** Scans a text protocol: lines, where `MSG ... <size>` is followed by its payload. */
+abstract class LineScanner extends Counts {
   scan(buf: Uint8Array, start: number, end: number): number {
     let pos = start;
     while (pos < end) {
       const lf = buf.indexOf(LF, pos);
       if (lf < 0 || lf >= end) break;
-      if (startsWith(buf, pos, W_MSG)) {
-        const size = numberBefore(buf, buf[lf - 1] === CR ? lf - 1 : lf);
-        const next = lf + 1 + size + 2; // the server always ends payloads with CRLF
-        if (next > end) break;
-        this.msgs++;
-        if (this.onMessage !== null) this.onMessage(buf, lf + 1, size);
-        pos = next;
-        continue;
-      }
-      let sized = false;
-      for (const w of SB_SIZED) if (startsWith(buf, pos, w)) sized = true;
-      if (sized) {
-        const size = numberBefore(buf, buf[lf - 1] === CR ? lf - 1 : lf);
-        const next = lf + 1 + size + 2;
-        if (next > end) break;
-        if (!startsWith(buf, pos, SB_SIZED[0]!)) this.replies++; // DM is a push
-        pos = next;
-        continue;
-      }
-      if (startsWith(buf, pos, W_PONG)) {
-        this.pongs++;
-        this.replies++;
-      } else if (startsWith(buf, pos, W_OK) || startsWith(buf, pos, W_TIME)) {
-        this.replies++;
-      } else if (startsWith(buf, pos, W_ERR)) {
-        this.replies++;
-        this.error = lineText(buf, pos, lf);
-      } else if (startsWith(buf, pos, W_BYE)) {
-        this.error = lineText(buf, pos, lf);
-      } else if (startsWith(buf, pos, W_PING)) {
-        this.pings++;
-      } else if (
-        !startsWith(buf, pos, W_HELLO) && !startsWith(buf, pos, W_JOINED) &&
-        !startsWith(buf, pos, W_LEFT)
-      ) {
-        this.error = `unexpected: ${lineText(buf, pos, lf)}`;
-      }
-      pos = lf + 1;
+      const next = startsWith(buf, pos, W_MSG)
+        ? this.message(buf, lf, headerSize(buf, lf), end)
+        : this.line(buf, pos, lf, end);
+      if (next < 0) break;
+      pos = next;
     }
     return pos;
+  }
+
+  /**
+   * Counts any other line, `buf[pos, lf]`.
+   *
+   * @returns Where the next frame starts, or -1 when this one is not complete before `end`.
+   */
+  protected abstract line(buf: Uint8Array, pos: number, lf: number, end: number): number;
+}
+
+/** Scans Switchboard server frames. */
+class SwitchboardScanner extends LineScanner {
+  protected line(buf: Uint8Array, pos: number, lf: number, end: number): number {
+    let sized = false;
+    for (const w of SB_SIZED) if (startsWith(buf, pos, w)) sized = true;
+    if (sized) {
+      const next = lf + 1 + headerSize(buf, lf) + 2;
+      if (next > end) return -1;
+      if (!startsWith(buf, pos, SB_SIZED[0]!)) this.replies++; // DM is a push
+      return next;
+    }
+    if (startsWith(buf, pos, W_PONG)) {
+      this.pongs++;
+      this.replies++;
+    } else if (startsWith(buf, pos, W_OK) || startsWith(buf, pos, W_TIME)) {
+      this.replies++;
+    } else if (startsWith(buf, pos, W_ERR)) {
+      this.replies++;
+      this.error = lineText(buf, pos, lf);
+    } else if (startsWith(buf, pos, W_BYE)) {
+      this.error = lineText(buf, pos, lf);
+    } else if (startsWith(buf, pos, W_PING)) {
+      this.pings++;
+    } else if (
+      !startsWith(buf, pos, W_HELLO) && !startsWith(buf, pos, W_JOINED) &&
+      !startsWith(buf, pos, W_LEFT)
+    ) {
+      this.error = `unexpected: ${lineText(buf, pos, lf)}`;
+    }
+    return lf + 1;
   }
 }
 
 /** Scans NATS server operations. */
-class NatsScanner implements Scanner {
-  msgs = 0;
-  replies = 0;
-  pongs = 0;
-  pings = 0;
-  error = "";
-  onMessage: OnMessage | null = null;
-
-  scan(buf: Uint8Array, start: number, end: number): number {
-    let pos = start;
-    while (pos < end) {
-      const lf = buf.indexOf(LF, pos);
-      if (lf < 0 || lf >= end) break;
-      if (startsWith(buf, pos, W_MSG)) {
-        const size = numberBefore(buf, buf[lf - 1] === CR ? lf - 1 : lf);
-        const next = lf + 1 + size + 2;
-        if (next > end) break;
-        this.msgs++;
-        if (this.onMessage !== null) this.onMessage(buf, lf + 1, size);
-        pos = next;
-        continue;
-      }
-      if (startsWith(buf, pos, W_PONG)) {
-        this.pongs++;
-        this.replies++;
-      } else if (startsWith(buf, pos, W_PING)) {
-        this.pings++;
-      } else if (startsWith(buf, pos, W_PLUS_OK)) {
-        this.replies++;
-      } else if (startsWith(buf, pos, W_MINUS_ERR)) {
-        this.replies++;
-        this.error = lineText(buf, pos, lf);
-      } else if (!startsWith(buf, pos, W_INFO)) {
-        this.error = `unexpected: ${lineText(buf, pos, lf)}`;
-      }
-      pos = lf + 1;
+class NatsScanner extends LineScanner {
+  protected line(buf: Uint8Array, pos: number, lf: number): number {
+    if (startsWith(buf, pos, W_PONG)) {
+      this.pongs++;
+      this.replies++;
+    } else if (startsWith(buf, pos, W_PING)) {
+      this.pings++;
+    } else if (startsWith(buf, pos, W_PLUS_OK)) {
+      this.replies++;
+    } else if (startsWith(buf, pos, W_MINUS_ERR)) {
+      this.replies++;
+      this.error = lineText(buf, pos, lf);
+    } else if (!startsWith(buf, pos, W_INFO)) {
+      this.error = `unexpected: ${lineText(buf, pos, lf)}`;
     }
-    return pos;
+    return lf + 1;
   }
 }
 
@@ -283,14 +291,7 @@ function skipResp(buf: Uint8Array, pos: number, end: number): number {
 }
 
 /** Scans Redis RESP3 replies and pushes. */
-class RedisScanner implements Scanner {
-  msgs = 0;
-  replies = 0;
-  pongs = 0;
-  pings = 0;
-  error = "";
-  onMessage: OnMessage | null = null;
-
+class RedisScanner extends Counts {
   scan(buf: Uint8Array, start: number, end: number): number {
     let pos = start;
     while (pos < end) {
@@ -305,11 +306,8 @@ class RedisScanner implements Scanner {
         if (afterChannel < 0) break;
         const lf = buf.indexOf(LF, afterChannel);
         if (lf < 0 || lf >= end) break;
-        const size = numberIn(buf, afterChannel + 1, lf - 1);
-        const next = lf + 1 + size + 2;
-        if (next > end) break;
-        this.msgs++;
-        if (this.onMessage !== null) this.onMessage(buf, lf + 1, size);
+        const next = this.message(buf, lf, numberIn(buf, afterChannel + 1, lf - 1), end);
+        if (next < 0) break;
         pos = next;
         continue;
       }

@@ -7,6 +7,7 @@
  */
 
 import { diskRate, type FilesResult, filesRun, prepareFile, rawPipe, sha256Rate } from "./files.ts";
+import type { LoadSpec } from "./load.ts";
 import type { Options, Workload } from "./options.ts";
 import { FLOOR, fmt, NAMES, type Results, unitOf } from "./results.ts";
 import { runLoad, runLoadFiles } from "./run_load.ts";
@@ -16,6 +17,16 @@ import type { Proto } from "./wire.ts";
 const PAYLOAD = 128;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Runs the load client against a server; returns its answer and the server's CPU seconds. */
+async function loadWithCpu(
+  server: RunningServer,
+  spec: LoadSpec,
+): Promise<{ r: Record<string, unknown>; cpu: number }> {
+  const cpu0 = await server.cpu();
+  const r = await runLoad(spec, 150_000);
+  return { r, cpu: await server.cpu() - cpu0 };
+}
 
 /** One run of one workload against one server: its measures. */
 async function runOne(
@@ -34,8 +45,7 @@ async function runOne(
     const port = server.port;
     switch (workload) {
       case "fanout": {
-        const cpu0 = await server.cpu();
-        const r = await runLoad({
+        const { r, cpu } = await loadWithCpu(server, {
           workload,
           proto,
           port,
@@ -45,16 +55,14 @@ async function runOne(
           window: s.fanoutWindow,
           batch: s.fanoutBatch,
           deadlineMs: 120_000,
-        }, 150_000);
-        const cpu = await server.cpu() - cpu0;
+        });
         return {
           "delivered": r.rate as number,
           "server CPU per msg": (cpu * 1e9) / (r.delivered as number),
         };
       }
       case "chat": {
-        const cpu0 = await server.cpu();
-        const r = await runLoad({
+        const { r, cpu } = await loadWithCpu(server, {
           workload,
           proto,
           port,
@@ -63,9 +71,8 @@ async function runOne(
           size: PAYLOAD,
           window: s.chatWindow,
           deadlineMs: 120_000,
-        }, 150_000);
+        });
         const lat = r.latency as { p50: number; p99: number };
-        const cpu = await server.cpu() - cpu0;
         return {
           "delivered": r.rate as number,
           "p50 latency": lat.p50,
@@ -74,15 +81,14 @@ async function runOne(
         };
       }
       case "latency": {
-        const cpu0 = await server.cpu();
-        const r = await runLoad({
+        const { r, cpu } = await loadWithCpu(server, {
           workload,
           proto,
           port,
           count: s.latencyCount,
           warmup: 1000,
           deadlineMs: 120_000,
-        }, 150_000);
+        });
         const out: Record<string, number> = {};
         for (const op of ["ping", "time"]) {
           const l = r[op] as { p50: number; p99: number; p999: number } | undefined;
@@ -93,7 +99,7 @@ async function runOne(
           out[`${name} p99.9`] = l.p999;
         }
         const trips = (s.latencyCount + 1000) * Object.keys(r).length;
-        out["server CPU per round trip"] = ((await server.cpu() - cpu0) * 1e9) / trips;
+        out["server CPU per round trip"] = (cpu * 1e9) / trips;
         return out;
       }
       case "idle": {
