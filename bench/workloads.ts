@@ -42,19 +42,17 @@ async function runOne(
     echoFloor,
   });
   try {
-    const port = server.port;
+    const common = { proto, port: server.port, deadlineMs: 120_000 };
     switch (workload) {
       case "fanout": {
         const { r, cpu } = await loadWithCpu(server, {
           workload,
-          proto,
-          port,
+          ...common,
           messages: s.fanoutMessages,
           subscribers: s.fanoutSubscribers,
           size: PAYLOAD,
           window: s.fanoutWindow,
           batch: s.fanoutBatch,
-          deadlineMs: 120_000,
         });
         return {
           "delivered": r.rate as number,
@@ -64,13 +62,11 @@ async function runOne(
       case "chat": {
         const { r, cpu } = await loadWithCpu(server, {
           workload,
-          proto,
-          port,
+          ...common,
           clients: s.chatClients,
           messages: s.chatMessages,
           size: PAYLOAD,
           window: s.chatWindow,
-          deadlineMs: 120_000,
         });
         const lat = r.latency as { p50: number; p99: number };
         return {
@@ -83,11 +79,9 @@ async function runOne(
       case "latency": {
         const { r, cpu } = await loadWithCpu(server, {
           workload,
-          proto,
-          port,
+          ...common,
           count: s.latencyCount,
           warmup: 1000,
-          deadlineMs: 120_000,
         });
         const out: Record<string, number> = {};
         for (const op of ["ping", "time"]) {
@@ -107,7 +101,7 @@ async function runOne(
         const before = await server.rss();
         let after = NaN;
         const r = await runLoad(
-          { workload, proto, port, count: s.idleCount, concurrency: 50, deadlineMs: 120_000 },
+          { workload, ...common, count: s.idleCount, concurrency: 50 },
           150_000,
           async () => {
             // Let the server settle (buffers returned, lazy allocations done), then measure.
