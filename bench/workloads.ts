@@ -28,6 +28,19 @@ async function loadWithCpu(
   return { r, cpu: await server.cpu() - cpu0 };
 }
 
+/** The measures of a delivery workload: delivered msgs/s, then `between`, then CPU per msg. */
+function delivery(
+  r: Record<string, unknown>,
+  cpu: number,
+  between: Record<string, number> = {},
+): Record<string, number> {
+  return {
+    "delivered": r.rate as number,
+    ...between,
+    "server CPU per msg": (cpu * 1e9) / (r.delivered as number),
+  };
+}
+
 /** One run of one workload against one server: its measures. */
 async function runOne(
   workload: Exclude<Workload, "files">,
@@ -54,10 +67,7 @@ async function runOne(
           window: s.fanoutWindow,
           batch: s.fanoutBatch,
         });
-        return {
-          "delivered": r.rate as number,
-          "server CPU per msg": (cpu * 1e9) / (r.delivered as number),
-        };
+        return delivery(r, cpu);
       }
       case "chat": {
         const { r, cpu } = await loadWithCpu(server, {
@@ -69,12 +79,7 @@ async function runOne(
           window: s.chatWindow,
         });
         const lat = r.latency as { p50: number; p99: number };
-        return {
-          "delivered": r.rate as number,
-          "p50 latency": lat.p50,
-          "p99 latency": lat.p99,
-          "server CPU per msg": (cpu * 1e9) / (r.delivered as number),
-        };
+        return delivery(r, cpu, { "p50 latency": lat.p50, "p99 latency": lat.p99 });
       }
       case "latency": {
         const { r, cpu } = await loadWithCpu(server, {
