@@ -33,6 +33,11 @@ export interface FramesOptions extends DecoderOptions {
   maxRead?: number;
   /** Called after every read that returned bytes, with their count (liveness, byte counters). */
   onRead?: (bytes: number) => void;
+  /**
+   * Called when every event of the bytes read so far was handed out, before the next read: the
+   * end of a batch of pipelined commands (deliver what they queued).
+   */
+  onDrained?: () => void;
 }
 
 /** An async iterator of decode events that also says how the stream ended. */
@@ -82,6 +87,7 @@ class Frames implements FrameStream {
   readonly #minRead: number;
   readonly #maxRead: number;
   readonly #onRead: ((bytes: number) => void) | undefined;
+  readonly #onDrained: (() => void) | undefined;
   #buf: Uint8Array;
   #ended: "eof" | "stopped" | null = null;
   // One result object, handed out again and again: `for await` reads `value` before it asks for
@@ -100,6 +106,7 @@ class Frames implements FrameStream {
     this.#minRead = options.minRead ?? 1024;
     this.#maxRead = Math.max(this.#minRead, options.maxRead ?? 256 * 1024);
     this.#onRead = options.onRead;
+    this.#onDrained = options.onDrained;
     this.#buf = new Uint8Array(this.#minRead);
   }
 
@@ -118,6 +125,7 @@ class Frames implements FrameStream {
       this.#result.value = ev;
       return this.#ready;
     }
+    this.#onDrained?.();
     return this.#readMore();
   }
 

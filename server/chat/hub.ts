@@ -3,9 +3,10 @@
  * fan-out and an engine node (broker, presence, log). The memory engine is the default; any
  * engine that implements server/core/engine.ts works the same way.
  *
- * Room messages are batched: the messages one sender publishes to one room in one synchronous run
- * (the frames of one read chunk) are encoded into one buffer and delivered to every member at the
- * end of that run (a microtask), or before anything else the hub does, so order is kept.
+ * Room messages are batched: the messages one sender publishes to one room in a row (the frames of
+ * one read chunk) are encoded into one buffer and delivered to every member when the session
+ * says its read is done ({@linkcode ChatHub.flush}), before anything else the hub does (so order is
+ * kept), or at the latest within one macrotask.
  *
  * @module
  */
@@ -87,7 +88,7 @@ function all(values: Awaitable<unknown>[]): Awaitable<void> {
  * }
  * const a = member("n.1"), b = member("n.2");
  * console.assert(hub.publish(a, "lobby", new Uint8Array([104, 105])) === 1);
- * hub.flush(); // room messages are delivered in a microtask, or now with flush()
+ * hub.flush(); // room messages are delivered at the end of a read, or now with flush()
  * console.assert(got.length === 1 && hub.nick(b) === "guest-2");
  * ```
  */
@@ -267,7 +268,7 @@ export class ChatHub implements Hub {
     return batch.recipients;
   }
 
-  /** Delivers the pending batch of room messages now (it is otherwise delivered in a microtask). */
+  /** Delivers the pending batch of room messages now. */
   flush(): void {
     const batch = this.#batch;
     if (batch === null) return;
@@ -290,9 +291,11 @@ export class ChatHub implements Hub {
       frames: new FrameBatch(`MSG ${room.name} ${nick}`),
     };
     this.#batch = batch;
-    queueMicrotask(() => {
+    // A fallback for callers that never flush: a session flushes at the end of each read. Not a
+    // microtask: a session's `for await` over its frames yields one between every two commands.
+    setTimeout(() => {
       if (this.#batch === batch) this.flush();
-    });
+    }, 0);
     return batch;
   }
 

@@ -189,15 +189,15 @@ export class Outbox {
 
   /** This outbox as the stream of a large reply (see `ReplyStream` in server/core/handler.ts). */
   replyStream(): ReplyStream {
-    const outbox = this;
+    const isClosed = () => this.closed;
     return {
-      get closed() {
-        return outbox.closed;
+      get closed(): boolean {
+        return isClosed();
       },
-      begin: () => outbox.beginStream(),
-      send: (bytes) => outbox.sendStream(bytes),
-      drain: (below) => outbox.drain(below),
-      end: () => outbox.endStream(),
+      begin: () => this.beginStream(),
+      send: (bytes) => this.sendStream(bytes),
+      drain: (below) => this.drain(below),
+      end: () => this.endStream(),
     };
   }
 

@@ -232,7 +232,7 @@ export class Session implements Member, PipelineOwner {
   }
 
   async #readLoop(): Promise<void> {
-    const { config, metrics } = this.#ctx;
+    const { config, metrics, hub } = this.#ctx;
     const liveness = this.#liveness;
     const events = frames(this.#conn, {
       maxLine: config.maxLine,
@@ -241,12 +241,14 @@ export class Session implements Member, PipelineOwner {
         liveness.heard();
         metrics.bytesIn += n;
       },
+      onDrained: () => hub.flush(),
     });
     const highWater = config.maxPending / 2;
     for await (const ev of events) {
       if (ev.type === "frame" && ev.payload !== null) noteBigPayload(ev.payload.length);
       const r = this.#dispatch(ev);
       if (r !== undefined) {
+        hub.flush(); // what earlier commands of this read published goes out before we wait
         // While a command runs (a download, a first-use hash, a disk write), we are the ones
         // not reading: the client's silence meanwhile is not idleness.
         liveness.pause();
@@ -260,6 +262,7 @@ export class Session implements Member, PipelineOwner {
       // Back-pressure: a client that does not read its replies stops being read (one read can
       // hold thousands of pipelined commands whose replies would pass max_pending).
       if (this.outbox.pending > highWater) {
+        hub.flush();
         await this.#pauseReads();
         if (this.#ending) return;
       }

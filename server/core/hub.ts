@@ -52,6 +52,12 @@ export interface Hub {
   who(room?: string): Awaitable<WhoEntry[] | null>;
   /** Lists rooms with their member counts. */
   rooms(): Awaitable<RoomEntry[]>;
+  /**
+   * Delivers the room messages batched so far. The hub batches the messages one sender publishes
+   * in a row and delivers them before any other call, or within one macrotask; a session calls
+   * this at the end of each read (its pipelined commands are all in) and before it waits.
+   */
+  flush(): void;
   /** Whether `member` is in `room` (this node knows its own members' rooms). */
   isIn(member: Member, room: string): boolean;
   /** The number of rooms `member` has joined, `lobby` included (known locally). */

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { hashPassword } from "../../server/auth/auth.ts";
+import { hashPassword } from "../../server/auth/passwords.ts";
 
 /** One user: name, password in clear, permissions (`chat`, `read`, `write`). */
 export type UserEntry = [name: string, password: string, permissions: string[]];
