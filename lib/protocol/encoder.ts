@@ -188,29 +188,35 @@ export function decodePath(text: string): string | null {
 }
 
 /**
- * Frames with one head (`MSG room nick`) and many payloads, encoded back to back into one
- * growing buffer: the bytes of `encodeFrame(head, p)` for each `p`, in order, with the head
- * encoded once. Used for room fan-out (one buffer delivered to every member).
+ * Sized frames encoded back to back into one growing buffer: `append(head, p)` adds the bytes of
+ * `encodeFrame(head, p)`. Heads are given as bytes (see {@linkcode FrameBatch.head}), so a head
+ * used many times (`MSG room nick`) is encoded once. Used for room fan-out: one buffer delivered
+ * to every member.
  *
  * @example
  * ```ts
  * import { encodeFrame, FrameBatch } from "./encoder.ts";
- * const batch = new FrameBatch("MSG lobby ann");
- * batch.append(new Uint8Array([104, 105]));
- * batch.append(new Uint8Array([33]));
+ * const batch = new FrameBatch();
+ * const ann = FrameBatch.head("MSG lobby ann");
+ * batch.append(ann, new Uint8Array([104, 105]));
+ * batch.append(FrameBatch.head("MSG lobby bob"), new Uint8Array([33]));
  * const one = [...encodeFrame("MSG lobby ann", new Uint8Array([104, 105])),
- *   ...encodeFrame("MSG lobby ann", new Uint8Array([33]))];
+ *   ...encodeFrame("MSG lobby bob", new Uint8Array([33]))];
  * console.assert(batch.bytes().join() === one.join());
  * ```
  */
 export class FrameBatch {
-  readonly #prefix: Uint8Array;
   #buf: Uint8Array = new Uint8Array(0);
   #length = 0;
 
-  /** @param head The frame's head: verb and arguments, without the byte count. */
-  constructor(head: string) {
-    this.#prefix = encoder.encode(`${head} `);
+  /**
+   * Encodes a frame's head for {@linkcode FrameBatch.append}.
+   *
+   * @param head The verb and arguments, without the byte count.
+   * @returns The head's bytes and the space after it.
+   */
+  static head(head: string): Uint8Array {
+    return encoder.encode(`${head} `);
   }
 
   /** Bytes encoded so far. */
@@ -219,14 +225,14 @@ export class FrameBatch {
   }
 
   /**
-   * Appends one frame carrying `payload` (copied).
+   * Appends one frame.
    *
-   * @param payload The frame's payload.
+   * @param head From {@linkcode FrameBatch.head}.
+   * @param payload The frame's payload (copied).
    */
-  append(payload: Uint8Array): void {
+  append(head: Uint8Array, payload: Uint8Array): void {
     const n = payload.length;
-    const prefix = this.#prefix;
-    const need = this.#length + prefix.length + 12 + n;
+    const need = this.#length + head.length + 12 + n;
     if (need > this.#buf.length) {
       const grown = new Uint8Array(Math.max(need, 4096, this.#buf.length * 2));
       grown.set(this.#buf.subarray(0, this.#length));
@@ -234,8 +240,8 @@ export class FrameBatch {
     }
     const buf = this.#buf;
     let at = this.#length;
-    buf.set(prefix, at);
-    at += prefix.length;
+    buf.set(head, at);
+    at += head.length;
     // The byte count in decimal, then CRLF, the payload, CRLF.
     let digits = 1;
     for (let v = n; v >= 10; v = Math.floor(v / 10)) digits++;
@@ -252,8 +258,11 @@ export class FrameBatch {
     this.#length = at;
   }
 
-  /** The frames so far: a view of the batch's buffer (do not append after handing it out). */
-  bytes(): Uint8Array {
-    return this.#buf.subarray(0, this.#length);
+  /**
+   * The frames from byte `start` to byte `end` (all of them by default): a view of the buffer
+   * (do not append after handing it out).
+   */
+  bytes(start = 0, end: number = this.#length): Uint8Array {
+    return this.#buf.subarray(start, end);
   }
 }

@@ -26,19 +26,36 @@ export type { Hub, LeaveResult, Member, PublishResult, RoomEntry, WhoEntry };
 /** What this node knows of one of its members. */
 interface LocalMember {
   nick: string;
+  /** The encoded `MSG room nick ` head of its last room message (the nick and room it names). */
+  head: { room: LocalRoom; nick: string; bytes: Uint8Array } | null;
   /** Its rooms by key, `lobby` first. */
   readonly rooms: Map<string, LocalRoom>;
 }
 
-/** Messages of one sender to one room, encoded back to back. */
+/** One sender's frames, back to back, inside a batch. */
+interface Run {
+  readonly sender: Member;
+  readonly head: Uint8Array;
+  /** Members each of its messages reaches (all but the sender, on every node). */
+  readonly recipients: Awaitable<number>;
+  readonly start: number;
+  end: number;
+}
+
+/**
+ * Messages to one room, in the order they were published (from one sender or several), encoded
+ * back to back: every member gets the bytes of the others' runs.
+ */
 interface Batch {
   readonly room: LocalRoom;
-  /** The room name as the sender wrote it. */
+  /** The room name as the first sender wrote it (the fast path compares it as written). */
   readonly name: string;
-  readonly sender: Member;
-  /** Members it will reach, counted when the batch started (membership changes flush first). */
-  readonly recipients: Awaitable<number>;
+  /** Local members that take pushes, counted when the batch started (changes flush first). */
+  readonly accepting: number;
+  /** Members on other nodes, counted when the batch started. */
+  readonly remote: Awaitable<number>;
   readonly frames: FrameBatch;
+  readonly runs: Run[];
 }
 
 /** Options of {@linkcode ChatHub}. */
@@ -152,7 +169,7 @@ export class ChatHub implements Hub {
     this.flush();
     this.#retryOrphans();
     return then(engineCall(this.#node.presence.attach(member)), (nick) => {
-      const local: LocalMember = { nick, rooms: new Map() };
+      const local: LocalMember = { nick, head: null, rooms: new Map() };
       this.#members.set(member, local);
       this.#byId.set(member.id, member);
       this.#addTo(local, LOBBY, member);
@@ -229,14 +246,16 @@ export class ChatHub implements Hub {
 
   publish(member: Member, name: string, payload: Uint8Array): Awaitable<PublishResult> {
     const current = this.#batch;
+    const run = current?.runs[current.runs.length - 1];
     if (
-      current !== null && current.sender === member && current.name === name &&
-      payload.length <= BATCH_PAYLOAD && current.frames.length < BATCH_BYTES
+      run !== undefined && run.sender === member && current!.name === name &&
+      payload.length <= BATCH_PAYLOAD && current!.frames.length < BATCH_BYTES
     ) {
-      // The usual case within one read chunk: the same sender to the same room as the batch being
+      // The usual case within one read chunk: the same sender to the same room as the run being
       // built. Membership cannot have changed since it started (changes flush), so no lookups.
-      current.frames.append(payload);
-      return current.recipients;
+      current!.frames.append(run.head, payload);
+      run.end = current!.frames.length;
+      return run.recipients;
     }
     const local = this.#members.get(member);
     const room = local?.rooms.get(name.toLowerCase());
@@ -256,16 +275,28 @@ export class ChatHub implements Hub {
       );
     }
     let batch = this.#batch;
-    if (
-      batch !== null &&
-      (batch.room !== room || batch.sender !== member || batch.frames.length >= BATCH_BYTES)
-    ) {
+    if (batch !== null && (batch.room !== room || batch.frames.length >= BATCH_BYTES)) {
       this.flush();
       batch = null;
     }
-    batch ??= this.#startBatch(room, member, name, local.nick);
-    batch.frames.append(payload);
-    return batch.recipients;
+    batch ??= this.#startBatch(room, name);
+    let last = batch.runs[batch.runs.length - 1];
+    if (last?.sender !== member) {
+      const self = member.acceptsPushes === false ? 0 : 1;
+      const here = batch.accepting - self;
+      const remote = batch.remote;
+      last = {
+        sender: member,
+        head: this.#headOf(local, room),
+        recipients: typeof remote === "number" ? here + remote : then(remote, (n) => here + n),
+        start: batch.frames.length,
+        end: batch.frames.length,
+      };
+      batch.runs.push(last);
+    }
+    batch.frames.append(last.head, payload);
+    last.end = batch.frames.length;
+    return last.recipients;
   }
 
   /** Delivers the pending batch of room messages now. */
@@ -274,21 +305,20 @@ export class ChatHub implements Hub {
     if (batch === null) return;
     this.#batch = null; // before delivering: a member cut by it detaches, which flushes again
     const bytes = batch.frames.bytes();
-    this.#fanout.deliver(batch.room.key, bytes, batch.sender.id);
-    const sent = this.#node.broker.publish(batch.room.key, bytes, batch.sender.id);
+    this.#fanout.deliverRuns(batch.room.key, bytes, batch.runs);
+    // Nobody on the other nodes sent these: they go to every member there.
+    const sent = this.#node.broker.publish(batch.room.key, bytes, null);
     if (sent instanceof Promise) sent.catch(this.#onError);
   }
 
-  #startBatch(room: LocalRoom, sender: Member, name: string, nick: string): Batch {
-    const here = this.#fanout.audience(room.key, sender.id);
-    const there = engineCall(this.#node.broker.audience(room.key, sender.id));
-    const recipients = there === 0 ? here : then(there, (n) => here + n);
+  #startBatch(room: LocalRoom, name: string): Batch {
     const batch: Batch = {
       room,
       name,
-      sender,
-      recipients,
-      frames: new FrameBatch(`MSG ${room.name} ${nick}`),
+      accepting: this.#fanout.audience(room.key, null),
+      remote: engineCall(this.#node.broker.audience(room.key, null)),
+      frames: new FrameBatch(),
+      runs: [],
     };
     this.#batch = batch;
     // A fallback for callers that never flush: a session flushes at the end of each read. Not a
@@ -297,6 +327,15 @@ export class ChatHub implements Hub {
       if (this.#batch === batch) this.flush();
     }, 0);
     return batch;
+  }
+
+  /** The member's `MSG room nick ` head, encoded once per room and nick. */
+  #headOf(local: LocalMember, room: LocalRoom): Uint8Array {
+    const head = local.head;
+    if (head !== null && head.room === room && head.nick === local.nick) return head.bytes;
+    const bytes = FrameBatch.head(`MSG ${room.name} ${local.nick}`);
+    local.head = { room, nick: local.nick, bytes };
+    return bytes;
   }
 
   tell(member: Member, nick: string, payload: Uint8Array): Awaitable<boolean> {

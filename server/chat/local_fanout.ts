@@ -88,6 +88,43 @@ export class LocalFanout {
     return n;
   }
 
+  /**
+   * Queues a batch of frames from several senders to every local member of a room, each member
+   * getting the frames of the others, in order (views of `bytes`: encoded once for all).
+   *
+   * @param key The room's key.
+   * @param bytes The frames (shared: never changed).
+   * @param runs Who sent which bytes: `[start, end)` ranges of `bytes`, in order, covering it.
+   */
+  deliverRuns(
+    key: string,
+    bytes: Uint8Array,
+    runs: readonly { sender: Member; start: number; end: number }[],
+  ): void {
+    const room = this.#rooms.get(key);
+    if (room === undefined) return;
+    if (runs.length === 1) {
+      this.deliver(key, bytes, runs[0]!.sender.id);
+      return;
+    }
+    const senders = new Set<Member>();
+    for (const r of runs) senders.add(r.sender);
+    for (const m of room.members) {
+      if (!senders.has(m)) {
+        m.deliver(bytes);
+        continue;
+      }
+      // The bytes between this member's own runs.
+      let from = 0;
+      for (const r of runs) {
+        if (r.sender !== m) continue;
+        if (r.start > from) m.deliver(bytes.subarray(from, r.start));
+        from = r.end;
+      }
+      if (from < bytes.length) m.deliver(bytes.subarray(from));
+    }
+  }
+
   /** How many local members of a room a message would reach now, but `except`. */
   audience(key: string, except: string | null): number {
     const room = this.#rooms.get(key);

@@ -273,6 +273,36 @@ export function hubConformance(label: string, make: () => Promise<HubSetup> | Hu
     assert.equal(all, expected);
   });
 
+  test("publish from several senders, interleaved: everybody gets the others' messages, never their own, in order (in publish order on one node)", async (svc) => {
+    const a = await svc.attach();
+    const b = await svc.attach();
+    const c = await svc.attach();
+    const order: [FakeMember, string][] = [];
+    for (let i = 0; i < 30; i++) order.push([[a, b, c][(i * 7) % 3]!, `p${i}`]);
+    await Promise.all(order.map(([from, text]) => svc.publish(from, "lobby", utf8.encode(text))));
+    await svc.settle();
+    const frame = ([from, text]: [FakeMember, string]) =>
+      `MSG lobby ${svc.nick(from)} ${text.length}\r\n${text}\r\n`;
+    const oneNode = svc.sameNode(a, b) && svc.sameNode(b, c);
+    for (const m of [a, b, c]) {
+      const others = order.filter(([from]) => from !== m);
+      if (oneNode) {
+        assert.equal(m.got.join(""), others.map(frame).join(""), `what ${svc.nick(m)} got`);
+        continue;
+      }
+      // Across nodes, each sender's messages keep their order; senders may interleave.
+      const got = m.got.join("");
+      for (const sender of [a, b, c]) {
+        if (sender === m) continue;
+        const mine = others.filter(([from]) => from === sender).map(frame);
+        const seen = mine.map((f) => got.indexOf(f));
+        assert.ok(seen.every((at) => at >= 0), `${svc.nick(m)} got all of ${svc.nick(sender)}'s`);
+        assert.deepEqual(seen, [...seen].sort((x, y) => x - y), "in the sender's order");
+      }
+      assert.equal(got.length, others.map(frame).join("").length, "and nothing else");
+    }
+  });
+
   test("publish: unknown room, room not joined, and the count leaves out refusing members", async (svc) => {
     const a = await svc.attach();
     const b = await svc.attach();
