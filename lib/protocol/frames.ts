@@ -157,6 +157,8 @@ class Frames implements FrameStream {
         this.#result.value = ev;
         return this.#result;
       }
+      // Only part of a frame so far: drained again before the next read.
+      this.#onDrained?.();
     }
   }
 

@@ -60,6 +60,7 @@ interface Waiter {
 export class Outbox {
   readonly #writer: Writer;
   readonly #onWritten: ((bytes: number) => void) | undefined;
+  #corked = false;
   readonly #maxPending: number;
   readonly #maxWrite: number;
   readonly #onCut: (reason: string, lastWordSent: Promise<void> | null) => void;
@@ -282,8 +283,24 @@ export class Outbox {
     this.#wake();
   }
 
+  /**
+   * Holds writes back until {@linkcode Outbox.uncork}: the session corks while it runs the
+   * commands of one read, so their replies leave in one write (its `for await` yields to other
+   * microtasks between commands, where an uncorked outbox would write each reply alone).
+   */
+  cork(): void {
+    this.#corked = true;
+  }
+
+  /** Lets held writes go. */
+  uncork(): void {
+    if (!this.#corked) return;
+    this.#corked = false;
+    if (this.#head < this.#queue.length) this.#schedule();
+  }
+
   #schedule(): void {
-    if (this.#writing || this.#scheduled) return;
+    if (this.#writing || this.#scheduled || this.#corked) return;
     this.#scheduled = true;
     // Let the frames of the current batch (one read chunk) accumulate, then write them at once.
     queueMicrotask(() => {

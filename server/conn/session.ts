@@ -6,60 +6,23 @@
  * @module
  */
 
+import type { SessionConn, SessionContext } from "./context.ts";
+
+export type { Command, SessionConn, SessionContext } from "./context.ts";
+
 import { encodeError, encodeLine } from "../../lib/protocol/encoder.ts";
 import { ErrorCode } from "../../lib/protocol/errors.ts";
 import type { DecodeEvent, Frame, StreamStart } from "../../lib/protocol/frame.ts";
 import { frames } from "../../lib/protocol/frames.ts";
-import type { ServerConfig } from "../config.ts";
 import type { Access } from "../core/access.ts";
-import {
-  DISCARD,
-  type Handler,
-  type ReplyStream,
-  type StreamHandler,
-  type StreamSink,
-} from "../core/handler.ts";
-import type { Hub } from "../core/hub.ts";
-import type { Logger } from "../core/logger.ts";
+import { DISCARD, type ReplyStream, type StreamSink } from "../core/handler.ts";
 import type { Member } from "../core/member.ts";
-import type { Metrics } from "../core/metrics.ts";
 import { Gate } from "./gate.ts";
 import { helloLine } from "./hello.ts";
 import { noteBigPayload } from "./gc.ts";
 import { Liveness } from "./liveness.ts";
 import { Outbox } from "./outbox.ts";
 import { Pipeline, type PipelineOwner } from "./pipeline.ts";
-
-/** The part of a connection a session needs (a `Deno.Conn` or a TLS connection). */
-export interface SessionConn {
-  read(buf: Uint8Array): Promise<number | null>;
-  write(buf: Uint8Array): Promise<number>;
-  close(): void;
-}
-
-/** A command as the session runs it: its handler, and whether later commands may overlap it. */
-export interface Command {
-  readonly handler: Handler;
-  readonly overlap: boolean;
-}
-
-/** What sessions share: configuration, hub, logger, commands. */
-export interface SessionContext {
-  readonly config: ServerConfig;
-  readonly hub: Hub;
-  readonly log: Logger;
-  readonly metrics: Metrics;
-  /** The node's id, for member ids unique across processes. */
-  readonly node: string;
-  readonly commands: ReadonlyMap<string, Command>;
-  readonly streams: ReadonlyMap<string, StreamHandler>;
-  /** Extra `HELLO` fields (`tls`, `auth_required`). */
-  readonly hello: Record<string, unknown>;
-  /** What a session may do before it logs in; `null` when the server requires no login. */
-  readonly guest: Access | null;
-  /** Called when a session ends. */
-  onClose(session: Session): void;
-}
 
 const PING = encodeLine("PING");
 const BYE_SLOW = encodeLine("BYE slow consumer");
@@ -234,38 +197,49 @@ export class Session implements Member, PipelineOwner {
   async #readLoop(): Promise<void> {
     const { config, metrics, hub } = this.#ctx;
     const liveness = this.#liveness;
+    const outbox = this.outbox;
+    // The end of the commands of one read (or a wait): what they published or answered goes out.
+    const release = () => {
+      hub.flush();
+      outbox.uncork();
+    };
     const events = frames(this.#conn, {
       maxLine: config.maxLine,
       maxPayload: config.maxPayload,
       onRead: (n) => {
         liveness.heard();
         metrics.bytesIn += n;
+        outbox.cork();
       },
-      onDrained: () => hub.flush(),
+      onDrained: release,
     });
     const highWater = config.maxPending / 2;
-    for await (const ev of events) {
-      if (ev.type === "frame" && ev.payload !== null) noteBigPayload(ev.payload.length);
-      const r = this.#dispatch(ev);
-      if (r !== undefined) {
-        hub.flush(); // what earlier commands of this read published goes out before we wait
-        // While a command runs (a download, a first-use hash, a disk write), we are the ones
-        // not reading: the client's silence meanwhile is not idleness.
-        liveness.pause();
-        try {
-          await r;
-        } finally {
-          liveness.resume();
+    try {
+      for await (const ev of events) {
+        if (ev.type === "frame" && ev.payload !== null) noteBigPayload(ev.payload.length);
+        const r = this.#dispatch(ev);
+        if (r !== undefined) {
+          release();
+          // While a command runs (a download, a first-use hash, a disk write), we are the ones
+          // not reading: the client's silence meanwhile is not idleness.
+          liveness.pause();
+          try {
+            await r;
+          } finally {
+            liveness.resume();
+          }
+        }
+        if (this.#ending) return;
+        // Back-pressure: a client that does not read its replies stops being read (one read can
+        // hold thousands of pipelined commands whose replies would pass max_pending).
+        if (this.outbox.pending > highWater) {
+          release();
+          await this.#pauseReads();
+          if (this.#ending) return;
         }
       }
-      if (this.#ending) return;
-      // Back-pressure: a client that does not read its replies stops being read (one read can
-      // hold thousands of pipelined commands whose replies would pass max_pending).
-      if (this.outbox.pending > highWater) {
-        hub.flush();
-        await this.#pauseReads();
-        if (this.#ending) return;
-      }
+    } finally {
+      release();
     }
     if (!this.#ending) this.close(this.#sink ? "eof during upload" : "eof");
   }
@@ -397,6 +371,7 @@ export class Session implements Member, PipelineOwner {
     this.#reason = reason;
     this.#pipeline.flushAll();
     if (bye) this.outbox.send(encodeLine(`BYE ${reason}`));
+    this.outbox.uncork();
     this.outbox.mark(() => this.close(reason));
     const timer = setTimeout(() => this.close(reason), this.#ctx.config.writeDeadline);
     Deno.unrefTimer(timer);

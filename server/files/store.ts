@@ -358,6 +358,7 @@ export class FileStore {
       target: join(parentReal, [basename(r.real)]),
       parent: parentReal,
       releaseFolders: (kept) => this.#folders.release(folders, kept),
+      park: folders.length > 0 ? this.rootReal : undefined,
       sha256,
       cache: this.cache,
       onDone: (u) => {

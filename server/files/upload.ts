@@ -10,6 +10,7 @@ import { createHash, type Hash } from "node:crypto";
 import { WriteBehind } from "../../lib/write_behind.ts";
 import { describeIoError, errno, FileError } from "./errors.ts";
 import { type HashCache, versionOf } from "./hash_cache.ts";
+import { basename } from "./paths.ts";
 
 /** Bytes of an upload buffered before each disk write (two such buffers per upload). */
 export const WRITE_BUFFER = 256 * 1024;
@@ -52,6 +53,12 @@ export interface UploadInit {
   parent: string;
   /** Called once when the upload ends: `kept` is true when it completed. */
   releaseFolders: (kept: boolean) => Promise<void>;
+  /**
+   * When the upload created folders: where its temporary moves when it is abandoned (the shared
+   * folder's real root), so the folders are gone before the temporary is (nobody sees an empty
+   * folder that is about to vanish once the temporary has).
+   */
+  park?: string;
   /** The announced sha256 (hex), checked at commit. */
   sha256: string | undefined;
   /** Where the sha256 of the committed file is recorded. */
@@ -73,6 +80,7 @@ export class Upload {
   readonly #target: string;
   readonly #parent: string;
   readonly #releaseFolders: (kept: boolean) => Promise<void>;
+  readonly #park: string | undefined;
   readonly #expected: string | undefined;
   readonly #cache: HashCache;
   readonly #onDone: (u: Upload) => void;
@@ -92,6 +100,7 @@ export class Upload {
     this.#target = init.target;
     this.#parent = init.parent;
     this.#releaseFolders = init.releaseFolders;
+    this.#park = init.park;
     this.#expected = init.sha256?.toLowerCase();
     this.#cache = init.cache;
     this.#onDone = init.onDone;
@@ -189,14 +198,31 @@ export class Upload {
       } catch {
         // Closed already.
       }
-      try {
-        await Deno.remove(this.temp);
-      } catch {
-        // Gone already (or renamed into place).
+      let temp = this.temp;
+      if (this.#park !== undefined) {
+        const parked = `${this.#park}/${basename(temp)}`;
+        try {
+          await Deno.rename(temp, parked);
+          temp = parked;
+        } catch {
+          // Gone already, or another filesystem: removed where it is, before its folders.
+          await removeQuietly(temp);
+        }
       }
+      if (temp === this.temp) await removeQuietly(temp);
       await this.#releaseFolders(false);
+      if (temp !== this.temp) await removeQuietly(temp);
       this.#onDone(this);
     })();
     return this.#aborting;
+  }
+}
+
+/** Removes a file; one that is gone already (or was renamed into place) is fine. */
+async function removeQuietly(path: string): Promise<void> {
+  try {
+    await Deno.remove(path);
+  } catch {
+    // Gone already.
   }
 }
