@@ -153,7 +153,11 @@ export function startServer(
   for (const [verb, h] of options.streamHandlers ?? []) streams.set(verb, h);
   const commands = new Map<string, Command>();
   for (const [verb, handler] of handlers) {
-    commands.set(verb, { handler, overlap: VERB_TABLE.get(verb)?.order === "overlap" });
+    commands.set(verb, {
+      handler,
+      overlap: VERB_TABLE.get(verb)?.order === "overlap",
+      counter: metrics.counter(verb),
+    });
   }
 
   const sessions = new Set<Session>();

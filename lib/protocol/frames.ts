@@ -5,7 +5,8 @@
  *
  * Payloads and stream data are views into the read buffer: they are valid until the loop body
  * asks for the next event after the last one of a chunk, that is, until the next read. Use them
- * (or copy them) in the loop body.
+ * (or copy them) in the loop body. {@linkcode FrameStream.take} hands out the rest of a read's
+ * events without a wait in between.
  *
  * @module
  */
@@ -42,6 +43,13 @@ export interface FramesOptions extends DecoderOptions {
 
 /** An async iterator of decode events that also says how the stream ended. */
 export interface FrameStream extends AsyncIterableIterator<DecodeEvent> {
+  /**
+   * The next event of the bytes already read, without waiting; `undefined` when the next one
+   * needs a read (then ask the iterator). A loop that takes the rest of a read's events this way
+   * handles them in one go: `for await` alone yields a microtask between every two events, where
+   * other connections' work runs (and costs a server about a third of its fan-out rate).
+   */
+  take(): DecodeEvent | undefined;
   /**
    * Why iteration stopped: `"eof"` when the peer closed (or a read failed), `"stopped"` when the
    * loop broke out, `null` while it runs.
@@ -112,6 +120,10 @@ class Frames implements FrameStream {
 
   get ended(): "eof" | "stopped" | null {
     return this.#ended;
+  }
+
+  take(): DecodeEvent | undefined {
+    return this.#ended === null ? this.#decoder.next() : undefined;
   }
 
   [Symbol.asyncIterator](): this {

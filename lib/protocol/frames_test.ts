@@ -61,3 +61,17 @@ Deno.test("frames() ends on a read that throws, and stops reading when the loop 
   for await (const _ of endless) break;
   assert.equal(endless.ended, "stopped");
 });
+
+Deno.test("frames().take() hands out the rest of a read's events without a read, then undefined", async () => {
+  const stream = frames(chunks("PING\r\nWHO\r\nTIME\r\n", "QUIT\r\n"), { minRead: 64 });
+  const rounds: string[][] = [];
+  for await (const first of stream) {
+    const verbs: string[] = [];
+    for (let ev = first as ReturnType<typeof stream.take>; ev !== undefined; ev = stream.take()) {
+      if (ev.type === "frame") verbs.push(ev.verb);
+    }
+    rounds.push(verbs);
+  }
+  assert.deepEqual(rounds, [["PING", "WHO", "TIME"], ["QUIT"]]);
+  assert.equal(stream.take(), undefined, "nothing after the end");
+});

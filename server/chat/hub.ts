@@ -116,6 +116,7 @@ export class ChatHub implements Hub {
   readonly #onError: (error: unknown) => void;
   #node!: EngineNode;
   #batch: Batch | null = null;
+  #fallbackArmed = false;
   /** Members gone from this node whose removal the engine refused: retried on later calls. */
   readonly #orphans = new Set<string>();
 
@@ -268,7 +269,7 @@ export class ChatHub implements Hub {
     if (payload.length > BATCH_PAYLOAD) {
       this.flush();
       const bytes = encodeFrame(`MSG ${room.name} ${local.nick}`, payload);
-      const here = this.#fanout.deliver(room.key, bytes, member.id);
+      const here = this.#fanout.deliver(room.key, bytes, member);
       return then(
         engineCall(this.#node.broker.publish(room.key, bytes, member.id)),
         (n) => here + n,
@@ -321,11 +322,15 @@ export class ChatHub implements Hub {
       runs: [],
     };
     this.#batch = batch;
-    // A fallback for callers that never flush: a session flushes at the end of each read. Not a
-    // microtask: a session's `for await` over its frames yields one between every two commands.
-    setTimeout(() => {
-      if (this.#batch === batch) this.flush();
-    }, 0);
+    // A fallback for callers that never flush (a session flushes at the end of each read): one
+    // timer at a time, not one per batch (a timer per batch cost a fifth of the fan-out rate).
+    if (!this.#fallbackArmed) {
+      this.#fallbackArmed = true;
+      setTimeout(() => {
+        this.#fallbackArmed = false;
+        this.flush();
+      }, 0);
+    }
     return batch;
   }
 

@@ -74,16 +74,18 @@ export class LocalFanout {
    *
    * @param key The room's key.
    * @param bytes The frames (shared: never changed).
-   * @param except The member id to skip, or `null`.
+   * @param except The member to skip (a local one, or the id of one on another node), or `null`.
    * @returns How many members took them.
    */
-  deliver(key: string, bytes: Uint8Array, except: string | null): number {
+  deliver(key: string, bytes: Uint8Array, except: Member | string | null): number {
     const room = this.#rooms.get(key);
     if (room === undefined) return 0;
     let n = 0;
     // A member cut while we iterate is detached later (asynchronously), so the set is stable.
-    for (const m of room.members) {
-      if (m.id !== except && m.deliver(bytes)) n++;
+    if (typeof except === "string") {
+      for (const m of room.members) if (m.id !== except && m.deliver(bytes)) n++;
+    } else {
+      for (const m of room.members) if (m !== except && m.deliver(bytes)) n++;
     }
     return n;
   }
@@ -104,7 +106,7 @@ export class LocalFanout {
     const room = this.#rooms.get(key);
     if (room === undefined) return;
     if (runs.length === 1) {
-      this.deliver(key, bytes, runs[0]!.sender.id);
+      this.deliver(key, bytes, runs[0]!.sender);
       return;
     }
     const senders = new Set<Member>();

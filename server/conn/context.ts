@@ -24,6 +24,8 @@ export interface SessionConn {
 export interface Command {
   readonly handler: Handler;
   readonly overlap: boolean;
+  /** Its counter in the metrics sink. */
+  readonly counter: { value: number };
 }
 
 /** What sessions share: configuration, hub, logger, commands. */

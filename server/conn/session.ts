@@ -215,27 +215,30 @@ export class Session implements Member, PipelineOwner {
     });
     const highWater = config.maxPending / 2;
     try {
-      for await (const ev of events) {
-        if (ev.type === "frame" && ev.payload !== null) noteBigPayload(ev.payload.length);
-        const r = this.#dispatch(ev);
-        if (r !== undefined) {
-          release();
-          // While a command runs (a download, a first-use hash, a disk write), we are the ones
-          // not reading: the client's silence meanwhile is not idleness.
-          liveness.pause();
-          try {
-            await r;
-          } finally {
-            liveness.resume();
+      // The first event of each read is awaited; the rest of that read's are taken at once.
+      for await (const first of events) {
+        for (let ev: DecodeEvent | undefined = first; ev !== undefined; ev = events.take()) {
+          if (ev.type === "frame" && ev.payload !== null) noteBigPayload(ev.payload.length);
+          const r = this.#dispatch(ev);
+          if (r !== undefined) {
+            release();
+            // While a command runs (a download, a first-use hash, a disk write), we are the ones
+            // not reading: the client's silence meanwhile is not idleness.
+            liveness.pause();
+            try {
+              await r;
+            } finally {
+              liveness.resume();
+            }
           }
-        }
-        if (this.#ending) return;
-        // Back-pressure: a client that does not read its replies stops being read (one read can
-        // hold thousands of pipelined commands whose replies would pass max_pending).
-        if (this.outbox.pending > highWater) {
-          release();
-          await this.#pauseReads();
           if (this.#ending) return;
+          // Back-pressure: a client that does not read its replies stops being read (one read can
+          // hold thousands of pipelined commands whose replies would pass max_pending).
+          if (this.outbox.pending > highWater) {
+            release();
+            await this.#pauseReads();
+            if (this.#ending) return;
+          }
         }
       }
     } finally {
@@ -311,7 +314,7 @@ export class Session implements Member, PipelineOwner {
         `Unknown command "${verb}": send HELP for the list`,
       );
     }
-    metrics.count(frame.verb);
+    command.counter.value++;
     const denied = gate.permit(frame.verb);
     if (denied !== null) return this.#replyError(denied[0], denied[1]);
     return this.#pipeline.run(command.handler, frame, command.overlap);

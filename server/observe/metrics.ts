@@ -59,7 +59,7 @@ export class MetricsSink implements Metrics {
   #connections = 0;
   #connects = 0;
   readonly #disconnects = new Map<string, number>();
-  readonly #commands = new Map<string, number>();
+  readonly #commands = new Map<string, { value: number }>();
 
   connected(): void {
     this.#connections++;
@@ -72,7 +72,13 @@ export class MetricsSink implements Metrics {
   }
 
   count(verb: string): void {
-    this.#commands.set(verb, (this.#commands.get(verb) ?? 0) + 1);
+    this.counter(verb).value++;
+  }
+
+  counter(verb: string): { value: number } {
+    let c = this.#commands.get(verb);
+    if (c === undefined) this.#commands.set(verb, c = { value: 0 });
+    return c;
   }
 
   /** A copy of every counter now. */
@@ -81,7 +87,9 @@ export class MetricsSink implements Metrics {
       connections: this.#connections,
       connects: this.#connects,
       disconnects: Object.fromEntries(this.#disconnects),
-      commands: Object.fromEntries(this.#commands),
+      commands: Object.fromEntries(
+        [...this.#commands].filter(([, c]) => c.value > 0).map(([verb, c]) => [verb, c.value]),
+      ),
       bytesIn: this.bytesIn,
       bytesOut: this.bytesOut,
       messagesIn: this.messagesIn,
