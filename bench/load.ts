@@ -12,59 +12,11 @@
 
 import { get, put } from "./load_files.ts";
 import { chat, fanout, idle, latency } from "./load_pubsub.ts";
-import { type Proto, type Wire, WIRES } from "./wire.ts";
+import { type Wire, WIRES } from "./wire.ts";
 
-/** What to run. */
-export type LoadSpec =
-  | {
-    workload: "fanout";
-    proto: Proto;
-    port: number;
-    messages: number;
-    subscribers: number;
-    size: number;
-    window: number;
-    batch: number;
-    deadlineMs: number;
-  }
-  | {
-    workload: "chat";
-    proto: Proto;
-    port: number;
-    clients: number;
-    messages: number;
-    size: number;
-    window: number;
-    deadlineMs: number;
-  }
-  | {
-    workload: "latency";
-    proto: Proto;
-    port: number;
-    count: number;
-    warmup: number;
-    deadlineMs: number;
-  }
-  | {
-    workload: "idle";
-    proto: Proto;
-    port: number;
-    count: number;
-    concurrency: number;
-    deadlineMs: number;
-  }
-  | ({ workload: "put" } & FileSpec)
-  | ({ workload: "get" } & FileSpec);
+import type { FileSpec, LoadSpec } from "./load_spec.ts";
 
-/** What a `PUT` and a `GET` need: the file's name on the server, its size and its sha256. */
-export interface FileSpec {
-  proto: "switchboard";
-  port: number;
-  path: string;
-  bytes: number;
-  sha256: string;
-  deadlineMs: number;
-}
+export type { FileSpec, LoadSpec };
 
 /** A workload's runner: the message workloads speak `wire`, the file workloads ignore it. */
 type Runner<W extends LoadSpec["workload"]> = (

@@ -6,7 +6,7 @@
  */
 
 import { fileBlock } from "./files.ts";
-import type { LoadSpec } from "./load.ts";
+import type { LoadSpec } from "./load_spec.ts";
 
 /** Reads one CRLF-terminated line from a link's connection, keeping what follows in `rest`. */
 async function readLine(

@@ -6,7 +6,7 @@
  */
 
 import { deadline, Gate, type Link, open, payloadOf, pump, readAt, syncWith } from "./load_link.ts";
-import type { LoadSpec } from "./load.ts";
+import type { LoadSpec } from "./load_spec.ts";
 import { Histogram, summarize } from "./stats.ts";
 import { concat, repeat, type Wire } from "./wire.ts";
 

@@ -161,7 +161,7 @@ export function startServer(
   }
 
   const sessions = new Set<Session>();
-  const ctx: SessionContext = {
+  const ctx: SessionContext<Session> = {
     config: cfg,
     hub: hub as Hub,
     log,

@@ -11,7 +11,6 @@ import type { Handler, StreamHandler } from "../core/handler.ts";
 import type { Hub } from "../core/hub.ts";
 import type { Logger } from "../core/logger.ts";
 import type { Metrics } from "../core/metrics.ts";
-import type { Session } from "./session.ts";
 
 /** The part of a connection a session needs (a `Deno.Conn` or a TLS connection). */
 export interface SessionConn {
@@ -28,8 +27,8 @@ export interface Command {
   readonly counter: { value: number };
 }
 
-/** What sessions share: configuration, hub, logger, commands. */
-export interface SessionContext {
+/** What sessions share: configuration, hub, logger, commands (`S`: the session type). */
+export interface SessionContext<S = unknown> {
   readonly config: ServerConfig;
   readonly hub: Hub;
   readonly log: Logger;
@@ -43,5 +42,5 @@ export interface SessionContext {
   /** What a session may do before it logs in; `null` when the server requires no login. */
   readonly guest: Access | null;
   /** Called when a session ends. */
-  onClose(session: Session): void;
+  onClose(session: S): void;
 }

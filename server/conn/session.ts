@@ -42,7 +42,7 @@ export class Session implements Member, PipelineOwner {
   /** The user this session acts as, once logged in with an account. */
   user: string | null = null;
 
-  readonly #ctx: SessionContext;
+  readonly #ctx: SessionContext<Session>;
   readonly #conn: SessionConn;
   readonly #gate: Gate;
   readonly #liveness = new Liveness();
@@ -65,7 +65,7 @@ export class Session implements Member, PipelineOwner {
    * @param peer Its address, for logs.
    * @param ctx Shared server state.
    */
-  constructor(conn: SessionConn, peer: string, ctx: SessionContext) {
+  constructor(conn: SessionConn, peer: string, ctx: SessionContext<Session>) {
     this.id = `${ctx.node}.${++nextId}`;
     this.#conn = conn;
     this.peer = peer;

@@ -1,0 +1,59 @@
+/**
+ * What the load client runs: the spec the orchestrator sends it as JSON.
+ *
+ * @module
+ */
+
+import type { Proto } from "./wire.ts";
+
+/** What to run. */
+export type LoadSpec =
+  | {
+    workload: "fanout";
+    proto: Proto;
+    port: number;
+    messages: number;
+    subscribers: number;
+    size: number;
+    window: number;
+    batch: number;
+    deadlineMs: number;
+  }
+  | {
+    workload: "chat";
+    proto: Proto;
+    port: number;
+    clients: number;
+    messages: number;
+    size: number;
+    window: number;
+    deadlineMs: number;
+  }
+  | {
+    workload: "latency";
+    proto: Proto;
+    port: number;
+    count: number;
+    warmup: number;
+    deadlineMs: number;
+  }
+  | {
+    workload: "idle";
+    proto: Proto;
+    port: number;
+    count: number;
+    concurrency: number;
+    deadlineMs: number;
+  }
+  | ({ workload: "put" } & FileSpec)
+  | ({ workload: "get" } & FileSpec);
+
+/** What a `PUT` and a `GET` need: the file's name on the server, its size and its sha256. */
+export interface FileSpec {
+  proto: "switchboard";
+  port: number;
+  path: string;
+  bytes: number;
+  sha256: string;
+  deadlineMs: number;
+}
