@@ -112,7 +112,8 @@ export function encodeTextFrame(head: string, text: string): Uint8Array {
 }
 
 /**
- * Encodes an error reply: `ERR code text`. Line breaks in the text become spaces.
+ * Encodes an error reply: `ERR code text`. Line breaks in the text become spaces, other control
+ * characters `\xNN` (the text may quote client input).
  *
  * @param code The error code.
  * @param text Human-readable text.
@@ -124,7 +125,29 @@ export function encodeTextFrame(head: string, text: string): Uint8Array {
  * ```
  */
 export function encodeError(code: number, text: string): Uint8Array {
-  return encodeLine(`ERR ${code} ${text.replace(/[\r\n]+/g, " ")}`);
+  return encodeLine(`ERR ${code} ${escapeControls(text.replace(/[\r\n]+/g, " "))}`);
+}
+
+// C0 controls but tab, DEL and C1 controls: what a terminal could act on.
+// deno-lint-ignore no-control-regex
+const CONTROLS = /[\x00-\x08\x0b-\x1f\x7f-\x9f]/g;
+
+/**
+ * Writes control characters as `\xNN`, so text that quotes client input (an `ERR` reply) cannot
+ * move a terminal's cursor or change its colours; everything else, tab included, stays.
+ *
+ * @param text Any text.
+ * @returns The text with its control characters escaped.
+ * @example
+ * ```ts
+ * import { escapeControls } from "./encoder.ts";
+ * console.assert(escapeControls("a\x1b[31mb\x00") === "a\\x1b[31mb\\x00");
+ * ```
+ */
+export function escapeControls(text: string): string {
+  CONTROLS.lastIndex = 0;
+  if (!CONTROLS.test(text)) return text;
+  return text.replace(CONTROLS, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
 }
 
 /**
