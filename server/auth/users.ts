@@ -6,6 +6,7 @@
  */
 
 import { type Permission, PERMISSIONS } from "../../lib/protocol/verbs.ts";
+import { jsonSyntaxError } from "./json_errors.ts";
 import { hashProblem } from "./passwords.ts";
 
 export type { Permission };
@@ -62,15 +63,12 @@ export function parseUsers(text: string): Map<string, User> {
   let data: unknown;
   try {
     data = JSON.parse(text);
-  } catch (e) {
-    // The engine's message may quote the file (hashes): give only where it broke.
-    const at = /position (\d+)/.exec((e as Error).message);
+  } catch {
+    // The engine's message may quote the file (hashes) and lacks a position for some faults
+    // (a trailing comma): give only where it broke and why, from our own scan.
+    const at = jsonSyntaxError(text);
     if (!at) throw new Error("it is not valid JSON");
-    const before = text.slice(0, Number(at[1]));
-    const line = before.split("\n").length;
-    throw new Error(
-      `it is not valid JSON (line ${line}, column ${before.length - before.lastIndexOf("\n")})`,
-    );
+    throw new Error(`it is not valid JSON (line ${at.line}, column ${at.column}): ${at.reason}`);
   }
   if (typeof data !== "object" || data === null || Array.isArray(data)) {
     throw new Error('it must be an object {"users": [...]}');

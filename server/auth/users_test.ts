@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { parseUsers, userNameProblem } from "./users.ts";
+import { loadUsers, loadUsersSync, parseUsers, userNameProblem } from "./users.ts";
 
 Deno.test("userNameProblem() allows nick-like names and refuses -<digits> endings", () => {
   for (const ok of ["alice", "Bob_2", "jean-luc", "a", "x".repeat(24)]) {
@@ -49,5 +49,34 @@ Deno.test("parseUsers() refuses duplicates (ignoring case) and never quotes a ha
       (e: Error) => !e.message.includes("c2FsdHNhbHRzYWx0") && !e.message.includes("a2V5"),
       text,
     );
+  }
+});
+
+Deno.test("loadUsersSync() and loadUsers() give the line and column of every JSON error, hashes unquoted", async () => {
+  const entry = `{ "name": "alice", "password": "${HASH}", "permissions": ["chat"] }`;
+  const dir = await Deno.makeTempDir({ prefix: "sb-users-" });
+  try {
+    const path = `${dir}/users.json`;
+    const cases: [string, RegExp][] = [
+      // A pasted entry with its trailing comma: JSON.parse gives no position for this one.
+      [`{\n  "users": [\n    ${entry},\n  ]\n}\n`, /\(line 4, column 3\): a comma before \]/],
+      [
+        `{\n  "users": [\n    ${entry}\n    ${entry}\n  ]\n}\n`,
+        /\(line 4, column 5\): a missing ,/,
+      ],
+      [`{"users": [${entry}`, /\(line 1, column \d+\): the text ends before the closing \]/],
+    ];
+    for (const [text, want] of cases) {
+      await Deno.writeTextFile(path, text);
+      for (const load of [() => loadUsersSync(path), () => loadUsers(path)]) {
+        const e = await Promise.resolve().then(load).then(() => null, (e: Error) => e);
+        assert.ok(e, text);
+        assert.match(e.message, /^Cannot load users file .*users\.json: it is not valid JSON /);
+        assert.match(e.message, want);
+        assert.ok(!e.message.includes("c2FsdHNhbHRzYWx0") && !e.message.includes("a2V5"));
+      }
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
