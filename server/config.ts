@@ -29,6 +29,10 @@ export interface ServerConfig {
   maxInflight: number;
   /** Longest a write may make no progress. */
   writeDeadline: number;
+  /** Longest a TLS handshake may take. */
+  tlsHandshakeTimeout: number;
+  /** Longest a control line may take to arrive once its first byte has. */
+  lineTimeout: number;
   /** Silence before the server pings. */
   pingInterval: number;
   /** Log line format. */
@@ -120,12 +124,24 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: "a write making no progress this long cuts the client",
   },
   {
+    key: "lineTimeout",
+    flag: "line-timeout",
+    kind: "duration",
+    help: "a command line not ended this long after its first byte: BYE line timeout",
+  },
+  {
     key: "pingInterval",
     flag: "ping-interval",
     kind: "duration",
     help: "silence before PING; two missed = BYE idle",
   },
   { key: "logFormat", flag: "log-format", kind: "format", help: "log lines as text or json" },
+  {
+    key: "tlsHandshakeTimeout",
+    flag: "tls-handshake-timeout",
+    kind: "duration",
+    help: "a TLS handshake not done this long (or --login-timeout) after connecting: close",
+  },
   {
     key: "tlsCert",
     flag: "tls-cert",
@@ -214,6 +230,8 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = {
   uploadMemory: 64 * 1024 * 1024,
   maxHashes: 2,
   maxInflight: 64,
+  tlsHandshakeTimeout: 10_000,
+  lineTimeout: 30_000,
   ...DEFAULT_LIMITS,
   logFormat: "text",
   tlsCert: "",
@@ -460,6 +478,10 @@ export function validateConfig(config: ServerConfig): void {
     throw new RangeError("--upload-memory: must be at least 1MiB");
   }
   if (config.maxPending < 64 * 1024) throw new RangeError("--max-pending: must be at least 64KiB");
+  if (config.tlsHandshakeTimeout < 10) {
+    throw new RangeError("--tls-handshake-timeout: must be at least 10ms");
+  }
+  if (config.lineTimeout < 10) throw new RangeError("--line-timeout: must be at least 10ms");
   if (config.maxInflight < 1) throw new RangeError("--max-inflight: must be at least 1");
   if (config.pingInterval < 10) throw new RangeError("--ping-interval: must be at least 10ms");
   if (config.writeDeadline < 10) throw new RangeError("--write-deadline: must be at least 10ms");

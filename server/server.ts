@@ -183,7 +183,7 @@ export function startServer(
 
   const tick = Math.max(
     10,
-    Math.min(1000, Math.floor(Math.min(cfg.pingInterval, cfg.writeDeadline) / 4)),
+    Math.min(1000, Math.floor(Math.min(cfg.pingInterval, cfg.writeDeadline, cfg.lineTimeout) / 4)),
   );
   let guardSweptAt = Date.now();
   const sweeper = setInterval(() => {
@@ -203,7 +203,8 @@ export function startServer(
 
   const acceptor = new Acceptor(listener, {
     maxClients: cfg.maxClients,
-    handshakeTimeout: cfg.loginTimeout,
+    // The login timeout covers the handshake too: whichever ends first.
+    handshakeTimeout: Math.min(cfg.tlsHandshakeTimeout, cfg.loginTimeout),
     tls,
     log,
     sessions: () => sessions.size,

@@ -125,6 +125,11 @@ export class Decoder {
     return this.#state === State.Dead;
   }
 
+  /** True while part of a control line is held, waiting for its end (its LF). */
+  get inLine(): boolean {
+    return this.#state === State.Line && this.#lineLen > 0;
+  }
+
   /** Bytes of the current chunk not yet decoded. */
   get buffered(): number {
     return this.#chunk.length - this.#pos + this.#lineLen;

@@ -50,6 +50,8 @@ export interface FrameStream extends AsyncIterableIterator<DecodeEvent> {
    * other connections' work runs (and costs a server about a third of its fan-out rate).
    */
   take(): DecodeEvent | undefined;
+  /** True while the bytes read so far end inside a control line (no LF yet). */
+  readonly inLine: boolean;
   /**
    * Why iteration stopped: `"eof"` when the peer closed (or a read failed), `"stopped"` when the
    * loop broke out, `null` while it runs.
@@ -120,6 +122,10 @@ class Frames implements FrameStream {
 
   get ended(): "eof" | "stopped" | null {
     return this.#ended;
+  }
+
+  get inLine(): boolean {
+    return this.#decoder.inLine;
   }
 
   take(): DecodeEvent | undefined {

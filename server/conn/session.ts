@@ -51,6 +51,8 @@ export class Session implements Member, PipelineOwner {
   #pushes: boolean;
   #nickSeen = "";
   #disconnectLogged = false;
+  /** When the control line being received started (0: none is). */
+  #lineSince = 0;
   #counted = false;
   #ending = false;
   #closed = false;
@@ -211,7 +213,12 @@ export class Session implements Member, PipelineOwner {
         metrics.bytesIn += n;
         outbox.cork();
       },
-      onDrained: release,
+      onDrained: () => {
+        release();
+        // A line begun but not ended: from when its first part arrived (slow-line deadline).
+        if (!events.inLine) this.#lineSince = 0;
+        else if (this.#lineSince === 0) this.#lineSince = Date.now();
+      },
     });
     const highWater = config.maxPending / 2;
     try {
@@ -463,6 +470,11 @@ export class Session implements Member, PipelineOwner {
       return;
     }
     if (this.#ending) return;
+    if (this.#lineSince !== 0 && now - this.#lineSince > this.#ctx.config.lineTimeout) {
+      this.#ctx.log.warn("line timeout", { peer: this.peer, nick: this.nick });
+      this.end("line timeout");
+      return;
+    }
     const action = this.#liveness.check(now, pingInterval);
     if (action === "idle") this.end("idle");
     else if (action === "ping") {

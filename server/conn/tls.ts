@@ -239,7 +239,7 @@ export function acceptTls(
       reject(new Error(why));
     };
     const timer = setTimeout(
-      () => fail(`no TLS handshake within --login-timeout ${timeoutMs} ms`),
+      () => fail(`no TLS handshake within ${timeoutMs} ms (--tls-handshake-timeout)`),
       timeoutMs,
     );
     socket.once("secure", () => {
