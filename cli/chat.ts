@@ -15,7 +15,7 @@ import { ServerError } from "../lib/protocol/errors.ts";
 import { isValidNick, isValidRoom, LOBBY } from "../lib/protocol/limits.ts";
 import { type Client, type ReconnectEvent, ReconnectingClient } from "../client/mod.ts";
 import { CliError, type ParsedCli, UsageError } from "./args.ts";
-import { describeConnectError, openClient, serverText } from "./connect.ts";
+import { describeConnectError, LoginRefusedError, openClient, serverText } from "./connect.ts";
 import { ago, bestTimeSample, describeOffset, formatPush } from "./commands.ts";
 import { Screen } from "./screen.ts";
 import { parseChatLine, SLASH_HELP, splitMessage } from "./slash.ts";
@@ -44,6 +44,7 @@ class ChatSession {
   readonly #lines: string[] = [];
   #lineWaiter: (() => void) | null = null;
   #inputEnded = false;
+  #exitCode = 0;
   #finished!: () => void;
   readonly finished = new Promise<void>((resolve) => this.#finished = resolve);
 
@@ -56,8 +57,9 @@ class ChatSession {
     this.#chat = new ReconnectingClient(() => this.#connect(), {
       nick: p.nick,
       rooms: [room],
-      // A usage error (missing credentials) will not get better by retrying.
-      isFatal: (e) => e instanceof UsageError,
+      // Missing credentials, or a login the server refused, will not get better by retrying
+      // (and every retry would be one more failed login on the server).
+      isFatal: (e) => e instanceof UsageError || e instanceof LoginRefusedError,
     });
   }
 
@@ -127,6 +129,13 @@ class ChatSession {
         return this.#screen.print(formatPush(ev, new Date(), s));
       case "disconnected":
         this.#refreshPrompt();
+        if (ev.final) {
+          this.#error(
+            `Disconnected from ${this.#label} (${printable(ev.reason)}): the server ended this ` +
+              `login; not reconnecting`,
+          );
+          return this.#stop(1);
+        }
         return this.#info(
           s.yellow(`Disconnected from ${this.#label} (${ev.reason}). Reconnecting...`),
         );
@@ -142,9 +151,10 @@ class ChatSession {
         const err = e instanceof UsageError || e instanceof CliError
           ? e
           : describeConnectError(e, this.#p.target);
-        return this.#info(
-          s.yellow(err.message.replace(/ \(--host\/--port or SWITCHBOARD_URL\)$/, "")),
-        );
+        const text = err.message.replace(/ \(--host\/--port or SWITCHBOARD_URL\)$/, "");
+        if (!ev.final) return this.#info(s.yellow(text));
+        this.#error(`${text}; not reconnecting`);
+        return this.#stop(1);
       }
       case "rejoinFailed":
         return this.#error(`Cannot rejoin ${ev.room}: ${serverText(ev.error)}`);
@@ -231,6 +241,19 @@ class ChatSession {
     }
     this.#chat.close();
     this.#finished();
+  }
+
+  /** The exit code of the chat: 1 once the server refused to let it go on. */
+  get exitCode(): number {
+    return this.#exitCode;
+  }
+
+  /** Ends the chat as if its input had ended, with this exit code. */
+  #stop(code: number): void {
+    this.#exitCode = code;
+    this.#inputEnded = true;
+    this.#lines.length = 0;
+    this.#lineWaiter?.();
   }
 
   #needClient(what: string): Client | null {
@@ -472,5 +495,5 @@ export async function runChat(p: ParsedCli): Promise<number> {
   }
   await session.run();
   await session.finished;
-  return 0;
+  return session.exitCode;
 }

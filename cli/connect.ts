@@ -61,6 +61,20 @@ export async function readCaCerts(target: Target): Promise<string[] | undefined>
 }
 
 /**
+ * The server refused the login (wrong credentials, or the address is refused for a while): trying
+ * again at once would only be refused again, and count as one more failed login there.
+ */
+export class LoginRefusedError extends CliError {
+  /**
+   * @param message What failed and what to do.
+   */
+  constructor(message: string) {
+    super(message);
+    this.name = "LoginRefusedError";
+  }
+}
+
+/**
  * Connects, logs in when the server requires it, and takes the nick.
  *
  * @param target Where the server is.
@@ -135,7 +149,7 @@ async function authenticate(client: Client, target: Target, options: OpenOptions
       throw new UsageError(`${e.message}. Check --user, the password or the token`);
     }
     if (e instanceof ServerError && e.code === 401) {
-      throw new CliError(
+      throw new LoginRefusedError(
         `Cannot log in to ${target.label}${creds.kind === "password" ? ` as ${creds.user}` : ""}: ${
           serverText(e)
         }. ` +
@@ -143,7 +157,7 @@ async function authenticate(client: Client, target: Target, options: OpenOptions
       );
     }
     if (e instanceof ServerError && e.code === 429) {
-      throw new CliError(
+      throw new LoginRefusedError(
         `Cannot log in to ${target.label}: ${
           serverText(e)
         } (429). Wait a while before trying again`,

@@ -48,6 +48,12 @@ export interface ReconnectOptions {
    */
   isFatal?: (error: unknown) => boolean;
   /**
+   * Says whether a `BYE` reason is final: no reconnect follows it (`access revoked`: trying again
+   * would be one more failed login on the server).
+   * @default {(reason) => reason === "access revoked" || reason === "too many failed logins"}
+   */
+  isFinalBye?: (reason: string) => boolean;
+  /**
    * Most events kept while nobody reads {@linkcode ReconnectingClient.events}; older ones are
    * dropped.
    * @default {100000}
@@ -57,8 +63,11 @@ export interface ReconnectOptions {
 
 /** What happens to the connection, in between the pushes of {@linkcode ReconnectingClient.events}. */
 export type ReconnectStatus =
-  /** The connection closed: `reason` is what `BYE` said, or `connection lost`. */
-  | { type: "disconnected"; reason: string }
+  /**
+   * The connection closed: `reason` is what `BYE` said, or `connection lost`; when `final`, no
+   * reconnect follows (see `isFinalBye`).
+   */
+  | { type: "disconnected"; reason: string; final: boolean }
   /** Attempt `attempt` (0-based) starts after `delay` milliseconds. */
   | { type: "retrying"; attempt: number; delay: number }
   /** Attempt `attempt` failed; when `final`, no more attempts are made. */
@@ -80,6 +89,11 @@ export type ReconnectStatus =
 export type ReconnectEvent = Push | ReconnectStatus;
 
 const NOT_CONNECTED = "Cannot send: not connected (reconnecting)";
+
+/** The `BYE` reasons after which a reconnect would only be refused again. */
+function isFinalBye(reason: string): boolean {
+  return reason === "access revoked" || reason === "too many failed logins";
+}
 
 /**
  * Holds a nick and a set of rooms across connections. Use {@linkcode reconnecting}.
@@ -266,8 +280,9 @@ export class ReconnectingClient implements AsyncDisposable {
     }
     if (this.#client === client) this.#client = null;
     if (this.#stopped) return this.#end();
-    this.#emit({ type: "disconnected", reason: bye !== "" ? bye : "connection lost" });
-    if (!(await this.#reconnect())) this.#end();
+    const final = bye !== "" && (this.#options.isFinalBye ?? isFinalBye)(bye);
+    this.#emit({ type: "disconnected", reason: bye !== "" ? bye : "connection lost", final });
+    if (final || !(await this.#reconnect())) this.#end();
   }
 
   /** Reconnects with backoff; false when it stopped instead. */

@@ -147,6 +147,22 @@ Deno.test("without a nick it holds the one the server gave the first connection"
   chat.close();
 });
 
+Deno.test("a final BYE (access revoked) ends the events with no reconnect attempt", async () => {
+  const world = new World();
+  const chat = new ReconnectingClient(world.open, { ...fast, nick: "alice" });
+  await chat.start();
+  const opened = world.clients.length;
+  const events = chat.events();
+  world.last.push({ type: "bye", reason: "access revoked" });
+  world.last.close();
+  const seen: string[] = [];
+  for await (const e of events) {
+    seen.push(e.type === "disconnected" ? `disconnected ${e.reason} final=${e.final}` : e.type);
+  }
+  assert.deepEqual(seen, ["bye", "disconnected access revoked final=true"]);
+  assert.equal(world.clients.length, opened, "no connection was opened again");
+});
+
 Deno.test("after the server goes away it reconnects with backoff, retakes the nick, rejoins", async () => {
   const world = new World();
   const chat = new ReconnectingClient(world.open, { ...fast, nick: "alice", rooms: ["ops"] });
@@ -169,7 +185,7 @@ Deno.test("after the server goes away it reconnects with backoff, retakes the ni
     "retrying",
     "reconnected",
   ]);
-  assert.deepEqual(seen[2], { type: "disconnected", reason: "shutdown" });
+  assert.deepEqual(seen[2], { type: "disconnected", reason: "shutdown", final: false });
   assert.deepEqual(
     seen.filter((e) => e.type === "retrying").map((e) => e.type === "retrying" && e.attempt),
     [0, 1, 2],
@@ -190,7 +206,7 @@ Deno.test("a drop without BYE is a lost connection; a room refused again is no l
   world.refused.add("ops");
   world.last.close();
   const seen = await until(events, "reconnected");
-  assert.deepEqual(seen[0], { type: "disconnected", reason: "connection lost" });
+  assert.deepEqual(seen[0], { type: "disconnected", reason: "connection lost", final: false });
   const refused = seen.find((e) => e.type === "rejoinFailed");
   assert.ok(refused?.type === "rejoinFailed" && refused.room === "ops");
   assert.equal(refused.error.code, 403);
