@@ -215,12 +215,14 @@ export class ChatHub implements Hub {
       if (local === undefined) return joined.room;
       const key = joined.room.toLowerCase();
       if (local.rooms.has(key)) return joined.room;
+      // JOINED to the room's members: here (before the joiner is among them) and elsewhere.
+      const line = `JOINED ${joined.room} ${local.nick}`;
       const room = this.#fanout.room(key);
-      const calls: Awaitable<unknown>[] = [];
-      if (room !== undefined) calls.push(this.#push(room, `JOINED ${joined.room} ${local.nick}`));
-      else {calls.push(
-          this.#node.broker.publish(key, encodeLine(`JOINED ${joined.room} ${local.nick}`), null),
-        );}
+      const calls: Awaitable<unknown>[] = [
+        room !== undefined
+          ? this.#push(room, line)
+          : this.#node.broker.publish(key, encodeLine(line), null),
+      ];
       calls.push(this.#addTo(local, joined.room, member));
       return then(all(calls), () => joined.room);
     });
