@@ -9,6 +9,10 @@
  * `deno compile` needs Deno's runtime binary (`denort`) for each target: it downloads it from
  * dl.deno.land, or uses the file named by `DENORT_BIN` (this machine's target only).
  *
+ * Each executable built for this machine is run with `--version` afterwards: one that does not
+ * print our version (`DENORT_BIN` naming `deno` itself builds a plain `deno`) is deleted and the
+ * build fails. Folders made for a build that failed are removed when they are left empty.
+ *
  * The permission lists are exported: tests/bundle_test.ts and the CLI tests run the program with
  * exactly these flags, so what the executables are allowed to do is tested on every run.
  *
@@ -18,6 +22,7 @@
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CLIENT_ENV_VARS } from "../cli/args.ts";
+import { VERSION } from "../lib/version.ts";
 import { envName, OPTIONS } from "../server/config.ts";
 
 /** Every target of `compile:all`: x86_64/aarch64 Linux, x86_64/aarch64 macOS, x86_64 Windows. */
@@ -134,7 +139,67 @@ function childEnv(target: string): { env?: Record<string, string>; clearEnv?: bo
 }
 
 /**
- * Runs `deno compile` for each build, in order.
+ * Runs a built executable with `--version` and says why it is not ours, if it is not.
+ *
+ * @param build The build (for this machine's target).
+ * @returns `null` when it printed {@linkcode VERSION}, else the reason.
+ */
+export async function versionProblem(build: Build): Promise<string | null> {
+  let out;
+  try {
+    out = await new Deno.Command(build.output, {
+      args: ["--version"],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      signal: AbortSignal.timeout(15_000),
+    }).output();
+  } catch (e) {
+    return `it does not run: ${(e as Error).message}`;
+  }
+  const printed = new TextDecoder().decode(out.stdout).trim();
+  if (out.success && printed === VERSION) return null;
+  const first = (printed.split("\n")[0] ?? "").slice(0, 80) ||
+    new TextDecoder().decode(out.stderr).trim().split("\n")[0]?.slice(0, 80) || "nothing";
+  let denort = "DENORT_BIN";
+  try {
+    denort = `DENORT_BIN (${Deno.env.get("DENORT_BIN") ?? "not set"})`;
+  } catch {
+    // Without --allow-env: name the variable only.
+  }
+  const fix = /^deno \d/.test(first)
+    ? `the base binary was deno itself; ${denort} must name denort, Deno's runtime binary, not deno`
+    : `check that deno compile used the denort of Deno ${Deno.version.deno} (${denort})`;
+  return `it is not Switchboard: \`${build.output} --version\` printed "${first}"${
+    out.success ? "" : ` and exited with ${out.code}`
+  }, not "${VERSION}": ${fix}`;
+}
+
+/** Creates a build's folder, noting each folder it had to create. */
+async function makeFolder(dir: string, created: string[]): Promise<void> {
+  const missing: string[] = [];
+  for (let d = dir; d !== dirname(d); d = dirname(d)) {
+    try {
+      await Deno.stat(d);
+      break;
+    } catch {
+      missing.push(d);
+    }
+  }
+  await Deno.mkdir(dir, { recursive: true });
+  created.push(...missing.filter((d) => !created.includes(d)));
+}
+
+/** Removes the folders this run created that are empty, deepest first. */
+async function removeEmptyFolders(created: string[]): Promise<void> {
+  for (const d of [...created].sort((a, b) => b.length - a.length)) {
+    await Deno.remove(d).catch(() => {}); // Refused when not empty: kept.
+  }
+}
+
+/**
+ * Runs `deno compile` for each build, in order, then runs each one built for this machine with
+ * `--version` (see {@linkcode versionProblem}). A failed build leaves no file and no empty folder.
  *
  * @param builds The builds.
  * @param root The repository root.
@@ -142,8 +207,9 @@ function childEnv(target: string): { env?: Record<string, string>; clearEnv?: bo
  */
 export async function compileAll(builds: Build[], root: string): Promise<boolean> {
   let ok = true;
+  const created: string[] = [];
   for (const b of builds) {
-    await Deno.mkdir(dirname(b.output), { recursive: true });
+    await makeFolder(dirname(b.output), created);
     const out = await new Deno.Command(Deno.execPath(), {
       args: compileArgs(b, root),
       stdout: "piped",
@@ -152,10 +218,22 @@ export async function compileAll(builds: Build[], root: string): Promise<boolean
     }).output();
     const text = new TextDecoder().decode(out.stderr) + new TextDecoder().decode(out.stdout);
     if (out.success) {
-      console.log(`built ${b.output} (${b.role}, ${b.target})`);
+      if (b.target !== hostTarget()) {
+        console.log(`built ${b.output} (${b.role}, ${b.target}; not run: another platform)`);
+        continue;
+      }
+      const bad = await versionProblem(b);
+      if (bad === null) {
+        console.log(`built ${b.output} (${b.role}, ${b.target}, --version ${VERSION})`);
+        continue;
+      }
+      ok = false;
+      await Deno.remove(b.output).catch(() => {});
+      console.error(`Cannot compile ${b.output}: ${bad}`);
       continue;
     }
     ok = false;
+    await Deno.remove(b.output).catch(() => {});
     const missing = /Could not find denort at '([^']*)'/.exec(text);
     if (missing) {
       console.error(
@@ -172,6 +250,7 @@ export async function compileAll(builds: Build[], root: string): Promise<boolean
       console.error(`Cannot compile ${b.output}:\n${text.trim()}`);
     }
   }
+  await removeEmptyFolders(created);
   return ok;
 }
 

@@ -5,6 +5,9 @@
  * `deno compile` needs Deno's runtime binary `denort`: from `DENORT_BIN`, from Deno's cache, or
  * downloaded from dl.deno.land. When none of these works (machines without internet), this test
  * is skipped with a line saying why; tests/bundle_test.ts covers the same ground on every run.
+ *
+ * What runs everywhere: a build whose base binary is `deno` itself (`DENORT_BIN=$(which deno)`)
+ * is caught by its `--version` and fails, and a failed build leaves no file and no empty folder.
  */
 
 import assert from "node:assert/strict";
@@ -27,16 +30,35 @@ async function denoDir(): Promise<string | null> {
   }
 }
 
+/** Whether a program answers `--version` as deno does (denort does not). */
+async function isDeno(program: string): Promise<boolean> {
+  try {
+    const out = await new Deno.Command(program, {
+      args: ["--version"],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "null",
+      signal: AbortSignal.timeout(10_000),
+    }).output();
+    return /^deno \d/.test(decodeText(out.stdout));
+  } catch {
+    return false;
+  }
+}
+
 /** Whether `deno compile` can get `denort` here, and if not, why. */
 async function denortAvailability(): Promise<{ ok: boolean; why: string }> {
   const fromEnv = Deno.env.get("DENORT_BIN");
   if (fromEnv !== undefined && fromEnv !== "") {
     try {
       await Deno.stat(fromEnv);
-      return { ok: true, why: `DENORT_BIN=${fromEnv}` };
     } catch {
       return { ok: false, why: `DENORT_BIN is set to ${fromEnv}, which does not exist` };
     }
+    if (await isDeno(fromEnv)) {
+      return { ok: false, why: `DENORT_BIN=${fromEnv} is deno itself, not denort` };
+    }
+    return { ok: true, why: `DENORT_BIN=${fromEnv}` };
   }
   const zip = `denort-${hostTarget()}.zip`;
   const dir = await denoDir();
@@ -151,4 +173,55 @@ Deno.test({
       }
     }
   },
+});
+
+/** Runs .ci/compile.ts with these arguments and DENORT_BIN. */
+async function compile(args: string[], denort: string) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-run", "--allow-read", "--allow-write", `${ROOT}.ci/compile.ts`, ...args],
+    env: { DENORT_BIN: denort },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return { code: out.code, stdout: decodeText(out.stdout), stderr: decodeText(out.stderr) };
+}
+
+Deno.test("compile fails when the result is not ours (DENORT_BIN naming deno) and deletes it", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "sb-dist-" });
+  try {
+    const out = `${tmp}/dist`;
+    const r = await compile(["--out", out], Deno.execPath());
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.doesNotMatch(r.stdout, /built/);
+    const exe = Deno.build.os === "windows" ? ".exe" : "";
+    for (const name of ["switchboard-server", "switchboard"]) {
+      assert.ok(
+        r.stderr.includes(
+          `Cannot compile ${out}/${name}${exe}: it is not Switchboard: \`${out}/${name}${exe} --version\` printed "deno ${Deno.version.deno}`,
+        ),
+        r.stderr,
+      );
+    }
+    assert.match(r.stderr, /DENORT_BIN must name denort, Deno's runtime binary, not deno/);
+    assert.deepEqual([...Deno.readDirSync(tmp)], [], "no file and no empty dist/ left");
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("a failed compile leaves no empty dist/<target>/ folder and keeps folders it did not make", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "sb-dist-" });
+  try {
+    await Deno.mkdir(`${tmp}/dist/keep`, { recursive: true });
+    const r = await compile(
+      ["--out", `${tmp}/dist`, "--target", hostTarget()],
+      `${tmp}/no-such-denort`,
+    );
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, /DENORT_BIN names .*no-such-denort, which does not exist/);
+    const left = [...Deno.readDirSync(`${tmp}/dist`)].map((e) => e.name);
+    assert.deepEqual(left, ["keep"]);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
 });
