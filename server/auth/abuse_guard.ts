@@ -91,6 +91,23 @@ export interface AbuseGuardOptions {
 const WINDOW = 60_000;
 
 /**
+ * A login attempt's place in its address's failed-login budget, held while its password is
+ * checked (see {@linkcode AbuseGuard.reserve}). Settle it once: {@linkcode LoginReservation.fail}
+ * or {@linkcode LoginReservation.release}; later calls do nothing.
+ */
+export interface LoginReservation {
+  /**
+   * The attempt failed: its place becomes a failure in the minute's window.
+   *
+   * @param now `Date.now()`.
+   * @returns `true` when this failure got the address banned.
+   */
+  fail(now: number): boolean;
+  /** The attempt succeeded, or was never checked: its place is given back. */
+  release(): void;
+}
+
+/**
  * Per-address limits: connection rate and failed-login bans. Memory is bounded by
  * `maxAddresses` per table; {@linkcode AbuseGuard.sweep} forgets what no longer matters.
  *
@@ -117,6 +134,8 @@ export class AbuseGuard {
   readonly #failures = new Map<string, number[]>();
   /** Banned addresses: until when. */
   readonly #bans = new Map<string, number>();
+  /** Login attempts being checked, per address (held by {@linkcode AbuseGuard.reserve}). */
+  readonly #pending = new Map<string, number>();
 
   /** @param options See {@linkcode AbuseGuardOptions}. */
   constructor(options: AbuseGuardOptions = {}) {
@@ -164,6 +183,59 @@ export class AbuseGuard {
     if (b.tokens < 1) return `Too many connections from your address: over --conn-rate ${rate}/s`;
     b.tokens -= 1;
     return null;
+  }
+
+  /**
+   * Reserves a place in `host`'s failed-login budget for an attempt about to be checked, so that
+   * attempts in flight count against `authFailuresPerMinute` before the slow hash runs: the
+   * failures of the last minute plus the attempts being checked never pass the budget, however
+   * many arrive at once. As with attempts one after another, at most `authFailuresPerMinute` + 1
+   * are checked before the address is banned.
+   *
+   * @param host The peer's IP address.
+   * @param now `Date.now()`.
+   * @returns The reservation to settle once the attempt is checked, or the text of the
+   *   `ERR 429` to refuse the attempt with (the address is banned, or its budget is taken).
+   * @example
+   * ```ts
+   * import { AbuseGuard } from "./abuse_guard.ts";
+   * const guard = new AbuseGuard({ authFailuresPerMinute: 1 });
+   * const a = guard.reserve("10.0.0.1", 0);
+   * const b = guard.reserve("10.0.0.1", 0);
+   * console.assert(typeof guard.reserve("10.0.0.1", 0) === "string");
+   * if (typeof a !== "string") a.release();
+   * if (typeof b !== "string") console.assert(b.fail(1) === false);
+   * ```
+   */
+  reserve(host: string, now: number): LoginReservation | string {
+    const key = addressKey(host);
+    const banned = this.#banLeft(key, now);
+    if (banned > 0) return banText(this.#failuresPerMinute, banned);
+    const times = this.#failures.get(key);
+    if (times !== undefined) {
+      while (times.length > 0 && now - times[0]! >= WINDOW) {
+        times.shift();
+      }
+    }
+    const pending = this.#pending.get(key) ?? 0;
+    if ((times?.length ?? 0) + pending > this.#failuresPerMinute) {
+      return `Too many logins from your address: failed and pending ones are over ` +
+        `--auth-failures-per-minute ${this.#failuresPerMinute}; try again in a moment`;
+    }
+    this.#pending.set(key, pending + 1);
+    let settled = false;
+    const settle = (): boolean => {
+      if (settled) return false;
+      settled = true;
+      const n = (this.#pending.get(key) ?? 1) - 1;
+      if (n > 0) this.#pending.set(key, n);
+      else this.#pending.delete(key);
+      return true;
+    };
+    return {
+      fail: (at) => settle() && this.authFailed(host, at),
+      release: () => void settle(),
+    };
   }
 
   /**
@@ -232,7 +304,7 @@ export class AbuseGuard {
 
   /** Entries held, all tables together (for tests and metrics). */
   get size(): number {
-    return this.#buckets.size + this.#failures.size + this.#bans.size;
+    return this.#buckets.size + this.#failures.size + this.#bans.size + this.#pending.size;
   }
 
   #banLeft(key: string, now: number): number {

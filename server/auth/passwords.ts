@@ -109,8 +109,8 @@ export function dummyHash(like?: string): string {
   }`;
 }
 
-// At most two scrypt runs at once: each takes tens of MiB and a core.
-const MAX_RUNNING = 2;
+/** Most scrypt runs at once in the process: each takes tens of MiB and a core. */
+export const MAX_SCRYPT_RUNS = 2;
 let running = 0;
 const waiting: (() => void)[] = [];
 
@@ -119,7 +119,7 @@ async function derive(
   params: Omit<ScryptParams, "key">,
   length: number,
 ): Promise<Uint8Array> {
-  if (running >= MAX_RUNNING) await new Promise<void>((resolve) => waiting.push(resolve));
+  if (running >= MAX_SCRYPT_RUNS) await new Promise<void>((resolve) => waiting.push(resolve));
   running++;
   try {
     return await new Promise<Uint8Array>((resolve, reject) => {
