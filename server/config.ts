@@ -59,6 +59,12 @@ export interface ServerConfig {
   authFailuresPerMinute: number;
   /** How long an address is refused after too many failed logins. */
   authBan: number;
+  /** Password checks (scrypt) running at once for one address. */
+  authHashesPerAddress: number;
+  /** `AUTH` of one address waiting for a password check before `ERR 429`. */
+  authQueuePerAddress: number;
+  /** `AUTH` waiting for a password check, all addresses together, before `ERR 429`. */
+  authQueue: number;
   /** New connections per second from one address; 0 = no limit. */
   connRate: number;
   /** Commands per second per connection (token bucket); 0 = no limit. */
@@ -189,6 +195,24 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: "how long such an address is refused",
   },
   {
+    key: "authHashesPerAddress",
+    flag: "auth-hashes-per-address",
+    kind: "int",
+    help: "password checks running at once for one address (2 at most in all)",
+  },
+  {
+    key: "authQueuePerAddress",
+    flag: "auth-queue-per-address",
+    kind: "int",
+    help: "AUTH of one address waiting for a password check; more: ERR 429 at once",
+  },
+  {
+    key: "authQueue",
+    flag: "auth-queue",
+    kind: "int",
+    help: "AUTH waiting for a password check, all addresses; more: ERR 429 at once",
+  },
+  {
     key: "connRate",
     flag: "conn-rate",
     kind: "int",
@@ -241,6 +265,9 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = {
   maxAuthFailures: 3,
   authFailuresPerMinute: 20,
   authBan: 5 * 60_000,
+  authHashesPerAddress: 1,
+  authQueuePerAddress: 8,
+  authQueue: 32,
   connRate: 0,
   cmdRate: 0,
   cmdBurst: 0,
@@ -495,6 +522,12 @@ export function validateConfig(config: ServerConfig): void {
   if (config.maxAuthFailures < 1) throw new RangeError("--max-auth-failures: must be at least 1");
   if (config.authFailuresPerMinute < 1) {
     throw new RangeError("--auth-failures-per-minute: must be at least 1");
+  }
+  if (config.authHashesPerAddress < 1) {
+    throw new RangeError("--auth-hashes-per-address: must be at least 1");
+  }
+  if (config.authQueuePerAddress > config.authQueue) {
+    throw new RangeError("--auth-queue-per-address: must be at most --auth-queue");
   }
   if (config.loginTimeout < 10) throw new RangeError("--login-timeout: must be at least 10ms");
 }

@@ -144,6 +144,9 @@ export function startServer(
         log,
         maxAuthFailures: cfg.maxAuthFailures,
         authBan: cfg.authBan,
+        authHashesPerAddress: cfg.authHashesPerAddress,
+        authQueuePerAddress: cfg.authQueuePerAddress,
+        authQueue: cfg.authQueue,
         metrics,
       }),
     );

@@ -15,9 +15,11 @@ import type { Hub } from "../core/hub.ts";
 import type { Logger } from "../core/logger.ts";
 import type { Member } from "../core/member.ts";
 import type { Metrics } from "../core/metrics.ts";
-import { type AbuseGuard, peerHost } from "./abuse_guard.ts";
+import { type AbuseGuard, addressKey, peerHost } from "./abuse_guard.ts";
 import { loginUsage } from "./access.ts";
 import type { Authenticator } from "./authenticator.ts";
+import { LoginQueue } from "./login_queue.ts";
+import type { User } from "./users.ts";
 
 /** What the `AUTH` command needs. */
 export interface AuthCommandOptions {
@@ -35,15 +37,39 @@ export interface AuthCommandOptions {
   authBan: number;
   /** Where failed logins are counted. */
   metrics?: Pick<Metrics, "authFailures">;
+  /**
+   * Password checks running at once for one address.
+   * @default {1}
+   */
+  authHashesPerAddress?: number;
+  /**
+   * `AUTH` of one address waiting for a password check; one more answers `ERR 429` at once.
+   * @default {8}
+   */
+  authQueuePerAddress?: number;
+  /**
+   * `AUTH` waiting for a password check, all addresses together; one more answers `ERR 429` at
+   * once (the newest attempt of the address with the most waiting goes first).
+   * @default {32}
+   */
+  authQueue?: number;
 }
+
+/** Refusals of `AUTH` (`ERR 429`) are logged at most this often; the next line counts the rest. */
+const REFUSAL_LOG_INTERVAL = 1000;
 
 /**
  * Makes the `AUTH` handler of a server with accounts or a token.
  *
  * It replies `OK <nick>` on success (the user name with accounts, `name-2` for a second
  * connection of the same user); `ERR 401` for a wrong user name, password or token (one answer
- * for all); `ERR 429` while the peer's address is refused; and after `max_auth_failures` failures
- * on one connection, `BYE too many failed logins`.
+ * for all); `ERR 429` while the peer's address is refused, while its failed and pending logins
+ * fill `auth_failures_per_minute`, and when the password checks' queues are full; and after
+ * `max_auth_failures` failures on one connection, `BYE too many failed logins`.
+ *
+ * Password checks (scrypt) take their turns in a {@linkcode LoginQueue}: a few at once per address
+ * and in total, round-robin between addresses, so a flood from one address does not hold up the
+ * logins of others.
  *
  * @param options See {@linkcode AuthCommandOptions}.
  * @returns The handler.
@@ -52,6 +78,29 @@ export function createAuthHandler(options: AuthCommandOptions): Handler {
   const { auth, guard, hub, log, maxAuthFailures, authBan } = options;
   const metrics = options.metrics ?? { authFailures: 0 };
   const failures = new WeakMap<Member, number>();
+  const queue = new LoginQueue({
+    perAddress: options.authHashesPerAddress,
+    queuePerAddress: options.authQueuePerAddress,
+    maxQueued: options.authQueue,
+  });
+  let lastRefusalLog = -Infinity;
+  let unlogged = 0;
+
+  function refuse(s: CommandContext, text: string): void {
+    const now = Date.now();
+    if (now - lastRefusalLog >= REFUSAL_LOG_INTERVAL) {
+      log.warn("auth refused", {
+        peer: s.peer,
+        reason: text,
+        unlogged: unlogged > 0 ? unlogged : undefined,
+      });
+      lastRefusalLog = now;
+      unlogged = 0;
+    } else {
+      unlogged++;
+    }
+    s.replyError(ErrorCode.TooMany, text);
+  }
 
   return async function authCommand(s: CommandContext, f: Frame): Promise<void> {
     if (s.access?.loggedIn) {
@@ -65,16 +114,55 @@ export function createAuthHandler(options: AuthCommandOptions): Handler {
     const host = peerHost(s.peer);
     const banned = guard.bannedFor(host, Date.now());
     if (banned > 0) return s.replyError(ErrorCode.TooMany, guard.banMessage(banned));
+    // The attempt takes its place in the address's failed-login budget before anything is
+    // checked, so attempts in flight count against it.
+    const reservation = guard.reserve(host, Date.now());
+    if (typeof reservation === "string") return refuse(s, reservation);
 
     const name = f.args[0]!;
-    const user = byPassword ? await auth.checkPassword(name, f.args[1]!) : null;
-    const ok = byPassword ? user !== null : auth.checkToken(name);
+    let user: User | null = null;
+    let ok: boolean;
+    try {
+      if (byPassword) {
+        const turn = await queue.enter(addressKey(host), () => s.ending);
+        if (typeof turn === "string") {
+          reservation.release();
+          if (turn !== "" && !s.ending) refuse(s, turn);
+          return;
+        }
+        try {
+          // Other attempts of the address may have got it banned while this one waited.
+          const left = guard.bannedFor(host, Date.now());
+          if (left > 0) {
+            reservation.release();
+            return s.replyError(ErrorCode.TooMany, guard.banMessage(left));
+          }
+          user = await auth.checkPassword(name, f.args[1]!);
+        } finally {
+          turn();
+        }
+        ok = user !== null;
+      } else {
+        ok = auth.checkToken(name);
+      }
+    } catch (e) {
+      reservation.release();
+      throw e;
+    }
+    if (ok) reservation.release();
+    // A wrong guess counts even when its connection is gone: closing early must not make it free.
+    if (!ok && reservation.fail(Date.now())) {
+      log.warn("address refused", {
+        peer: s.peer,
+        reason: "too many failed logins",
+        for_s: Math.round(authBan / 1000),
+      });
+    }
     if (s.ending) return;
     if (!ok) {
       metrics.authFailures++;
       const n = (failures.get(s.member) ?? 0) + 1;
       failures.set(s.member, n);
-      const nowBanned = guard.authFailed(host, Date.now());
       // Only a name that is a real user is logged: anything else may be a password typed in the
       // wrong field.
       const known = byPassword && auth.user(name) !== undefined ? auth.user(name)!.name : undefined;
@@ -84,13 +172,6 @@ export function createAuthHandler(options: AuthCommandOptions): Handler {
         user: known,
         failures: n,
       });
-      if (nowBanned) {
-        log.warn("address refused", {
-          peer: s.peer,
-          reason: "too many failed logins",
-          for_s: Math.round(authBan / 1000),
-        });
-      }
       s.replyError(
         ErrorCode.Unauthorized,
         byPassword ? "Cannot log in: wrong user name or password" : "Cannot log in: wrong token",
