@@ -45,6 +45,12 @@ export interface ServerConfig {
   uploadMemory: number;
   /** Files hashed at once (first use of a file that appeared by other means). */
   maxHashes: number;
+  /** Names a `LIST` page covers when the client gives no limit. */
+  listPage: number;
+  /** Most names a `LIST` page covers whatever the client asks. */
+  maxListPage: number;
+  /** Deadline of one file operation (stat, open, one read); 0 = none. */
+  fileTimeout: number;
   /** PEM certificate chain file: the port speaks TLS when set ("" = plain TCP). */
   tlsCert: string;
   /** PEM private key file of `tlsCert`. */
@@ -110,6 +116,24 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: "upload data written behind for all uploads together",
   },
   { key: "maxHashes", flag: "max-hashes", kind: "int", help: "files sha256-hashed at once" },
+  {
+    key: "listPage",
+    flag: "list-page",
+    kind: "int",
+    help: "entries in a LIST page when the client asks no limit",
+  },
+  {
+    key: "maxListPage",
+    flag: "max-list-page",
+    kind: "int",
+    help: "most entries in one LIST page, whatever the client asks",
+  },
+  {
+    key: "fileTimeout",
+    flag: "file-timeout",
+    kind: "duration",
+    help: "a file stat, open or read with no answer this long fails (ERR 500), 0 = none",
+  },
   { key: "maxClients", flag: "max-clients", kind: "int", help: "most clients at once" },
   {
     key: "maxPending",
@@ -253,6 +277,9 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = {
   downloadMemory: 64 * 1024 * 1024,
   uploadMemory: 64 * 1024 * 1024,
   maxHashes: 2,
+  listPage: 1000,
+  maxListPage: 10_000,
+  fileTimeout: 10_000,
   maxInflight: 64,
   tlsHandshakeTimeout: 10_000,
   lineTimeout: 30_000,
@@ -498,6 +525,13 @@ export function validateConfig(config: ServerConfig): void {
   if (config.maxLine < 64) throw new RangeError("--max-line: must be at least 64 bytes");
   if (config.maxClients < 1) throw new RangeError("--max-clients: must be at least 1");
   if (config.maxHashes < 1) throw new RangeError("--max-hashes: must be at least 1");
+  if (config.listPage < 1) throw new RangeError("--list-page: must be at least 1");
+  if (config.maxListPage < config.listPage) {
+    throw new RangeError(`--max-list-page: must be at least --list-page (${config.listPage})`);
+  }
+  if (config.fileTimeout !== 0 && config.fileTimeout < 10) {
+    throw new RangeError("--file-timeout: must be 0 (none) or at least 10ms");
+  }
   if (config.downloadMemory < 1024 * 1024) {
     throw new RangeError("--download-memory: must be at least 1MiB");
   }

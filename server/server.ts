@@ -119,9 +119,12 @@ export function startServer(
     maxFileSize: cfg.maxFileSize,
     bufferBudget: cfg.uploadMemory,
     cache: new HashCache({ maxConcurrent: cfg.maxHashes }),
+    timeout: cfg.fileTimeout,
   });
   const files = createFileHandlers(store, {
     budget: cfg.downloadMemory,
+    listPage: cfg.listPage,
+    maxListPage: cfg.maxListPage,
     maxPending: cfg.maxPending,
     maxPayload: cfg.maxPayload,
     log,

@@ -118,7 +118,7 @@ export const VERBS: readonly VerbSpec[] = [
     payload: "none",
     permission: "read",
     order: "serial",
-    usage: "LIST [dir]",
+    usage: "LIST [dir [offset [limit]]]",
     help: "list shared files",
   },
   {

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { encodePath, encodeTextFrame } from "../../lib/protocol/encoder.ts";
+import { encodeFrame, encodePath, utf8Length } from "../../lib/protocol/encoder.ts";
 import { ErrorCode } from "../../lib/protocol/errors.ts";
 import type { Frame, StreamStart } from "../../lib/protocol/frame.ts";
 import { DEFAULT_LIMITS } from "../../lib/protocol/limits.ts";
@@ -18,7 +18,7 @@ import type { Logger } from "../core/logger.ts";
 import type { Metrics } from "../core/metrics.ts";
 import { Downloads } from "./download.ts";
 import { FileError } from "./errors.ts";
-import type { FileStore, OpenedFile, Upload } from "./store.ts";
+import type { FileStore, ListPage, OpenedFile, Upload } from "./store.ts";
 import { decodeWirePath, toWireError, WireError } from "./wire.ts";
 
 /** The handlers to register with the server. */
@@ -59,6 +59,17 @@ export interface FileHandlerOptions {
    * @default {1048576}
    */
   maxPayload?: number;
+  /**
+   * Names a `LIST` page covers when the client gives no limit.
+   * @default {1000}
+   */
+  listPage?: number;
+  /**
+   * Most names a `LIST` page covers whatever the client asks (a larger limit is served as this).
+   * A page also ends before its JSON passes a quarter of `maxPending`.
+   * @default {10000}
+   */
+  maxListPage?: number;
   /** Where server-side failures are logged. */
   log?: Logger;
   /** Where file bytes are counted. */
@@ -68,6 +79,45 @@ export interface FileHandlerOptions {
 const PUT_USAGE = "Usage: PUT path N, or PUT path sha256 N";
 const SHA256_RE = /^[0-9A-Fa-f]{64}$/;
 const OFFSET_RE = /^[0-9]{1,16}$/;
+const LIST_USAGE = "Usage: LIST [dir [offset [limit]]]";
+const utf8 = new TextEncoder();
+
+/** A whole number of at most 16 digits, or `null`. */
+function wholeNumber(text: string): number | null {
+  const n = Number(text);
+  return OFFSET_RE.test(text) && Number.isSafeInteger(n) ? n : null;
+}
+
+/**
+ * Encodes a `LIST` page, row by row, until its JSON would pass `maxBytes` (one row at least):
+ * measured first, then written into one buffer.
+ *
+ * @returns The JSON bytes, and the position after the last row sent.
+ */
+function encodePage(page: ListPage, maxBytes: number): { json: Uint8Array; next: number } {
+  const texts: string[] = [];
+  let size = 2;
+  let next = page.end;
+  for (const row of page.rows) {
+    const text = JSON.stringify(row.entry);
+    const grown = size + utf8Length(text) + (texts.length > 0 ? 1 : 0);
+    if (grown > maxBytes && texts.length > 0) {
+      next = row.at;
+      break;
+    }
+    texts.push(text);
+    size = grown;
+  }
+  const json = new Uint8Array(size);
+  json[0] = 0x5b; // [
+  let at = 1;
+  for (let i = 0; i < texts.length; i++) {
+    if (i > 0) json[at++] = 0x2c; // ,
+    at += utf8.encodeInto(texts[i]!, json.subarray(at)).written;
+  }
+  json[at] = 0x5d; // ]
+  return { json, next };
+}
 
 /**
  * The `ERR` for a failed file command, logging server-side failures (the cause stays in the log,
@@ -139,9 +189,18 @@ export function createFileHandlers(
   const maxPayload = options.maxPayload ?? DEFAULT_LIMITS.maxPayload;
   const log = options.log ?? { info() {}, warn() {}, error() {} };
   const metrics = options.metrics ?? { fileBytesIn: 0, fileBytesOut: 0 };
+  const maxListPage = options.maxListPage ?? 10_000;
+  const listPage = Math.min(options.listPage ?? 1000, maxListPage);
+  // A page is one reply that counts against max_pending: it stays well under it.
+  const maxListBytes = Math.max(4096, Math.floor(maxPending / 4));
   if (!Number.isSafeInteger(chunkOption) || chunkOption < 1) {
     throw new RangeError(
       `Cannot create file handlers: chunkSize must be at least 1, got ${chunkOption}`,
+    );
+  }
+  if (!Number.isSafeInteger(listPage) || listPage < 1) {
+    throw new RangeError(
+      `Cannot create file handlers: listPage and maxListPage must be at least 1, got ${listPage}`,
     );
   }
   const downloads = new Downloads({
@@ -151,18 +210,42 @@ export function createFileHandlers(
     maxPending,
     log,
     metrics,
+    readTimeout: store.timeout,
   });
 
   async function list(s: CommandContext, f: Frame): Promise<void> {
-    if (f.args.length > 1) return s.replyError(ErrorCode.BadRequest, "Usage: LIST [dir]");
+    if (f.args.length > 3) return s.replyError(ErrorCode.BadRequest, LIST_USAGE);
+    const wire = f.args[0] ?? "";
+    const paged = f.args.length >= 2;
+    const offset = paged ? wholeNumber(f.args[1]!) : 0;
+    if (offset === null) {
+      return s.replyError(
+        ErrorCode.BadRequest,
+        `Cannot list: offset "${f.args[1]!.slice(0, 20)}" is not a whole number`,
+      );
+    }
+    let limit = listPage;
+    if (f.args.length === 3) {
+      const asked = wholeNumber(f.args[2]!);
+      if (asked === null || asked < 1) {
+        return s.replyError(
+          ErrorCode.BadRequest,
+          `Cannot list: limit "${f.args[2]!.slice(0, 20)}" is not a whole number of at least 1`,
+        );
+      }
+      limit = Math.min(asked, maxListPage);
+    }
     let bytes: Uint8Array;
     try {
-      const rows = await store.list(decodeWirePath(f.args[0] ?? "", "list"));
-      bytes = encodeTextFrame("LIST", JSON.stringify(rows));
+      // `.` names the shared folder itself (the root has no path to send before an offset).
+      const dir = wire === "." ? "" : decodeWirePath(wire, "list");
+      const page = await store.listPage(dir, offset, limit);
+      const { json, next } = encodePage(page, maxListBytes);
+      bytes = encodeFrame(paged ? `LIST ${page.total} ${offset} ${next}` : "LIST", json);
     } catch (e) {
       return fail(s, log, e, "list");
     }
-    await downloads.sendBytes(s, bytes);
+    s.reply(bytes);
   }
 
   async function get(s: CommandContext, f: Frame): Promise<void> {

@@ -1,7 +1,7 @@
 /**
  * Downloads: a file streamed to the socket in pieces, paced by the outbox so one download never
  * queues more than its window, with buffers drawn from a budget shared by all downloads (pieces
- * shrink as more run). Also paces large in-memory replies (listings) the same way.
+ * shrink as more run). Each read of the file has a deadline.
  *
  * @module
  */
@@ -10,6 +10,7 @@ import { encodeLine, encodePath } from "../../lib/protocol/encoder.ts";
 import type { CommandContext } from "../core/handler.ts";
 import type { Logger } from "../core/logger.ts";
 import type { Metrics } from "../core/metrics.ts";
+import { DeadlineError, withDeadline } from "./deadline.ts";
 import type { OpenedFile } from "./store.ts";
 
 const CRLF = new Uint8Array([13, 10]);
@@ -30,28 +31,8 @@ export interface DownloadOptions {
   log: Logger;
   /** Where file bytes sent are counted. */
   metrics: Pick<Metrics, "fileBytesOut">;
-}
-
-/**
- * Queues a large reply in pieces, paced so the queue stays under `window` bytes (pushes wait
- * behind it and `max_pending` is never passed by the reply alone).
- */
-async function sendPaced(
-  s: CommandContext,
-  bytes: Uint8Array,
-  piece: number,
-  window: number,
-): Promise<void> {
-  const outbox = s.stream;
-  outbox.begin();
-  try {
-    for (let off = 0; off < bytes.length && !outbox.closed; off += piece) {
-      await outbox.drain(Math.max(0, window - piece));
-      outbox.send(bytes.subarray(off, Math.min(off + piece, bytes.length)));
-    }
-  } finally {
-    outbox.end();
-  }
+  /** Deadline of each read of a file, ms (0 = none): past it the connection is closed. */
+  readTimeout?: number;
 }
 
 /**
@@ -70,6 +51,7 @@ export class Downloads {
   readonly #maxPending: number;
   readonly #log: Logger;
   readonly #metrics: Pick<Metrics, "fileBytesOut">;
+  readonly #readTimeout: number;
   // Downloads running now, and the bytes of their buffers, across all sessions.
   #running = 0;
   #held = 0;
@@ -82,20 +64,7 @@ export class Downloads {
     this.#maxPending = options.maxPending;
     this.#log = options.log;
     this.#metrics = options.metrics;
-  }
-
-  /**
-   * Queues a reply that is in memory already (a listing): in one piece when small, else in pieces
-   * under half of `max_pending`.
-   *
-   * @param s The command's context.
-   * @param bytes The whole reply.
-   */
-  async sendBytes(s: CommandContext, bytes: Uint8Array): Promise<void> {
-    const window = Math.max(2, Math.min(this.#window, Math.floor(this.#maxPending / 2)));
-    const piece = Math.max(1, Math.min(this.#chunkSize, Math.floor(window / 2)));
-    if (bytes.length <= piece) s.reply(bytes);
-    else await sendPaced(s, bytes, piece, window);
+    this.#readTimeout = options.readTimeout ?? 0;
   }
 
   /**
@@ -157,10 +126,28 @@ export class Downloads {
         if (outbox.closed) return;
         const want = Math.min(chunk, left);
         let got = 0;
-        while (got < want) {
-          const n = await file.read(buf.subarray(got, want));
-          if (n === null) break;
-          got += n;
+        try {
+          while (got < want) {
+            const n = await withDeadline(
+              file.read(buf.subarray(got, want)),
+              this.#readTimeout,
+              "read the file",
+            );
+            if (n === null) break;
+            got += n;
+          }
+        } catch (e) {
+          // The announced bytes cannot come: framing is lost. A late read still owns `buf`, which
+          // is dropped with this download.
+          if (!(e instanceof DeadlineError)) throw e;
+          this.#log.warn("download cut", {
+            peer: s.peer,
+            nick: s.nick,
+            path: opened.path,
+            reason: "disk read timed out",
+          });
+          s.close("disk read timed out");
+          return;
         }
         if (outbox.closed) return;
         if (got < want) {

@@ -7,6 +7,7 @@
  */
 
 import { createHash } from "node:crypto";
+import { withDeadline } from "./deadline.ts";
 
 /** What identifies one version of a file: if any of it changes, the cached hash is stale. */
 export interface FileVersion {
@@ -62,6 +63,15 @@ export interface HashCacheOptions {
    * @default {2}
    */
   maxConcurrent?: number;
+}
+
+/** Options of {@linkcode HashCache.hash} and {@linkcode hashFile}. */
+export interface HashOptions {
+  /**
+   * Deadline of each read, ms; 0 = none. A read past it fails with `DeadlineError` (deadline.ts).
+   * @default {0}
+   */
+  readTimeout?: number;
 }
 
 /** The file being hashed changed size under the reader (it was rewritten in place). */
@@ -184,16 +194,23 @@ export class HashCache {
    * @param path The file's real path.
    * @param version The version `file` has (from `file.stat()`).
    * @param file An open handle to that version.
+   * @param options The deadline of each read.
    * @returns The lower-case hex sha256.
    * @throws {FileChangedError} When the file ends before `version.size` bytes.
+   * @throws {DeadlineError} When a read does not answer in time.
    */
-  hash(path: string, version: FileVersion, file: Deno.FsFile): Promise<string> {
+  hash(
+    path: string,
+    version: FileVersion,
+    file: Deno.FsFile,
+    options: HashOptions = {},
+  ): Promise<string> {
     const cached = this.get(path, version);
     if (cached !== undefined) return Promise.resolve(cached);
     const key = versionKey(path, version);
     let running = this.#inFlight.get(key);
     if (running === undefined) {
-      running = this.#turn(() => hashFile(file, version.size, this.#chunkSize))
+      running = this.#turn(() => hashFile(file, version.size, this.#chunkSize, options))
         .then((sha) => {
           this.set(path, version, sha);
           return sha;
@@ -226,8 +243,10 @@ export class HashCache {
  * @param file An open file; its position is moved.
  * @param size How many bytes to hash.
  * @param chunkSize Bytes read at a time.
+ * @param options The deadline of each read.
  * @returns The lower-case hex sha256.
  * @throws {FileChangedError} When the file ends before `size` bytes.
+ * @throws {DeadlineError} When a read does not answer in time.
  * @example
  * ```ts
  * import { hashFile } from "./hash_cache.ts";
@@ -241,13 +260,19 @@ export async function hashFile(
   file: Deno.FsFile,
   size: number,
   chunkSize = 1024 * 1024,
+  options: HashOptions = {},
 ): Promise<string> {
+  const timeout = options.readTimeout ?? 0;
   const hash = createHash("sha256");
   await file.seek(0, Deno.SeekMode.Start);
   const buf = new Uint8Array(Math.min(chunkSize, Math.max(size, 1)));
   let left = size;
   while (left > 0) {
-    const n = await file.read(left < buf.length ? buf.subarray(0, left) : buf);
+    const n = await withDeadline(
+      file.read(left < buf.length ? buf.subarray(0, left) : buf),
+      timeout,
+      "read the file",
+    );
     if (n === null) {
       throw new FileChangedError(
         `Cannot hash file: it ended ${left} bytes early (changed while read)`,

@@ -9,9 +9,11 @@
  */
 
 import type { ListEntry } from "../../lib/protocol/rows.ts";
+import { DeadlineError, openForReading, withDeadline } from "./deadline.ts";
 import { describeIoError, errno, FileError, type FileErrorOptions } from "./errors.ts";
 import { PendingFolders } from "./folders.ts";
 import { HashCache, versionOf } from "./hash_cache.ts";
+import { FolderNames, Slots } from "./listing.ts";
 import {
   basename,
   dirname,
@@ -26,6 +28,12 @@ import { Upload, WRITE_BUFFER } from "./upload.ts";
 
 export type { ListEntry, ResolvedPath };
 export { TEMP_PREFIX, Upload };
+
+/** Refuses a folder or a special file (FIFO, socket, device). */
+function checkRegular(info: Deno.FileInfo, at: FileErrorOptions): void {
+  if (info.isDirectory) throw new FileError("not-a-file", "get", "it is a folder", at);
+  if (!info.isFile) throw new FileError("not-a-file", "get", "it is not a regular file", at);
+}
 
 /**
  * Temporary files modified this recently before a sweep began are left alone (milliseconds): file
@@ -43,6 +51,26 @@ export interface OpenedFile {
   readonly size: number;
   /** sha256 of the whole file, lower-case hex. */
   readonly sha256: string;
+}
+
+/** One row of a {@linkcode ListPage}: an entry and its position in the whole listing. */
+export interface ListRow {
+  /** Position of the entry's name among the folder's names (0-based). */
+  readonly at: number;
+  /** The entry. */
+  readonly entry: ListEntry;
+}
+
+/** A page of a folder's listing (see {@linkcode FileStore.listPage}). */
+export interface ListPage {
+  /** Names in the folder (an upper bound of its rows: see {@linkcode FileStore.listPage}). */
+  readonly total: number;
+  /** Where the page starts, as asked. */
+  readonly offset: number;
+  /** Where the page ends: `min(offset + limit, total)` (at least `offset`). */
+  readonly end: number;
+  /** The listable entries among the names from `offset` to `end`, in name order. */
+  readonly rows: readonly ListRow[];
 }
 
 /** Options of {@linkcode FileStore}. */
@@ -68,7 +96,19 @@ export interface FileStoreOptions {
    * @default {67108864}
    */
   bufferBudget?: number;
+  /**
+   * Deadline of each file operation a command waits for (a stat, an open, one read of a file or a
+   * folder), ms; 0 = none. An operation past it fails with `io` ("the server's disk did not
+   * answer in time"); nothing is left waiting on it.
+   * @default {10000}
+   */
+  timeout?: number;
 }
+
+/** Entries described (stat) at the same time for a listing page. */
+const STAT_BATCH = 64;
+/** Entries described at the same time for all listing pages together. */
+const STAT_SLOTS = 16;
 
 /**
  * The shared folder. Create it with {@linkcode FileStore.create}.
@@ -102,6 +142,9 @@ export class FileStore {
   readonly #bufferBudget: number;
   #bufferUsed = 0;
   readonly #folders: PendingFolders;
+  readonly #timeout: number;
+  readonly #names: FolderNames;
+  readonly #stats = new Slots(STAT_SLOTS);
 
   private constructor(root: string, rootReal: string, options: FileStoreOptions) {
     this.root = root;
@@ -111,6 +154,13 @@ export class FileStore {
     this.maxFileSize = options.maxFileSize ?? 8 * 1024 ** 3;
     this.#bufferBudget = options.bufferBudget ?? 64 * 1024 * 1024;
     this.#folders = new PendingFolders(rootReal);
+    this.#timeout = options.timeout ?? 10_000;
+    this.#names = new FolderNames({ timeout: this.#timeout });
+  }
+
+  /** Deadline of one file operation, ms (0 = none). */
+  get timeout(): number {
+    return this.#timeout;
   }
 
   /**
@@ -154,62 +204,101 @@ export class FileStore {
    *   (the shared folder is missing or unreadable).
    */
   resolve(path: string, action: string, allowRoot = false): Promise<ResolvedPath> {
-    return resolveUnder(this.rootReal, path, action, allowRoot);
+    return this.#timed(resolveUnder(this.rootReal, path, action, allowRoot), action, path);
+  }
+
+  /** `op` under the deadline: a late one fails as `io`, a late handle is closed. */
+  #timed<T>(op: Promise<T>, action: string, path: string, late?: (value: T) => void): Promise<T> {
+    return withDeadline(op, this.#timeout, action, late).catch((e) => {
+      throw e instanceof DeadlineError ? this.#late(action, path, e) : e;
+    });
+  }
+
+  #late(action: string, path: string, e: DeadlineError): FileError {
+    return new FileError(
+      "io",
+      action,
+      `the server's disk did not answer within ${e.ms} ms`,
+      { path, root: path === "", cause: e },
+    );
   }
 
   /**
-   * Lists a folder: files and folders with size and mtime, sorted by name. Temporary uploads,
-   * symlinks leading outside the root (or nowhere), and special files are left out.
+   * Lists a whole folder: files and folders with size and mtime, sorted by name (all pages of
+   * {@linkcode FileStore.listPage}; for tests and small folders).
    *
    * @param path The folder; `""` or `undefined` for the root.
    * @returns The entries.
-   * @throws {FileError} Path kinds (see {@linkcode FileStore.resolve}), `not-found`,
-   *   `not-a-folder`, `io`.
+   * @throws {FileError} As {@linkcode FileStore.listPage}.
    */
   async list(path = ""): Promise<ListEntry[]> {
+    const out: ListEntry[] = [];
+    for (let offset = 0;;) {
+      const page = await this.listPage(path, offset, 10_000);
+      for (const row of page.rows) out.push(row.entry);
+      if (page.end >= page.total) return out;
+      offset = page.end;
+    }
+  }
+
+  /**
+   * A page of a folder's listing: the names of the folder, sorted, from `offset` to
+   * `offset + limit`, each described with its type, size and mtime. Temporary uploads and special
+   * files (FIFOs, sockets, devices) are not names of the listing; symlinks leading outside the root
+   * (or nowhere), and entries that vanished since the folder was read, are names without a row.
+   * The folder's names are read once and kept while it is unchanged, so paging costs one scan.
+   *
+   * @param path The folder; `""` for the root.
+   * @param offset The first name (0-based).
+   * @param limit Most names the page covers (at least 1).
+   * @returns The page.
+   * @throws {FileError} Path kinds (see {@linkcode FileStore.resolve}), `not-found`,
+   *   `not-a-folder`, `io` (a disk failure, or no answer within the deadline).
+   */
+  async listPage(path: string, offset: number, limit: number): Promise<ListPage> {
     const r = await this.resolve(path, "list", true);
     const at: FileErrorOptions = { path: r.path, root: r.path === "" };
     if (!r.exists) throw new FileError("not-found", "list", "no such folder", at);
-    const names: { name: string; entry: Deno.DirEntry }[] = [];
+    let names: readonly string[];
     try {
-      const info = await Deno.stat(r.real);
+      const info = await this.#timed(Deno.stat(r.real), "list", r.path);
       if (!info.isDirectory) {
         throw new FileError("not-a-folder", "list", "it is a file, not a folder", at);
       }
-      for await (const entry of Deno.readDir(r.real)) {
-        if (!entry.name.toLowerCase().startsWith(TEMP_PREFIX)) {
-          names.push({ name: entry.name, entry });
-        }
-      }
+      names = await this.#names.of(r.real);
     } catch (e) {
       if (e instanceof FileError) throw e;
+      if (e instanceof DeadlineError) throw this.#late("list", r.path, e);
       if (e instanceof Deno.errors.NotFound) {
         throw new FileError("not-found", "list", "no such folder", at);
       }
       throw new FileError("io", "list", describeIoError(e), { ...at, cause: e });
     }
-    const out: ListEntry[] = [];
-    const BATCH = 64;
-    for (let i = 0; i < names.length; i += BATCH) {
-      const rows = await Promise.all(
-        names.slice(i, i + BATCH).map(({ name, entry }) => this.#describe(r.real, name, entry)),
-      );
-      for (const row of rows) if (row !== null) out.push(row);
+    const total = names.length;
+    const start = Math.min(offset, total);
+    const end = Math.min(start + Math.max(1, limit), total);
+    const rows: ListRow[] = [];
+    for (let i = start; i < end; i += STAT_BATCH) {
+      const batch: Promise<ListEntry | null>[] = [];
+      for (let j = i; j < Math.min(i + STAT_BATCH, end); j++) {
+        batch.push(this.#stats.run(() => this.#describe(r.real, names[j]!)));
+      }
+      const described = await this.#timed(Promise.all(batch), "list", r.path);
+      described.forEach((entry, k) => {
+        if (entry !== null) rows.push({ at: i + k, entry });
+      });
     }
-    out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    return out;
+    return { total, offset, end: Math.max(end, offset), rows };
   }
 
-  async #describe(dir: string, name: string, entry: Deno.DirEntry): Promise<ListEntry | null> {
+  async #describe(dir: string, name: string): Promise<ListEntry | null> {
     const full = join(dir, [name]);
     try {
-      let info: Deno.FileInfo;
-      if (entry.isSymlink) {
+      let info = await Deno.lstat(full);
+      if (info.isSymlink) {
         const real = await Deno.realPath(full);
         if (!isUnder(this.rootReal, real)) return null;
         info = await Deno.stat(real);
-      } else {
-        info = await Deno.lstat(full);
       }
       const mtime = info.mtime?.getTime() ?? 0;
       if (info.isDirectory) return { name, type: "dir", size: 0, mtime };
@@ -236,15 +325,22 @@ export class FileStore {
     if (!r.exists) throw new FileError("not-found", "get", "no such file", at);
     let file: Deno.FsFile | null = null;
     try {
-      const pre = await Deno.stat(r.real);
-      if (pre.isDirectory) throw new FileError("not-a-file", "get", "it is a folder", at);
-      file = await Deno.open(r.real, { read: true });
-      const info = await file.stat();
-      if (info.isDirectory) throw new FileError("not-a-file", "get", "it is a folder", at);
-      if (!info.isFile) {
-        throw new FileError("not-a-file", "get", "it is not a regular file", at);
-      }
-      const sha256 = await this.cache.hash(r.real, versionOf(info), file);
+      // The type is checked before anything opens the path: opening a FIFO waits for a writer.
+      checkRegular(await this.#timed(Deno.stat(r.real), "get", r.path), at);
+      file = await openForReading(r.real, this.#timeout).catch((e) => {
+        if (!(e instanceof DeadlineError)) throw e;
+        // A FIFO swapped in after the check: the open was ended (see openForReading).
+        if (e.fifo) throw new FileError("not-a-file", "get", "it is not a regular file", at);
+        throw this.#late("get", r.path, e);
+      });
+      const info = await this.#timed(file.stat(), "get", r.path);
+      checkRegular(info, at);
+      // Hashing may take long (a large file): each of its reads has the deadline.
+      const sha256 = await this.cache.hash(r.real, versionOf(info), file, {
+        readTimeout: this.#timeout,
+      }).catch((e) => {
+        throw e instanceof DeadlineError ? this.#late("get", r.path, e) : e;
+      });
       const opened: OpenedFile = { path: r.path, file, size: info.size, sha256 };
       file = null;
       return opened;
