@@ -83,6 +83,33 @@ export interface TimeSample {
 /** One row of {@linkcode Client.list}: the `LIST` row type. */
 export type FileEntry = ListEntry;
 
+/** Options of {@linkcode Client.listPage}. */
+export interface ListPageOptions {
+  /**
+   * The first entry, 0-based (pass the `next` of the page before).
+   * @default {0}
+   */
+  offset?: number;
+  /**
+   * Most entries the page covers; the server's `--list-page` when left out, and at most its
+   * `--max-list-page`.
+   * @default {undefined}
+   */
+  limit?: number;
+}
+
+/** One page of a listing: `LIST <total> <offset> <next> <N>`. */
+export interface ListPage {
+  /** The rows, sorted by name. */
+  entries: FileEntry[];
+  /** Entries in the folder (an upper bound: some may have no row). */
+  total: number;
+  /** Where this page starts. */
+  offset: number;
+  /** Where the next page starts; there is more exactly when `next < total`. */
+  next: number;
+}
+
 const text = new TextDecoder();
 const utf8 = new TextEncoder();
 
@@ -301,15 +328,59 @@ export class Client implements AsyncDisposable {
   }
 
   /**
-   * Lists a shared folder.
+   * Lists a whole shared folder, page after page (see {@linkcode Client.listPage}).
    *
    * @param dir The folder, plain (not percent-encoded); the shared root when left out.
    * @returns Its files and folders, sorted by name.
    * @throws {ServerError} 404 missing, 400 a file or a bad path, 403 outside the shared folder.
    */
-  list(dir?: string): Promise<FileEntry[]> {
-    const line = dir === undefined || dir === "" ? "LIST" : `LIST ${encodePath(dir)}`;
-    return this.#conn.request(encodeLine(line), payloadJson) as Promise<FileEntry[]>;
+  async list(dir?: string): Promise<FileEntry[]> {
+    const entries: FileEntry[] = [];
+    const seen = new Set<string>();
+    for (let offset = 0;;) {
+      let page: ListPage;
+      try {
+        page = await this.listPage(dir, { offset });
+      } catch (e) {
+        // A server before paging knows only `LIST [dir]`, and answers it whole.
+        if (offset > 0 || !(e instanceof ServerError) || !/ Usage: LIST \[dir\]$/.test(e.message)) {
+          throw e;
+        }
+        const line = dir === undefined || dir === "" ? "LIST" : `LIST ${encodePath(dir)}`;
+        return await this.#conn.request(encodeLine(line), payloadJson) as FileEntry[];
+      }
+      // A folder that changes between pages may shift a name across a page boundary.
+      for (const e of page.entries) {
+        if (!seen.has(e.name)) {
+          seen.add(e.name);
+          entries.push(e);
+        }
+      }
+      if (page.next >= page.total || page.next <= offset) return entries;
+      offset = page.next;
+    }
+  }
+
+  /**
+   * One page of a shared folder's listing: `LIST dir offset [limit]`.
+   *
+   * @param dir The folder, plain (not percent-encoded); the shared root when left out.
+   * @param options Where the page starts and how many entries it may cover.
+   * @returns The page: its rows, the folder's total and where the next page starts.
+   * @throws {ServerError} As {@linkcode Client.list}; 400 for an old server that cannot page.
+   */
+  listPage(dir?: string, options: ListPageOptions = {}): Promise<ListPage> {
+    const at = dir === undefined || dir === "" ? "." : encodePath(dir);
+    const limit = options.limit === undefined ? "" : ` ${options.limit}`;
+    return this.#conn.request(
+      encodeLine(`LIST ${at} ${options.offset ?? 0}${limit}`),
+      (r): ListPage => ({
+        entries: payloadJson(r) as FileEntry[],
+        total: Number(r.args[0]),
+        offset: Number(r.args[1]),
+        next: Number(r.args[2]),
+      }),
+    );
   }
 
   /**

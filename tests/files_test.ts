@@ -545,7 +545,7 @@ Deno.test("a GET and a PUT of the same path at once: the reader gets the old fil
   raw.close();
 });
 
-Deno.test("LIST of a folder with 10,000 files answers in one frame and is correct", async () => {
+Deno.test("LIST of a folder with 10,000 files answers in pages that cover it in order and are correct", async () => {
   await using server = await startTestServer();
   const dir = `${server.files}/many`;
   await Deno.mkdir(dir);
@@ -559,15 +559,26 @@ Deno.test("LIST of a folder with 10,000 files answers in one frame and is correc
   await Deno.mkdir(`${dir}/sub`);
   await Deno.writeTextFile(`${dir}/${TEMP_PREFIX}leftover`, "partial");
   await using raw = await rawClient(server.port);
+  type Row = { name: string; type: string; size: number; mtime: number };
+  // Without an offset: the first page (--list-page, 1000), in the reply form of old servers.
   await raw.line("LIST many");
-  const frame = await raw.frame(20_000);
-  assert.equal(frame.verb, "LIST");
-  const rows = JSON.parse(decodeText(frame.payload!)) as {
-    name: string;
-    type: string;
-    size: number;
-    mtime: number;
-  }[];
+  const first = await raw.frame(20_000);
+  assert.equal(first.verb, "LIST");
+  assert.deepEqual(first.args, []);
+  assert.equal((JSON.parse(decodeText(first.payload!)) as Row[]).length, 1000);
+  // With an offset: `LIST <total> <offset> <next> <N>`, page after page.
+  const rows: Row[] = [];
+  for (let offset = 0; offset < 10_001;) {
+    await raw.line(`LIST many ${offset}`);
+    const frame = await raw.frame(20_000);
+    assert.equal(frame.verb, "LIST");
+    const [total, at, next] = frame.args.map(Number);
+    assert.deepEqual([total, at], [10_001, offset]);
+    const page = JSON.parse(decodeText(frame.payload!)) as Row[];
+    assert.equal(next, Math.min(offset + 1000, 10_001));
+    rows.push(...page);
+    offset = next!;
+  }
   assert.equal(rows.length, 10_001);
   const files = rows.filter((r) => r.type === "file");
   assert.equal(files.length, 10_000);
@@ -605,7 +616,7 @@ Deno.test("LIST: the root, a subfolder, a file, a missing folder, percent-encode
   await raw.line("LIST my%20docs");
   assert.match(await raw.next(), /^LIST \[\{"name":"100% é.txt"/);
   await raw.line("LIST a b");
-  assert.equal(await raw.next(), "ERR 400 Usage: LIST [dir]");
+  assert.equal(await raw.next(), 'ERR 400 Cannot list: offset "b" is not a whole number');
   await raw.line("GET my%20docs/100%25%20%C3%A9.txt");
   const f = await readFile(raw);
   assert.equal(f.args[0], "my%20docs/100%25%20%C3%A9.txt");
