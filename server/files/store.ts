@@ -24,9 +24,10 @@ import {
   TEMP_PREFIX,
   tempName,
 } from "./paths.ts";
+import type { FileStoreOptions, ListPage, ListRow, OpenedFile } from "./store_types.ts";
 import { Upload, WRITE_BUFFER } from "./upload.ts";
 
-export type { ListEntry, ResolvedPath };
+export type { FileStoreOptions, ListEntry, ListPage, ListRow, OpenedFile, ResolvedPath };
 export { TEMP_PREFIX, Upload };
 
 /** Refuses a folder or a special file (FIFO, socket, device). */
@@ -40,70 +41,6 @@ function checkRegular(info: Deno.FileInfo, at: FileErrorOptions): void {
  * times come from a coarse clock, so a file written just after the sweep began may look older.
  */
 const SWEEP_MARGIN = 50;
-
-/** A file opened for a download: one handle, and the size and sha256 of that same handle. */
-export interface OpenedFile {
-  /** The plain relative path. */
-  readonly path: string;
-  /** The open handle: the caller closes it. */
-  readonly file: Deno.FsFile;
-  /** Size of the whole file. */
-  readonly size: number;
-  /** sha256 of the whole file, lower-case hex. */
-  readonly sha256: string;
-}
-
-/** One row of a {@linkcode ListPage}: an entry and its position in the whole listing. */
-export interface ListRow {
-  /** Position of the entry's name among the folder's names (0-based). */
-  readonly at: number;
-  /** The entry. */
-  readonly entry: ListEntry;
-}
-
-/** A page of a folder's listing (see {@linkcode FileStore.listPage}). */
-export interface ListPage {
-  /** Names in the folder (an upper bound of its rows: see {@linkcode FileStore.listPage}). */
-  readonly total: number;
-  /** Where the page starts, as asked. */
-  readonly offset: number;
-  /** Where the page ends: `min(offset + limit, total)` (at least `offset`). */
-  readonly end: number;
-  /** The listable entries among the names from `offset` to `end`, in name order. */
-  readonly rows: readonly ListRow[];
-}
-
-/** Options of {@linkcode FileStore}. */
-export interface FileStoreOptions {
-  /**
-   * Refuse uploads and deletions (`read-only`).
-   * @default {false}
-   */
-  readOnly?: boolean;
-  /**
-   * Largest upload in bytes (`too-large` beyond).
-   * @default {8589934592}
-   */
-  maxFileSize?: number;
-  /**
-   * The sha256 cache.
-   * @default {new HashCache()}
-   */
-  cache?: HashCache;
-  /**
-   * Bytes of write-behind buffers all uploads together may hold (two buffers of up to 256 KiB per
-   * upload). Uploads beyond it write each piece straight to disk: slower, never more memory.
-   * @default {67108864}
-   */
-  bufferBudget?: number;
-  /**
-   * Deadline of each file operation a command waits for (a stat, an open, one read of a file or a
-   * folder), ms; 0 = none. An operation past it fails with `io` ("the server's disk did not
-   * answer in time"); nothing is left waiting on it.
-   * @default {10000}
-   */
-  timeout?: number;
-}
 
 /** Entries described (stat) at the same time for a listing page. */
 const STAT_BATCH = 64;
