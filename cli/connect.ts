@@ -61,8 +61,8 @@ export async function readCaCerts(target: Target): Promise<string[] | undefined>
 }
 
 /**
- * The server refused the login (wrong credentials, or the address is refused for a while): trying
- * again at once would only be refused again, and count as one more failed login there.
+ * The server refused the login (`ERR 401`: wrong credentials): trying again would only be refused
+ * again, and count as one more failed login there.
  */
 export class LoginRefusedError extends CliError {
   /**
@@ -157,7 +157,8 @@ async function authenticate(client: Client, target: Target, options: OpenOptions
       );
     }
     if (e instanceof ServerError && e.code === 429) {
-      throw new LoginRefusedError(
+      // Not final: a full login queue (a crowd reconnecting after a restart) or a ban passes.
+      throw new CliError(
         `Cannot log in to ${target.label}: ${
           serverText(e)
         } (429). Wait a while before trying again`,
