@@ -9,7 +9,7 @@ import { decodePath, encodeFrame, encodeLine, encodePath } from "../lib/protocol
 import { ServerError } from "../lib/protocol/errors.ts";
 import type { Frame, StreamStart } from "../lib/protocol/frame.ts";
 import { DEFAULT_HOST, DEFAULT_PORT } from "../lib/protocol/limits.ts";
-import type { Hello, ListEntry, RoomEntry, WhoEntry } from "../lib/protocol/rows.ts";
+import type { Hello, RoomEntry, WhoEntry } from "../lib/protocol/rows.ts";
 import { Connection, type Push, type ReplySink } from "./connection.ts";
 import {
   type FileHead,
@@ -22,93 +22,10 @@ import {
 import { ConnectionClosedError, dial, TlsError } from "./transport.ts";
 
 export { ConnectionClosedError, TlsError };
+import type { ConnectOptions, FileEntry, ListPage, ListPageOptions, TimeSample } from "./types.ts";
+
 export type { FileHead, GetOptions, Push, PutOptions, PutSource, ReplySink };
-
-/** Options of {@linkcode connect}. */
-export interface ConnectOptions {
-  /**
-   * Server host name or address.
-   * @default {"127.0.0.1"}
-   */
-  host?: string;
-  /**
-   * Server port.
-   * @default {7373}
-   */
-  port?: number;
-  /**
-   * Speak TLS.
-   * @default {false}
-   */
-  tls?: boolean;
-  /**
-   * PEM certificates of private CAs to trust (TLS only).
-   * @default {undefined}
-   */
-  caCerts?: string[];
-  /**
-   * A nick to take right after connecting.
-   * @default {undefined}
-   */
-  nick?: string;
-  /**
-   * Largest reply payload accepted (`WHO`, `LIST` of big folders).
-   * @default {268435456}
-   */
-  maxPayload?: number;
-  /**
-   * Most pushes kept while nobody reads {@linkcode Client.messages}; older ones are dropped.
-   * @default {100000}
-   */
-  maxBufferedPushes?: number;
-  /**
-   * Milliseconds to wait for the connection and `HELLO`.
-   * @default {10000}
-   */
-  timeout?: number;
-}
-
-/** Result of {@linkcode Client.time}. */
-export interface TimeSample {
-  /** The server's clock, as it sent it. */
-  iso: string;
-  /** The server's clock, unix milliseconds. */
-  server: number;
-  /** Round-trip time, milliseconds. */
-  rtt: number;
-  /** Estimated server clock minus local clock, milliseconds (positive: the server is ahead). */
-  offset: number;
-}
-
-/** One row of {@linkcode Client.list}: the `LIST` row type. */
-export type FileEntry = ListEntry;
-
-/** Options of {@linkcode Client.listPage}. */
-export interface ListPageOptions {
-  /**
-   * The first entry, 0-based (pass the `next` of the page before).
-   * @default {0}
-   */
-  offset?: number;
-  /**
-   * Most entries the page covers; the server's `--list-page` when left out, and at most its
-   * `--max-list-page`.
-   * @default {undefined}
-   */
-  limit?: number;
-}
-
-/** One page of a listing: `LIST <total> <offset> <next> <N>`. */
-export interface ListPage {
-  /** The rows, sorted by name. */
-  entries: FileEntry[];
-  /** Entries in the folder (an upper bound: some may have no row). */
-  total: number;
-  /** Where this page starts. */
-  offset: number;
-  /** Where the next page starts; there is more exactly when `next < total`. */
-  next: number;
-}
+export type { ConnectOptions, FileEntry, ListPage, ListPageOptions, TimeSample };
 
 const text = new TextDecoder();
 const utf8 = new TextEncoder();
