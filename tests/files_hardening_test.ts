@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { connect } from "../client/client.ts";
 import { decodeText, mib } from "./helpers/bytes.ts";
 import { rawClient } from "./helpers/raw_client.ts";
-import { captureLog, startServerProcess, startTestServer } from "./helpers/servers.ts";
+import { captureLog, peakRss, startServerProcess, startTestServer } from "./helpers/servers.ts";
 import { sleep, waitFor, within } from "./helpers/wait.ts";
 
 const unix = Deno.build.os !== "windows";
@@ -133,26 +133,7 @@ Deno.test("a LIST page ends before its JSON passes a quarter of max_pending; nex
   assert.equal((await client.list("long")).length, 300);
 });
 
-/** Highest RSS of a process while `work` runs (sampled every 50 ms). */
-async function peakRss(rss: () => Promise<number>, work: () => Promise<void>): Promise<number> {
-  let peak = await rss();
-  let running = true;
-  const sampler = (async () => {
-    while (running) {
-      peak = Math.max(peak, await rss().catch(() => peak));
-      await sleep(50);
-    }
-  })();
-  try {
-    await work();
-  } finally {
-    running = false;
-    await sampler;
-  }
-  return Math.max(peak, await rss());
-}
-
-/** A folder of `n` empty files, on tmpfs when there is one (creating them is quicker there). */
+/** A folder of `n` empty files, in the temp folder. */
 async function bigFolder(n: number): Promise<string> {
   // Not under /dev/shm: Deno asks for all permissions for any path under /dev.
   const base = await Deno.makeTempDir({ prefix: "sb-big-" });
@@ -212,7 +193,7 @@ Deno.test({
           })),
         );
         await sleep(500);
-      });
+      }, 50);
       pinging = false;
       await pings;
       console.log(

@@ -7,34 +7,12 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { encodeText, mib } from "./helpers/bytes.ts";
 import { writeAll } from "./helpers/raw_client.ts";
-import { startServerProcess } from "./helpers/servers.ts";
+import { peakRss, startServerProcess } from "./helpers/servers.ts";
 import { sleep } from "./helpers/wait.ts";
 
 const SIZE = 2 * 1024 ** 3;
 const CHUNK = 1024 * 1024;
 const LIMIT = 64 * 1024 * 1024;
-
-/**
- * Samples a process's RSS every 100 ms while `work` runs (each sample runs `ps`: more often would
- * slow the transfer being measured); returns the highest seen.
- */
-async function peakRss(rss: () => Promise<number>, work: () => Promise<void>): Promise<number> {
-  let peak = await rss();
-  let running = true;
-  const sampler = (async () => {
-    while (running) {
-      peak = Math.max(peak, await rss().catch(() => peak));
-      await sleep(100);
-    }
-  })();
-  try {
-    await work();
-  } finally {
-    running = false;
-    await sampler;
-  }
-  return Math.max(peak, await rss());
-}
 
 /** Reads from `conn` until `predicate(text so far)` holds; returns the text (small replies only). */
 async function readLine(conn: Deno.Conn, deadline: number): Promise<string> {

@@ -226,3 +226,34 @@ export function freePort(): number {
   l.close();
   return port;
 }
+
+/**
+ * The highest RSS of a process while `work` runs, sampled every `everyMs` (each sample may run
+ * `ps`: sampling more often would slow what is being measured).
+ *
+ * @param rss Reads the RSS once (a server process's `rss()`).
+ * @param work What to measure.
+ * @param everyMs Milliseconds between samples.
+ * @returns Bytes.
+ */
+export async function peakRss(
+  rss: () => Promise<number>,
+  work: () => Promise<void>,
+  everyMs = 100,
+): Promise<number> {
+  let peak = await rss();
+  let running = true;
+  const sampler = (async () => {
+    while (running) {
+      peak = Math.max(peak, await rss().catch(() => peak));
+      await new Promise((r) => setTimeout(r, everyMs));
+    }
+  })();
+  try {
+    await work();
+  } finally {
+    running = false;
+    await sampler;
+  }
+  return Math.max(peak, await rss());
+}
