@@ -18,3 +18,4 @@ export * from "./backoff.ts";
 export * from "./protocol/mod.ts";
 export * from "./version.ts";
 export * from "./write_behind.ts";
+export * from "./slots.ts";

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { Slots } from "../../lib/slots.ts";
 import { Buffer } from "node:buffer";
 import { createHash, randomBytes, scrypt, timingSafeEqual } from "node:crypto";
 
@@ -111,18 +112,15 @@ export function dummyHash(like?: string): string {
 
 /** Most scrypt runs at once in the process: each takes tens of MiB and a core. */
 export const MAX_SCRYPT_RUNS = 2;
-let running = 0;
-const waiting: (() => void)[] = [];
+const scrypts = new Slots(MAX_SCRYPT_RUNS);
 
 async function derive(
   password: string,
   params: Omit<ScryptParams, "key">,
   length: number,
 ): Promise<Uint8Array> {
-  if (running >= MAX_SCRYPT_RUNS) await new Promise<void>((resolve) => waiting.push(resolve));
-  running++;
-  try {
-    return await new Promise<Uint8Array>((resolve, reject) => {
+  return await scrypts.run(() =>
+    new Promise<Uint8Array>((resolve, reject) => {
       const N = 2 ** params.ln;
       scrypt(
         password,
@@ -131,11 +129,8 @@ async function derive(
         { N, r: params.r, p: params.p, maxmem: 256 * N * params.r + 1024 * 1024 },
         (err, key) => err ? reject(err) : resolve(key),
       );
-    });
-  } finally {
-    running--;
-    waiting.shift()?.();
-  }
+    })
+  );
 }
 
 /** Options of {@linkcode hashPassword}. */

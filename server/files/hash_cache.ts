@@ -6,6 +6,7 @@
  * @module
  */
 
+import { Slots } from "../../lib/slots.ts";
 import { createHash } from "node:crypto";
 import { withDeadline } from "./deadline.ts";
 
@@ -112,8 +113,7 @@ export class HashCache {
   readonly #entries = new Map<string, Entry>();
   readonly #inFlight = new Map<string, Promise<string>>();
   readonly #maxConcurrent: number;
-  #running = 0;
-  readonly #queue: (() => void)[] = [];
+  readonly #slots: Slots;
 
   /** @param options See {@linkcode HashCacheOptions}. */
   constructor(options: HashCacheOptions = {}) {
@@ -135,6 +135,7 @@ export class HashCache {
         `Cannot create hash cache: chunkSize must be at least 1, got ${this.#chunkSize}`,
       );
     }
+    this.#slots = new Slots(this.#maxConcurrent);
   }
 
   /** Number of files remembered. */
@@ -210,7 +211,7 @@ export class HashCache {
     const key = versionKey(path, version);
     let running = this.#inFlight.get(key);
     if (running === undefined) {
-      running = this.#turn(() => hashFile(file, version.size, this.#chunkSize, options))
+      running = this.#slots.run(() => hashFile(file, version.size, this.#chunkSize, options))
         .then((sha) => {
           this.set(path, version, sha);
           return sha;
@@ -219,21 +220,6 @@ export class HashCache {
       this.#inFlight.set(key, running);
     }
     return running;
-  }
-
-  /** Runs `fn` when fewer than `maxConcurrent` others run. */
-  async #turn<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.#running >= this.#maxConcurrent) {
-      await new Promise<void>((resolve) => this.#queue.push(resolve));
-    } else this.#running++;
-    try {
-      return await fn();
-    } finally {
-      // Hand the slot to the next in line, or free it.
-      const next = this.#queue.shift();
-      if (next !== undefined) next();
-      else this.#running--;
-    }
   }
 }
 

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { Slots } from "../../lib/slots.ts";
 import { DeadlineError, withDeadline } from "./deadline.ts";
 import { TEMP_PREFIX } from "./paths.ts";
 
@@ -91,47 +92,6 @@ async function sortInSlices(names: string[]): Promise<string[]> {
     [from, to] = [to, from];
   }
   return from;
-}
-
-/**
- * At most `max` tasks at once, the others in arrival order (each file system call of the runtime
- * takes a thread of its blocking pool: many at once cost memory and latency, not speed).
- *
- * @example
- * ```ts
- * import { Slots } from "./listing.ts";
- * const slots = new Slots(1);
- * console.assert(await slots.run(() => Promise.resolve(1)) === 1);
- * ```
- */
-export class Slots {
-  readonly #max: number;
-  #running = 0;
-  readonly #queue: (() => void)[] = [];
-
-  /** @param max Tasks at once (at least 1). */
-  constructor(max: number) {
-    this.#max = Math.max(1, max);
-  }
-
-  /**
-   * Runs `fn` in a slot.
-   *
-   * @param fn The task.
-   * @returns Its value.
-   */
-  async run<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.#running >= this.#max) {
-      await new Promise<void>((resolve) => this.#queue.push(resolve));
-    } else this.#running++;
-    try {
-      return await fn();
-    } finally {
-      const next = this.#queue.shift();
-      if (next !== undefined) next();
-      else this.#running--;
-    }
-  }
 }
 
 /**

@@ -13,7 +13,8 @@ import { DeadlineError, openForReading, withDeadline } from "./deadline.ts";
 import { describeIoError, errno, FileError, type FileErrorOptions } from "./errors.ts";
 import { PendingFolders } from "./folders.ts";
 import { HashCache, versionOf } from "./hash_cache.ts";
-import { FolderNames, Slots } from "./listing.ts";
+import { Slots } from "../../lib/slots.ts";
+import { FolderNames } from "./listing.ts";
 import {
   basename,
   dirname,
