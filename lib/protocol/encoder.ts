@@ -281,11 +281,8 @@ export class FrameBatch {
     this.#length = at;
   }
 
-  /**
-   * The frames from byte `start` to byte `end` (all of them by default): a view of the buffer
-   * (do not append after handing it out).
-   */
-  bytes(start = 0, end: number = this.#length): Uint8Array {
-    return this.#buf.subarray(start, end);
+  /** The frames so far: a view of the buffer (do not append after handing it out). */
+  bytes(): Uint8Array {
+    return this.#buf.subarray(0, this.#length);
   }
 }
