@@ -419,7 +419,7 @@ export class Client implements AsyncDisposable {
  * await using server = startServer({ port: 0, files: await Deno.makeTempDir() }, { log: quiet });
  * await using client = await connect({ port: server.port, nick: "alice" });
  * assert.equal(client.nick, "alice");
- * assert.equal(client.hello.proto, 1);
+ * assert.equal(client.hello.proto, 2);
  * assert.deepEqual((await client.who()).map((w) => w.nick), ["alice"]);
  * ```
  */

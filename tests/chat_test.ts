@@ -28,7 +28,7 @@ Deno.test("HELLO is the first line, CRLF-terminated, with the documented fields"
       "version",
     ]);
     assert.equal(hello.server, "switchboard");
-    assert.equal(hello.proto, 1);
+    assert.equal(hello.proto, 2);
     assert.match(hello.nick, /^guest-\d+$/);
     assert.equal(hello.max_payload, 1048576);
     assert.equal(hello.max_line, 4096);

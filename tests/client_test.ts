@@ -38,7 +38,7 @@ Deno.test("connect() reads HELLO and can take a nick at once", async () => {
   await using server = await startTestServer();
   await using a = await connect({ port: server.port });
   assert.equal(a.hello.server, "switchboard");
-  assert.equal(a.hello.proto, 1);
+  assert.equal(a.hello.proto, 2);
   assert.equal(a.hello.max_payload, 1048576);
   assert.match(a.nick, /^guest-\d+$/);
   assert.equal(a.nick, a.hello.nick);

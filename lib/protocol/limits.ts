@@ -1,11 +1,11 @@
 /**
- * Protocol constants and the default limits of protocol v1.
+ * Protocol constants and the default limits of protocol v2.
  *
  * @module
  */
 
 /** The protocol version this code speaks (sent in `HELLO` as `proto`). */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** The default TCP port of a Switchboard server. */
 export const DEFAULT_PORT = 7373;
@@ -32,7 +32,18 @@ export const DEFAULT_LIMITS = {
   writeDeadline: 10_000,
   /** Silence from a client after which the server sends `PING`. */
   pingInterval: 60_000,
+  /** Messages a room's log keeps (0: no history; ids are still given). */
+  historySize: 1000,
+  /** How long a room's log keeps a message (and an empty room its log). */
+  historyTtl: 24 * 60 * 60 * 1000,
+  /** Most messages one `HISTORY` reply carries. */
+  maxHistoryReply: 1000,
+  /** Total bytes all room logs of a server may hold (oldest entries of the largest go first). */
+  historyMemory: 256 * 1024 * 1024,
 } as const;
+
+/** Messages a `HISTORY` reply carries when the command names no count. */
+export const HISTORY_DEFAULT_COUNT = 50;
 
 /** Longest nick, in characters. */
 export const MAX_NICK = 32;

@@ -104,6 +104,15 @@ export const VERBS: readonly VerbSpec[] = [
     help: "rooms and member counts",
   },
   {
+    verb: "HISTORY",
+    kind: "command",
+    payload: "none",
+    permission: "chat",
+    order: "serial",
+    usage: "HISTORY room [n] [after id]",
+    help: "a room's last n messages (or the first n after id)",
+  },
+  {
     verb: "TIME",
     kind: "command",
     payload: "none",
@@ -191,10 +200,11 @@ export const VERBS: readonly VerbSpec[] = [
     usage: "HELP",
     help: "this text",
   },
-  { verb: "MSG", kind: "push", payload: "sized", usage: "MSG room from N" },
+  { verb: "MSG", kind: "push", payload: "sized", usage: "MSG room from id N" },
   { verb: "DM", kind: "push", payload: "sized", usage: "DM from N" },
   { verb: "JOINED", kind: "push", payload: "none", usage: "JOINED room nick" },
   { verb: "LEFT", kind: "push", payload: "none", usage: "LEFT room nick" },
+  { verb: "RENAMED", kind: "push", payload: "none", usage: "RENAMED old new" },
   { verb: "BYE", kind: "push", payload: "none", usage: "BYE reason" },
   { verb: "HELLO", kind: "reply", payload: "none" },
   { verb: "OK", kind: "reply", payload: "none" },
@@ -242,7 +252,7 @@ export function verbsOf(permission: Permission | "login" | "anyone"): string[] {
 
 /** The text of the `HELP` reply, lines ending in CRLF. */
 export const HELP_TEXT: string = [
-  "Switchboard protocol v1. Commands (verbs are case-insensitive):",
+  "Switchboard protocol v2. Commands (verbs are case-insensitive):",
   ...VERBS.filter((v) => v.kind === "command" && v.help !== undefined).map((v) =>
     `  ${v.usage!.padEnd(22)} ${v.help}`
   ),
@@ -256,6 +266,6 @@ export const HELP_TEXT: string = [
 ].join("\r\n");
 
 function pushOrder(a: string, b: string): number {
-  const order = ["MSG", "DM", "JOINED", "LEFT", "PING", "BYE"];
+  const order = ["MSG", "DM", "JOINED", "LEFT", "RENAMED", "PING", "BYE"];
   return order.indexOf(a.split(" ")[0]!) - order.indexOf(b.split(" ")[0]!);
 }
