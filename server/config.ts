@@ -32,6 +32,16 @@ export interface ServerConfig {
   maxInflight: number;
   /** Longest a write may make no progress. */
   writeDeadline: number;
+  /** Longest a publisher is not read, per read, while a member it feeds is behind. */
+  maxStall: number;
+  /** Messages a room's log keeps; 0 = none (ids are still given). */
+  historySize: number;
+  /** How long a room's log keeps a message. */
+  historyTtl: number;
+  /** Most messages in one `HISTORY` reply. */
+  maxHistoryReply: number;
+  /** Bytes all room logs hold together. */
+  historyMemory: number;
   /** Longest a TLS handshake may take. */
   tlsHandshakeTimeout: number;
   /** Longest a control line may take to arrive once its first byte has. */
@@ -155,6 +165,36 @@ export const OPTIONS: readonly OptionSpec[] = [
     flag: "write-deadline",
     kind: "duration",
     help: "a write making no progress this long cuts the client",
+  },
+  {
+    key: "maxStall",
+    flag: "max-stall",
+    kind: "duration",
+    help: "longest a publisher goes unread, per read, while a member it feeds is behind",
+  },
+  {
+    key: "historySize",
+    flag: "history-size",
+    kind: "int",
+    help: "messages a room's log keeps (0 = no history)",
+  },
+  {
+    key: "historyTtl",
+    flag: "history-ttl",
+    kind: "duration",
+    help: "how long a room's log keeps a message",
+  },
+  {
+    key: "maxHistoryReply",
+    flag: "max-history-reply",
+    kind: "int",
+    help: "most messages in one HISTORY reply",
+  },
+  {
+    key: "historyMemory",
+    flag: "history-memory",
+    kind: "size",
+    help: "bytes all room logs hold (oldest of the largest go first)",
   },
   {
     key: "lineTimeout",
@@ -284,6 +324,7 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = {
   maxListPage: 10_000,
   fileTimeout: 10_000,
   maxInflight: 64,
+  maxStall: 25,
   tlsHandshakeTimeout: 10_000,
   lineTimeout: 30_000,
   ...DEFAULT_LIMITS,
@@ -470,6 +511,13 @@ export function validateConfig(config: ServerConfig): void {
   if (config.maxInflight < 1) throw new RangeError("--max-inflight: must be at least 1");
   if (config.pingInterval < 10) throw new RangeError("--ping-interval: must be at least 10ms");
   if (config.writeDeadline < 10) throw new RangeError("--write-deadline: must be at least 10ms");
+  if (config.maxStall > 1000) throw new RangeError("--max-stall: must be at most 1s");
+  if (config.historySize < 0) throw new RangeError("--history-size: must be 0 or more");
+  if (config.historyTtl < 1000) throw new RangeError("--history-ttl: must be at least 1s");
+  if (config.maxHistoryReply < 1) throw new RangeError("--max-history-reply: must be at least 1");
+  if (config.historyMemory < 1024 * 1024) {
+    throw new RangeError("--history-memory: must be at least 1MiB");
+  }
   if ((config.tlsCert === "") !== (config.tlsKey === "")) {
     throw new RangeError("--tls-cert and --tls-key: give both, or neither");
   }

@@ -9,6 +9,7 @@ import { VERB_TABLE } from "../lib/protocol/verbs.ts";
 import { AbuseGuard, Authenticator, createAuthHandler } from "./auth/mod.ts";
 import { createChatHandlers } from "./chat/commands.ts";
 import { ChatHub } from "./chat/hub.ts";
+import { MemoryEngine } from "./chat/memory/engine.ts";
 import { DEFAULT_CONFIG, type ServerConfig, validateConfig } from "./config.ts";
 import { Acceptor, formatAddr } from "./conn/listener.ts";
 import { type Command, Session, type SessionConn, type SessionContext } from "./conn/session.ts";
@@ -108,6 +109,9 @@ export function startServer(
     ? loadTlsContext({ certFile: cfg.tlsCert, keyFile: cfg.tlsKey })
     : null;
   const hub = options.hub ?? new ChatHub({
+    engine: new MemoryEngine({
+      history: { size: cfg.historySize, ttl: cfg.historyTtl, memory: cfg.historyMemory },
+    }),
     onError: (e) => {
       metrics.engineErrors++;
       log.warn("engine error", { action: "publish", error: String(e) });
@@ -134,6 +138,7 @@ export function startServer(
     hub,
     maxPayload: cfg.maxPayload,
     maxRooms: cfg.maxRooms,
+    maxHistoryReply: cfg.maxHistoryReply,
     metrics,
   }));
   for (const [verb, h] of files.handlers) handlers.set(verb, h);

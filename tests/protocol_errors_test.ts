@@ -217,13 +217,29 @@ Deno.test("max_line is the server's option, sent in HELLO", async () => {
   }
 });
 
-Deno.test("a byte count that is not a number answers ERR 400, BYE, then closes", async () => {
+Deno.test("SAY or TELL with words where :text goes answers ERR 400 with the fix, and the connection goes on", async () => {
   await using server = await startTestServer();
   await using c = await rawClient(server.port);
-  await c.send("SAY lobby hello\r\nPING\r\n");
+  await c.send("SAY lobby hello world\r\nTELL bob hi 1.5\r\nSAY lobby 2\r\nok\r\nPING\r\n");
   assert.equal(
     await c.next(),
-    'ERR 400 Cannot read SAY: byte count "hello" is not a number (to type text, write SAY lobby :text)',
+    "ERR 400 Cannot read SAY: put a colon before the text: SAY lobby :hello world",
+  );
+  assert.equal(
+    await c.next(),
+    "ERR 400 Cannot read TELL: put a colon before the text: TELL bob :hi 1.5",
+  );
+  assert.match(await c.next(), /^OK 0 1$/, "the next SAY is read as it should be");
+  assert.equal(await c.next(), "PONG");
+});
+
+Deno.test("a byte count that is a number but not a count (+5) answers ERR 400, BYE, then closes", async () => {
+  await using server = await startTestServer();
+  await using c = await rawClient(server.port);
+  await c.send("SAY lobby +5\r\nPING\r\n");
+  assert.equal(
+    await c.next(),
+    'ERR 400 Cannot read SAY: byte count "+5" is not digits only (to type text, write SAY lobby :text)',
   );
   await byeAndClose(c);
 });
@@ -232,7 +248,7 @@ Deno.test("a negative byte count answers ERR 400, BYE, then closes", async () =>
   await using server = await startTestServer();
   await using c = await rawClient(server.port);
   await c.send("TELL bob -1\r\n");
-  assert.match(await c.next(), /^ERR 400 Cannot read TELL: byte count "-1" is not a number/);
+  assert.match(await c.next(), /^ERR 400 Cannot read TELL: byte count "-1" is not digits only/);
   await byeAndClose(c);
 });
 

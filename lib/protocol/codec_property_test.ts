@@ -611,7 +611,7 @@ Deno.test("a decoder dead after a fatal error stays dead whatever comes next", (
   fc.assert(
     fc.property(hostileBytes, limits, (more, l) => {
       const d = new Decoder({ ...optionsOf(l), maxLine: 64, payloads: CLIENT_PAYLOADS });
-      d.push(utf8.encode(`SAY lobby x\r\n`));
+      d.push(utf8.encode(`SAY lobby -1\r\n`));
       const first = d.next();
       assert.ok(first?.type === "error" && first.error.code === 400);
       d.push(more);

@@ -78,7 +78,7 @@ function checkLimit(name: string, value: number): number {
  * Views it hands out (payloads, stream data) are valid until that next push.
  *
  * Malformed input never throws: it yields `{ type: "error" }` events. A fatal one (framing
- * lost: a line past `maxLine`, a byte count that is not a number or is past the limit, a payload
+ * lost: a line past `maxLine`, a byte count that is not digits only or is past the limit, a payload
  * not followed by LF) ends the stream: `next()` returns `undefined` from then on.
  *
  * @example
@@ -385,13 +385,19 @@ export class Decoder {
 
       // A payload verb with a byte count in the last position.
       count = args.pop()!;
+      if (kind === "text" && !/^[+-]?[0-9]+$/.test(count)) {
+        // Words where a count or `:text` should be (`SAY lobby hello`): no payload was announced,
+        // so framing holds; the command gets its ERR 400 and the connection goes on.
+        args.push(count);
+        return { type: "frame", verb, args, payload: null, badText };
+      }
       if (!isDigits(count)) {
         const hint = kind === "text"
           ? ` (to type text, write ${verb} ${args[0] ?? "room"} :text)`
           : "";
         return this.#fail(
           ErrorCode.BadRequest,
-          `Cannot read ${verb}: byte count "${count.slice(0, 32)}" is not a number${hint}`,
+          `Cannot read ${verb}: byte count "${count.slice(0, 32)}" is not digits only${hint}`,
         );
       }
       size = count.length > MAX_DIGITS ? Infinity : Number(count);

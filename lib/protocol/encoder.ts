@@ -231,6 +231,7 @@ export function decodePath(text: string): string | null {
 export class FrameBatch {
   #buf: Uint8Array = new Uint8Array(0);
   #length = 0;
+  #start = 0;
 
   /**
    * Encodes a frame's head for {@linkcode FrameBatch.append}.
@@ -252,10 +253,12 @@ export class FrameBatch {
    *
    * @param head From {@linkcode FrameBatch.head}.
    * @param payload The frame's payload (copied).
+   * @param id A room message's id, written as `id <id> ` between the head and the byte count
+   *   (`MSG room from id 7 2`); none when negative.
    */
-  append(head: Uint8Array, payload: Uint8Array): void {
+  append(head: Uint8Array, payload: Uint8Array, id = -1): void {
     const n = payload.length;
-    const need = this.#length + head.length + 12 + n;
+    const need = this.#length + head.length + 36 + n;
     if (need > this.#buf.length) {
       const grown = new Uint8Array(Math.max(need, 4096, this.#buf.length * 2));
       grown.set(this.#buf.subarray(0, this.#length));
@@ -263,15 +266,18 @@ export class FrameBatch {
     }
     const buf = this.#buf;
     let at = this.#length;
+    this.#start = at;
     buf.set(head, at);
     at += head.length;
-    // The byte count in decimal, then CRLF, the payload, CRLF.
-    let digits = 1;
-    for (let v = n; v >= 10; v = Math.floor(v / 10)) digits++;
-    for (let i = digits - 1, v = n; i >= 0; i--, v = Math.floor(v / 10)) {
-      buf[at + i] = 48 + (v % 10);
+    if (id >= 0) {
+      buf[at++] = 105; // "id "
+      buf[at++] = 100;
+      buf[at++] = 32;
+      at = writeDecimal(buf, at, id);
+      buf[at++] = 32;
     }
-    at += digits;
+    // The byte count in decimal, then CRLF, the payload, CRLF.
+    at = writeDecimal(buf, at, n);
     buf[at++] = 13;
     buf[at++] = 10;
     buf.set(payload, at);
@@ -281,8 +287,23 @@ export class FrameBatch {
     this.#length = at;
   }
 
+  /** The bytes of the frame appended last (a view: copy it to keep it past the next append). */
+  last(): Uint8Array {
+    return this.#buf.subarray(this.#start, this.#length);
+  }
+
   /** The frames so far: a view of the buffer (do not append after handing it out). */
   bytes(): Uint8Array {
     return this.#buf.subarray(0, this.#length);
   }
+}
+
+/** Writes a non-negative integer in decimal at `at`; returns the offset after it. */
+function writeDecimal(buf: Uint8Array, at: number, value: number): number {
+  let digits = 1;
+  for (let v = value; v >= 10; v = Math.floor(v / 10)) digits++;
+  for (let i = digits - 1, v = value; i >= 0; i--, v = Math.floor(v / 10)) {
+    buf[at + i] = 48 + (v % 10);
+  }
+  return at + digits;
 }

@@ -8,7 +8,7 @@
 import { encodeLine, encodeTextFrame } from "../../lib/protocol/encoder.ts";
 import { ErrorCode } from "../../lib/protocol/errors.ts";
 import type { Frame } from "../../lib/protocol/frame.ts";
-import { isValidNick, isValidRoom } from "../../lib/protocol/limits.ts";
+import { HISTORY_DEFAULT_COUNT, isValidNick, isValidRoom } from "../../lib/protocol/limits.ts";
 import { HELP_TEXT } from "../../lib/protocol/verbs.ts";
 import type { CommandContext, Handler } from "../core/handler.ts";
 import type { Hub } from "../core/hub.ts";
@@ -25,10 +25,26 @@ export interface ChatCommandOptions {
   maxRooms: number;
   /** Where messages are counted. */
   metrics: Metrics;
+  /** Most messages one `HISTORY` reply carries (`max_history_reply`). */
+  maxHistoryReply: number;
 }
+
+/** A `HISTORY` reply up to this size is queued at once; a larger one is streamed. */
+const HISTORY_AT_ONCE = 256 * 1024;
 
 function usage(ctx: CommandContext, text: string): void {
   ctx.replyError(ErrorCode.BadRequest, `Usage: ${text}`);
+}
+
+/** `SAY lobby hello world` (words where `:text` or a byte count should be): how to write it. */
+function colonHint(ctx: CommandContext, verb: string, args: readonly string[]): void {
+  const [to, ...words] = args;
+  let text = words.join(" ");
+  if (text.length > 60) text = `${text.slice(0, 57)}...`;
+  ctx.replyError(
+    ErrorCode.BadRequest,
+    `Cannot read ${verb}: put a colon before the text: ${verb} ${to!.slice(0, 64)} :${text}`,
+  );
 }
 
 function badRoom(ctx: CommandContext, room: string): void {
@@ -43,12 +59,33 @@ const PONG = encodeLine("PONG");
 const HELP = encodeTextFrame("HELP", HELP_TEXT);
 const OK_BYE = encodeLine("OK bye");
 const OK_ONE = encodeLine("OK 1");
-const OK_COUNTS: Uint8Array[] = [];
 
-function okCount(n: number): Uint8Array {
-  if (n >= 1024) return encodeLine(`OK ${n}`);
-  return OK_COUNTS[n] ??= encodeLine(`OK ${n}`);
+/** `OK <recipients> <id>`: the reply to every SAY, so built without a string. */
+function okSent(recipients: number, id: number): Uint8Array {
+  let digits = 2; // the two spaces
+  for (let v = recipients; v >= 10; v = Math.floor(v / 10)) digits++;
+  for (let v = id; v >= 10; v = Math.floor(v / 10)) digits++;
+  const out = new Uint8Array(2 + 2 + digits + 2);
+  out[0] = 79; // "OK "
+  out[1] = 75;
+  out[2] = 32;
+  let at = writeDigits(out, 3, recipients);
+  out[at++] = 32;
+  at = writeDigits(out, at, id);
+  out[at++] = 13;
+  out[at] = 10;
+  return out;
 }
+
+function writeDigits(buf: Uint8Array, at: number, value: number): number {
+  let n = 1;
+  for (let v = value; v >= 10; v = Math.floor(v / 10)) n++;
+  for (let i = n - 1, v = value; i >= 0; i--, v = Math.floor(v / 10)) buf[at + i] = 48 + (v % 10);
+  return at + n;
+}
+
+/** A count or id as the protocol writes them: decimal digits, no sign, at most 15 of them. */
+const COUNT_RE = /^[0-9]{1,15}$/;
 
 // The TIME reply of the current millisecond, formatted once (a busy server answers many per ms).
 let timeAt = -1;
@@ -61,7 +98,7 @@ let timeReply: Uint8Array = new Uint8Array(0);
  * @returns Handlers by verb.
  */
 export function createChatHandlers(options: ChatCommandOptions): Map<string, Handler> {
-  const { hub, maxPayload, maxRooms, metrics } = options;
+  const { hub, maxPayload, maxRooms, metrics, maxHistoryReply } = options;
 
   // An inline payload is bounded by max_line; when max_line is set above max_payload, this keeps
   // max_payload (which HELLO announces) the real bound. Sized payloads never get here that large.
@@ -115,6 +152,7 @@ export function createChatHandlers(options: ChatCommandOptions): Map<string, Han
   }
 
   function say(ctx: CommandContext, f: Frame): void | Promise<void> {
+    if (f.payload === null && f.args.length >= 2) return colonHint(ctx, "SAY", f.args);
     if (f.args.length !== 1 || f.payload === null) {
       return usage(ctx, "SAY room :text, or SAY room N + N bytes");
     }
@@ -128,13 +166,14 @@ export function createChatHandlers(options: ChatCommandOptions): Map<string, Han
         ctx.replyError(ErrorCode.Forbidden, `Cannot say to ${room}: JOIN it first`);
       } else {
         metrics.messagesIn++;
-        metrics.messagesDelivered += r;
-        ctx.reply(okCount(r));
+        metrics.messagesDelivered += r.recipients;
+        ctx.reply(okSent(r.recipients, r.id));
       }
     });
   }
 
   function tell(ctx: CommandContext, f: Frame): void | Promise<void> {
+    if (f.payload === null && f.args.length >= 2) return colonHint(ctx, "TELL", f.args);
     if (f.args.length !== 1 || f.payload === null) {
       return usage(ctx, "TELL nick :text, or TELL nick N + N bytes");
     }
@@ -148,6 +187,75 @@ export function createChatHandlers(options: ChatCommandOptions): Map<string, Han
       metrics.messagesDelivered++;
       ctx.reply(OK_ONE);
     });
+  }
+
+  function history(ctx: CommandContext, f: Frame): void | Promise<void> {
+    const a = f.args;
+    const form = "HISTORY room [n] [after id]";
+    if (a.length < 1 || a.length > 4) return usage(ctx, form);
+    const room = a[0]!;
+    let limit = HISTORY_DEFAULT_COUNT;
+    let rest = 1;
+    if (a.length === 2 || a.length === 4) {
+      if (!COUNT_RE.test(a[1]!)) return usage(ctx, form);
+      limit = Number(a[1]);
+      rest = 2;
+    }
+    let after: number | undefined;
+    if (a.length - rest === 2) {
+      if (a[rest]!.toLowerCase() !== "after" || !COUNT_RE.test(a[rest + 1]!)) {
+        return usage(ctx, form);
+      }
+      after = Number(a[rest + 1]);
+    } else if (a.length - rest !== 0) return usage(ctx, form);
+    if (!isValidRoom(room)) return badRoom(ctx, room);
+    limit = Math.min(limit, maxHistoryReply);
+    return then(hub.history(ctx.member, room, { limit, after }), (page) => {
+      if (page === "no-room") {
+        return ctx.replyError(ErrorCode.NotFound, `Cannot read ${room}: no such room`);
+      }
+      if (page === "not-member") {
+        return ctx.replyError(ErrorCode.Forbidden, `Cannot read ${room}: JOIN it first`);
+      }
+      const { frames } = page;
+      const head = encodeLine(
+        `HISTORY ${room} ${page.epoch} ${page.first} ${page.last} ${frames.length}`,
+      );
+      let total = head.length;
+      for (const frame of frames) total += frame.length;
+      if (total <= HISTORY_AT_ONCE) {
+        // One buffer: nothing can come between the frames of the reply.
+        const out = new Uint8Array(total);
+        out.set(head);
+        let at = head.length;
+        for (const frame of frames) {
+          out.set(frame, at);
+          at += frame.length;
+        }
+        return ctx.reply(out);
+      }
+      return streamHistory(ctx, head, frames);
+    });
+  }
+
+  /** A large `HISTORY` reply, paced like a download (pushes wait behind it). */
+  async function streamHistory(
+    ctx: CommandContext,
+    head: Uint8Array,
+    frames: readonly Uint8Array[],
+  ): Promise<void> {
+    const stream = ctx.stream;
+    stream.begin();
+    try {
+      stream.send(head);
+      for (const frame of frames) {
+        if (stream.closed) return;
+        stream.send(frame);
+        await stream.drain(HISTORY_AT_ONCE);
+      }
+    } finally {
+      stream.end();
+    }
   }
 
   function who(ctx: CommandContext, f: Frame): void | Promise<void> {
@@ -203,6 +311,7 @@ export function createChatHandlers(options: ChatCommandOptions): Map<string, Han
     ["LEAVE", leave],
     ["SAY", say],
     ["TELL", tell],
+    ["HISTORY", history],
     ["WHO", who],
     ["ROOMS", rooms],
     ["TIME", time],

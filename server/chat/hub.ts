@@ -14,14 +14,23 @@
 import { encodeFrame, encodeLine, FrameBatch } from "../../lib/protocol/encoder.ts";
 import { LOBBY } from "../../lib/protocol/limits.ts";
 import type { RoomEntry, WhoEntry } from "../../lib/protocol/rows.ts";
-import type { Engine, EngineNode, NodeEvents } from "../core/engine.ts";
+import type { Engine, EngineNode, HistoryQuery, NodeEvents } from "../core/engine.ts";
 import { EngineUnavailableError } from "../core/handler.ts";
-import type { Hub, LeaveResult, PublishResult } from "../core/hub.ts";
+import type { HistoryResult, Hub, LeaveResult, Published, PublishResult } from "../core/hub.ts";
 import { type Awaitable, type Member, then } from "../core/member.ts";
 import { LocalFanout, type LocalRoom } from "./local_fanout.ts";
 import { MemoryEngine } from "./memory/engine.ts";
 
-export type { Hub, LeaveResult, Member, PublishResult, RoomEntry, WhoEntry };
+export type {
+  HistoryResult,
+  Hub,
+  LeaveResult,
+  Member,
+  Published,
+  PublishResult,
+  RoomEntry,
+  WhoEntry,
+};
 
 /** What this node knows of one of its members. */
 interface LocalMember {
@@ -30,7 +39,12 @@ interface LocalMember {
   head: { room: LocalRoom; nick: string; bytes: Uint8Array } | null;
   /** Its rooms by key, `lobby` first. */
   readonly rooms: Map<string, LocalRoom>;
+  /** Rooms it joined on this connection (their history stays readable after `LEAVE`), oldest first. */
+  readonly joined: Set<string>;
 }
+
+/** Most rooms remembered per member as joined before (the oldest are forgotten first). */
+const JOINED_MEMORY = 1024;
 
 /** One sender's frames, back to back, inside a batch. */
 interface Run {
@@ -83,6 +97,12 @@ function engineCall<T>(value: Awaitable<T>): Awaitable<T> {
   });
 }
 
+/** A publish result from a recipient count that may still be coming. */
+function published(recipients: Awaitable<number>, id: number): Awaitable<Published> {
+  if (typeof recipients === "number") return { recipients, id };
+  return recipients.then((n) => ({ recipients: n, id }));
+}
+
 /** Waits for the promises among `values`, if any. */
 function all(values: Awaitable<unknown>[]): Awaitable<void> {
   const pending = values.filter((v) => v instanceof Promise);
@@ -104,7 +124,8 @@ function all(values: Awaitable<unknown>[]): Awaitable<void> {
  *   return m;
  * }
  * const a = member("n.1"), b = member("n.2");
- * console.assert(hub.publish(a, "lobby", new Uint8Array([104, 105])) === 1);
+ * const sent = hub.publish(a, "lobby", new Uint8Array([104, 105]));
+ * console.assert(typeof sent === "object" && sent.recipients === 1 && sent.id === 1);
  * hub.flush(); // room messages are delivered at the end of a read, or now with flush()
  * console.assert(got.length === 1 && hub.nick(b) === "guest-2");
  * ```
@@ -119,6 +140,8 @@ export class ChatHub implements Hub {
   #fallbackArmed = false;
   /** Members gone from this node whose removal the engine refused: retried on later calls. */
   readonly #orphans = new Set<string>();
+  /** Per room, the last message published through an engine that gives ids asynchronously. */
+  readonly #tails = new Map<string, Promise<unknown>>();
 
   /**
    * Connects a hub to an engine that may answer asynchronously (Redis).
@@ -164,13 +187,14 @@ export class ChatHub implements Hub {
     room: (room, bytes, except) => this.#fanout.deliver(room, bytes, except),
     direct: (member, bytes) => this.#byId.get(member)?.deliver(bytes) ?? false,
     audience: (room, except) => this.#fanout.audience(room, except),
+    once: (rooms, bytes, except) => this.#fanout.deliverOnce(rooms, bytes, except),
   };
 
   attach(member: Member): Awaitable<string> {
     this.flush();
     this.#retryOrphans();
     return then(engineCall(this.#node.presence.attach(member)), (nick) => {
-      const local: LocalMember = { nick, head: null, rooms: new Map() };
+      const local: LocalMember = { nick, head: null, rooms: new Map(), joined: new Set() };
       this.#members.set(member, local);
       this.#byId.set(member.id, member);
       this.#addTo(local, LOBBY, member);
@@ -202,8 +226,16 @@ export class ChatHub implements Hub {
     this.#retryOrphans();
     return then(engineCall(this.#node.presence.rename(member.id, nick)), (ok) => {
       const local = this.#members.get(member);
-      if (ok && local !== undefined) local.nick = nick;
-      return ok;
+      if (!ok || local === undefined) return ok;
+      const old = local.nick;
+      local.nick = nick;
+      if (old === nick) return ok;
+      // RENAMED once to everybody sharing a room (other than lobby) with it, on every node.
+      const keys = [...local.rooms.keys()].filter((k) => k !== LOBBY);
+      if (keys.length === 0) return ok;
+      const bytes = encodeLine(`RENAMED ${old} ${nick}`);
+      this.#fanout.deliverOnce(keys, bytes, member);
+      return then(engineCall(this.#node.broker.publishOnce(keys, bytes, member.id)), () => ok);
     });
   }
 
@@ -215,6 +247,11 @@ export class ChatHub implements Hub {
       if (local === undefined) return joined.room;
       const key = joined.room.toLowerCase();
       if (local.rooms.has(key)) return joined.room;
+      local.joined.delete(key);
+      local.joined.add(key);
+      if (local.joined.size > JOINED_MEMORY) {
+        local.joined.delete(local.joined.values().next().value!);
+      }
       // JOINED to the room's members: here (before the joiner is among them) and elsewhere.
       const line = `JOINED ${joined.room} ${local.nick}`;
       const room = this.#fanout.room(key);
@@ -256,9 +293,16 @@ export class ChatHub implements Hub {
     ) {
       // The usual case within one read chunk: the same sender to the same room as the run being
       // built. Membership cannot have changed since it started (changes flush), so no lookups.
-      current!.frames.append(run.head, payload);
-      run.end = current!.frames.length;
-      return run.recipients;
+      const key = current!.room.key;
+      const id = this.#node.log.next(key);
+      if (typeof id === "number") {
+        const frames = current!.frames;
+        frames.append(run.head, payload, id);
+        this.#keep(key, id, frames.last());
+        run.end = frames.length;
+        return published(run.recipients, id);
+      }
+      return this.#publishLater(current!.room, member, payload, id);
     }
     const local = this.#members.get(member);
     const room = local?.rooms.get(name.toLowerCase());
@@ -268,13 +312,16 @@ export class ChatHub implements Hub {
         (exists): PublishResult => exists ? "not-member" : "no-room",
       );
     }
+    const id = this.#node.log.next(room.key);
+    if (typeof id !== "number") return this.#publishLater(room, member, payload, id);
     if (payload.length > BATCH_PAYLOAD) {
       this.flush();
-      const bytes = encodeFrame(`MSG ${room.name} ${local.nick}`, payload);
+      const bytes = encodeFrame(`MSG ${room.name} ${local.nick} id ${id}`, payload);
+      this.#keep(room.key, id, bytes);
       const here = this.#fanout.deliver(room.key, bytes, member);
       return then(
         engineCall(this.#node.broker.publish(room.key, bytes, member.id)),
-        (n) => here + n,
+        (n) => ({ recipients: here + n, id }),
       );
     }
     let batch = this.#batch;
@@ -297,9 +344,60 @@ export class ChatHub implements Hub {
       };
       batch.runs.push(last);
     }
-    batch.frames.append(last.head, payload);
+    batch.frames.append(last.head, payload, id);
+    this.#keep(room.key, id, batch.frames.last());
     last.end = batch.frames.length;
-    return last.recipients;
+    return published(last.recipients, id);
+  }
+
+  /** Stores a message in the room's log; a failure there is reported, not the sender's. */
+  #keep(key: string, id: number, frame: Uint8Array): void {
+    const kept = this.#node.log.put(key, id, frame);
+    if (kept instanceof Promise) kept.catch(this.#onError);
+  }
+
+  /**
+   * Publishes through an engine that gives ids asynchronously: the frame is encoded once the id
+   * is known, and the messages of one room go out in the order they were published.
+   */
+  #publishLater(
+    room: LocalRoom,
+    member: Member,
+    payload: Uint8Array,
+    id: Promise<number>,
+  ): Promise<PublishResult> {
+    this.flush();
+    const copy = payload.slice();
+    const nick = this.nick(member);
+    const before = this.#tails.get(room.key);
+    const done = Promise.all([engineCall(id), before]).then(
+      async ([n]): Promise<PublishResult> => {
+        const bytes = encodeFrame(`MSG ${room.name} ${nick} id ${n}`, copy);
+        this.#keep(room.key, n, bytes);
+        const here = this.#fanout.deliver(room.key, bytes, member);
+        const there = await engineCall(this.#node.broker.publish(room.key, bytes, member.id));
+        return { recipients: here + there, id: n };
+      },
+    );
+    const tail = done.catch(() => {});
+    this.#tails.set(room.key, tail);
+    tail.then(() => {
+      if (this.#tails.get(room.key) === tail) this.#tails.delete(room.key);
+    });
+    return done;
+  }
+
+  history(member: Member, name: string, query: HistoryQuery): Awaitable<HistoryResult> {
+    this.flush();
+    const key = name.toLowerCase();
+    const local = this.#members.get(member);
+    if (local !== undefined && (local.rooms.has(key) || local.joined.has(key))) {
+      return engineCall(this.#node.log.history(key, query));
+    }
+    return then(
+      engineCall(this.#node.presence.hasRoom(name)),
+      (exists): HistoryResult => exists ? "not-member" : "no-room",
+    );
   }
 
   /** Delivers the pending batch of room messages now. */

@@ -36,7 +36,8 @@ Deno.test("ChatHub over the memory engine answers every call synchronously (no p
   for (const r of [hub.attach(a), hub.attach(b), hub.rename(a, "alice"), hub.join(a, "ops")]) {
     assert.ok(!(r instanceof Promise));
   }
-  assert.equal(hub.publish(a, "lobby", new Uint8Array([1])), 1);
+  assert.deepEqual(hub.publish(a, "lobby", new Uint8Array([1])), { recipients: 1, id: 1 });
+  assert.ok(!(hub.history(a, "lobby", { limit: 1 }) instanceof Promise));
   assert.equal(hub.tell(a, "guest-2", new Uint8Array([1])), true);
   assert.ok(!(hub.who() instanceof Promise) && !(hub.rooms() instanceof Promise));
   assert.ok(!(hub.detach(b) instanceof Promise));

@@ -127,6 +127,26 @@ export class LocalFanout {
     }
   }
 
+  /**
+   * Queues frames to every local member of any of `keys`, once each, but `except`.
+   *
+   * @returns How many members took them.
+   */
+  deliverOnce(keys: readonly string[], bytes: Uint8Array, except: Member | string | null): number {
+    const seen = new Set<Member>();
+    let n = 0;
+    for (const key of keys) {
+      const room = this.#rooms.get(key);
+      if (room === undefined) continue;
+      for (const m of room.members) {
+        if (seen.has(m) || m === except || m.id === except) continue;
+        seen.add(m);
+        if (m.deliver(bytes)) n++;
+      }
+    }
+    return n;
+  }
+
   /** How many local members of a room a message would reach now, but `except`. */
   audience(key: string, except: string | null): number {
     const room = this.#rooms.get(key);

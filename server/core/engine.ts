@@ -41,6 +41,11 @@ export interface NodeEvents {
   direct(member: string, bytes: Uint8Array): boolean;
   /** How many of the node's members of `room` a message would reach now, except `except`. */
   audience(room: string, except: string | null): number;
+  /**
+   * Frames for the node's members of any of `rooms`, once each however many they share, except
+   * `except` (a `RENAMED`).
+   */
+  once(rooms: readonly string[], bytes: Uint8Array, except: string | null): number;
 }
 
 /** Publish and subscribe between nodes: room traffic and direct messages. */
@@ -54,6 +59,8 @@ export interface Broker {
    * @returns How many members they reached, as far as the engine can tell.
    */
   publish(room: string, bytes: Uint8Array, except: string | null): Awaitable<number>;
+  /** Hands frames to the members of any of `rooms` on every other node, once each. */
+  publishOnce(rooms: readonly string[], bytes: Uint8Array, except: string | null): Awaitable<void>;
   /** How many members on other nodes a message to `room` would reach now. */
   audience(room: string, except: string | null): Awaitable<number>;
   /**
@@ -102,12 +109,48 @@ export interface Presence {
   rooms(): Awaitable<RoomEntry[]>;
 }
 
+/** What {@linkcode RoomLog.history} asks for. */
+export interface HistoryQuery {
+  /** Most messages to give. */
+  readonly limit: number;
+  /** Only messages with a greater id, oldest first; without it, the newest `limit`. */
+  readonly after?: number;
+}
+
+/** A page of a room's log: `HISTORY room epoch first last K` and its K frames. */
+export interface HistoryPage {
+  /** The log's epoch (ids of another epoch mean nothing here). */
+  readonly epoch: string;
+  /**
+   * The oldest id still kept; `last + 1` when none is (all trimmed, or history off), `0` with
+   * `last` `0` when no id was ever given in this epoch.
+   */
+  readonly first: number;
+  /** The newest id given in this epoch (`0` for none). */
+  readonly last: number;
+  /** The encoded `MSG room from id N` frames, oldest first (shared: never changed). */
+  readonly frames: readonly Uint8Array[];
+}
+
 /**
- * Room logs (message ids and history): protocol 2 fills this in. Empty for now, so that the
- * hub and the engines already carry the seam.
+ * Room logs: the ids of room messages (1, 2, 3 ... per room, within the room's epoch) and the
+ * last messages of every room, trimmed by count, age and the logs' total memory. A room's log
+ * outlives its members until its messages expire.
  */
-// deno-lint-ignore no-empty-interface
-export interface RoomLog {}
+export interface RoomLog {
+  /**
+   * Gives the next id of `room` (its key, lower case) to a message about to be published, starting
+   * the room's log (a new epoch) when it has none.
+   */
+  next(room: string): Awaitable<number>;
+  /**
+   * Keeps a message's encoded `MSG` frame (copied before the call returns) under its id.
+   * Ignored when the id is no longer within what the log keeps.
+   */
+  put(room: string, id: number, frame: Uint8Array): Awaitable<void>;
+  /** A page of `room`'s log; starts the log (a new epoch) when the room has none. */
+  history(room: string, query: HistoryQuery): Awaitable<HistoryPage>;
+}
 
 /** One node's connection to an engine. */
 export interface EngineNode {

@@ -7,10 +7,20 @@
  */
 
 import type { RoomEntry, WhoEntry } from "../../lib/protocol/rows.ts";
+import type { HistoryPage, HistoryQuery } from "./engine.ts";
 import type { Awaitable, Member } from "./member.ts";
 
-/** Outcome of {@linkcode Hub.publish}: a recipient count, or why not. */
-export type PublishResult = number | "no-room" | "not-member";
+/** A message accepted: how many members it reaches, and its id in the room. */
+export interface Published {
+  readonly recipients: number;
+  readonly id: number;
+}
+
+/** Outcome of {@linkcode Hub.publish}: the message's reach and id, or why not. */
+export type PublishResult = Published | "no-room" | "not-member";
+
+/** Outcome of {@linkcode Hub.history}: a page of the room's log, or why not. */
+export type HistoryResult = HistoryPage | "no-room" | "not-member";
 
 /** Outcome of {@linkcode Hub.leave}. */
 export type LeaveResult = { room: string } | "lobby" | "not-member";
@@ -27,7 +37,8 @@ export interface Hub {
   /** The member's current nick (`""` when it is not attached): the one place a nick lives. */
   nick(member: Member): string;
   /**
-   * Gives `member` the nick `nick` if nobody else has it (case-insensitively).
+   * Gives `member` the nick `nick` if nobody else has it (case-insensitively); pushes
+   * `RENAMED old new` once to every client sharing a room other than `lobby` with it.
    * @returns `true` on success, `false` when the nick is taken.
    */
   rename(member: Member, nick: string): Awaitable<boolean>;
@@ -39,10 +50,16 @@ export interface Hub {
   /** Takes `member` out of `room`; pushes `LEFT` to those remaining. */
   leave(member: Member, room: string): Awaitable<LeaveResult>;
   /**
-   * Sends `MSG room from N` + payload to every other member of `room`. The payload is copied
+   * Gives the message the room's next id, keeps it in the room's log and sends
+   * `MSG room from id N` + payload to every other member of `room`. The payload is copied
    * before the call returns.
    */
   publish(member: Member, room: string, payload: Uint8Array): Awaitable<PublishResult>;
+  /**
+   * A page of `room`'s log, for a member of it or one that joined it before on this connection
+   * (it starts the room's log, a new epoch, when there is none).
+   */
+  history(member: Member, room: string, query: HistoryQuery): Awaitable<HistoryResult>;
   /**
    * Sends `DM from N` + payload to the member called `nick`.
    * @returns `false` when nobody has that nick, or its owner takes no pushes.

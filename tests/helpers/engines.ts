@@ -30,6 +30,15 @@ function wrapAll<T extends object>(target: T, wrap: (name: string, fn: AnyFn) =>
   return out as T;
 }
 
+/** The log's methods as an object of its own (wrapAll sees own properties only). */
+function logOf(log: RoomLog): RoomLog {
+  return {
+    next: (room) => log.next(room),
+    put: (room, id, frame) => log.put(room, id, frame),
+    history: (room, query) => log.history(room, query),
+  };
+}
+
 /** Copies byte arrays among the arguments (the caller may reuse its buffers after the call). */
 function copyArgs(args: unknown[]): unknown[] {
   return args.map((a) => a instanceof Uint8Array ? a.slice() : a);
@@ -92,7 +101,7 @@ export class DelayedEngine implements Engine {
       id: node.id,
       broker: wrapAll<Broker>(node.broker, wrap),
       presence: wrapAll<Presence>(node.presence, wrap),
-      log: node.log as RoomLog,
+      log: wrapAll<RoomLog>(logOf(node.log), wrap),
       close: () => delay().then(() => node.close()),
     };
     return delay().then(() => wrapped);
@@ -118,7 +127,7 @@ export class SwitchableEngine implements Engine {
       id: node.id,
       broker: wrapAll<Broker>(node.broker, wrap),
       presence: wrapAll<Presence>(node.presence, wrap),
-      log: node.log,
+      log: wrapAll<RoomLog>(logOf(node.log), wrap),
       close: () => node.close(),
     };
   }

@@ -109,6 +109,16 @@ class Service {
   publish(m: Member, room: string, payload: Uint8Array) {
     return this.#home(m).publish(m, room, payload);
   }
+  /** Publishes and gives the recipient count, checking that an id came with it. */
+  async count(m: Member, room: string, payload: Uint8Array): Promise<number | string> {
+    const r = await this.publish(m, room, payload);
+    if (typeof r === "string") return r;
+    assert.ok(Number.isInteger(r.id) && r.id >= 1, `an id: ${r.id}`);
+    return r.recipients;
+  }
+  history(m: Member, room: string, limit = 50, after?: number) {
+    return this.#home(m).history(m, room, { limit, after });
+  }
   tell(m: Member, nick: string, payload: Uint8Array) {
     return this.#home(m).tell(m, nick, payload);
   }
@@ -225,7 +235,7 @@ export function hubConformance(label: string, make: () => Promise<HubSetup> | Hu
     assert.deepEqual(b.got, []);
     assert.deepEqual(await svc.leave(a, "ops"), { room: "ops" });
     assert.deepEqual(await svc.rooms(), [{ room: "lobby", members: 2 }]);
-    assert.equal(await svc.publish(a, "ops", utf8.encode("x")), "no-room");
+    assert.equal(await svc.count(a, "ops", utf8.encode("x")), "no-room");
     assert.equal(await svc.who("ops"), null);
   });
 
@@ -234,10 +244,10 @@ export function hubConformance(label: string, make: () => Promise<HubSetup> | Hu
     const b = await svc.attach();
     const c = await svc.attach();
     await svc.rename(a, "alice");
-    assert.equal(await svc.publish(a, "LOBBY", utf8.encode("hi")), 2);
+    assert.deepEqual(await svc.publish(a, "LOBBY", utf8.encode("hi")), { recipients: 2, id: 1 });
     await svc.settle();
     assert.deepEqual(a.got, [], "not to the sender");
-    assert.deepEqual(b.got, ["MSG lobby alice 2\r\nhi\r\n"]);
+    assert.deepEqual(b.got, ["MSG lobby alice id 1 2\r\nhi\r\n"]);
     assert.deepEqual(c.got, b.got);
     if (svc.sameNode(b, c)) assert.equal(b.raw[0], c.raw[0], "the very same bytes, encoded once");
   });
@@ -247,9 +257,9 @@ export function hubConformance(label: string, make: () => Promise<HubSetup> | Hu
     const b = await svc.attach();
     const c = await svc.attach();
     const payload = new Uint8Array(200_000).map((_, i) => (i * 7) & 0xff);
-    assert.equal(await svc.publish(a, "lobby", payload), 2);
+    assert.deepEqual(await svc.publish(a, "lobby", payload), { recipients: 2, id: 1 });
     await svc.settle();
-    const head = utf8.encode(`MSG lobby ${svc.nick(a)} 200000\r\n`);
+    const head = utf8.encode(`MSG lobby ${svc.nick(a)} id 1 200000\r\n`);
     assert.deepEqual(b.raw[0], new Uint8Array([...head, ...payload, 13, 10]));
     assert.deepEqual(c.raw[0], b.raw[0]);
     if (svc.sameNode(b, c)) assert.equal(b.raw[0], c.raw[0]);
@@ -268,9 +278,13 @@ export function hubConformance(label: string, make: () => Promise<HubSetup> | Hu
     const nick = svc.nick(a);
     const expected = Array.from({ length: 100 }, (_, i) => {
       const p = `m${i}`;
-      return `MSG lobby ${nick} ${p.length}\r\n${p}\r\n`;
-    }).join("") + `MSG lobby ${nick} 4\r\nlast\r\n`;
+      return `MSG lobby ${nick} id ${i + 1} ${p.length}\r\n${p}\r\n`;
+    }).join("") + `MSG lobby ${nick} id 101 4\r\nlast\r\n`;
     assert.equal(all, expected);
+    const ids = (await Promise.all(sent)).flatMap((r) =>
+      typeof r === "object" && r !== null && "id" in r ? [r.id] : []
+    );
+    assert.deepEqual(ids, Array.from({ length: 101 }, (_, i) => i + 1), "OK ids = MSG ids");
   });
 
   test("publish from several senders, interleaved: everybody gets the others' messages, never their own, in order (in publish order on one node)", async (svc) => {
@@ -279,10 +293,22 @@ export function hubConformance(label: string, make: () => Promise<HubSetup> | Hu
     const c = await svc.attach();
     const order: [FakeMember, string][] = [];
     for (let i = 0; i < 30; i++) order.push([[a, b, c][(i * 7) % 3]!, `p${i}`]);
-    await Promise.all(order.map(([from, text]) => svc.publish(from, "lobby", utf8.encode(text))));
+    const results = await Promise.all(
+      order.map(([from, text]) => svc.publish(from, "lobby", utf8.encode(text))),
+    );
     await svc.settle();
+    // Every message has its own id, 1..30 without a gap, and each member saw each with that id.
+    const idOf = new Map<string, number>();
+    results.forEach((r, i) => {
+      assert.ok(typeof r === "object");
+      idOf.set(order[i]![1], r.id);
+    });
+    assert.deepEqual(
+      [...idOf.values()].sort((x, y) => x - y),
+      Array.from({ length: 30 }, (_, i) => i + 1),
+    );
     const frame = ([from, text]: [FakeMember, string]) =>
-      `MSG lobby ${svc.nick(from)} ${text.length}\r\n${text}\r\n`;
+      `MSG lobby ${svc.nick(from)} id ${idOf.get(text)} ${text.length}\r\n${text}\r\n`;
     const oneNode = svc.sameNode(a, b) && svc.sameNode(b, c);
     for (const m of [a, b, c]) {
       const others = order.filter(([from]) => from !== m);
@@ -307,14 +333,14 @@ export function hubConformance(label: string, make: () => Promise<HubSetup> | Hu
     const a = await svc.attach();
     const b = await svc.attach();
     const c = await svc.attach();
-    assert.equal(await svc.publish(a, "ops", utf8.encode("x")), "no-room");
+    assert.equal(await svc.count(a, "ops", utf8.encode("x")), "no-room");
     await svc.join(b, "ops");
-    assert.equal(await svc.publish(a, "ops", utf8.encode("x")), "not-member");
+    assert.equal(await svc.count(a, "ops", utf8.encode("x")), "not-member");
     c.accepting = false;
-    const n = await svc.publish(a, "lobby", utf8.encode("x"));
+    const n = await svc.count(a, "lobby", utf8.encode("x"));
     await svc.settle();
     assert.equal(n, 1, "only b took it");
-    assert.equal(b.got.at(-1), `MSG lobby ${svc.nick(a)} 1\r\nx\r\n`);
+    assert.equal(b.got.at(-1), `MSG lobby ${svc.nick(a)} id 1 1\r\nx\r\n`);
   });
 
   test("tell finds a nick case-insensitively and sends DM", async (svc) => {
@@ -385,5 +411,77 @@ export function hubConformance(label: string, make: () => Promise<HubSetup> | Hu
     await svc.detach(a);
     assert.equal(await svc.tell(b, "first", utf8.encode("x")), true, "b keeps its nick");
     assert.equal(await svc.tell(b, "second", utf8.encode("x")), false);
+  });
+
+  test("history gives the room's frames as members got them: newest n, or the first n after an id", async (svc) => {
+    const a = await svc.attach();
+    const b = await svc.attach();
+    await svc.rename(a, "ann");
+    await svc.join(a, "ops");
+    await svc.join(b, "ops");
+    const empty = await svc.history(b, "ops");
+    assert.ok(typeof empty === "object");
+    assert.match(empty.epoch, /^[A-Za-z0-9_-]{1,32}$/);
+    assert.deepEqual([empty.first, empty.last, empty.frames.length], [0, 0, 0], "empty log: 0 0");
+    for (let i = 1; i <= 5; i++) await svc.publish(a, "ops", utf8.encode(`m${i}`));
+    await svc.settle();
+    const all = await svc.history(b, "OPS", 50);
+    assert.ok(typeof all === "object");
+    assert.equal(all.epoch, empty.epoch, "the same log");
+    assert.deepEqual([all.first, all.last], [1, 5]);
+    assert.equal(all.frames.map((f) => text.decode(f)).join(""), b.got.join(""));
+    const newest = await svc.history(b, "ops", 2);
+    assert.ok(typeof newest === "object");
+    assert.deepEqual(newest.frames.map((f) => text.decode(f)), [
+      "MSG ops ann id 4 2\r\nm4\r\n",
+      "MSG ops ann id 5 2\r\nm5\r\n",
+    ]);
+    const after = await svc.history(b, "ops", 2, 1);
+    assert.ok(typeof after === "object");
+    assert.deepEqual(after.frames.map((f) => text.decode(f).split("\r\n")[1]), ["m2", "m3"]);
+    const past = await svc.history(b, "ops", 2, 5);
+    assert.ok(typeof past === "object" && past.frames.length === 0 && past.last === 5);
+  });
+
+  test("history: 404 for an unknown room, 403 for one never joined, readable after LEAVE; the log outlives its members", async (svc) => {
+    const a = await svc.attach();
+    const b = await svc.attach();
+    assert.equal(await svc.history(a, "ops"), "no-room");
+    await svc.join(a, "ops");
+    await svc.publish(a, "ops", utf8.encode("kept"));
+    assert.equal(await svc.history(b, "ops"), "not-member");
+    await svc.leave(a, "ops");
+    const later = await svc.history(a, "ops");
+    assert.ok(typeof later === "object" && later.frames.length === 1, "joined before: readable");
+    await svc.join(b, "ops");
+    const again = await svc.history(b, "ops");
+    assert.ok(typeof again === "object");
+    assert.deepEqual([again.epoch, again.first, again.last], [later.epoch, 1, 1], "same epoch");
+    const next = await svc.publish(b, "ops", utf8.encode("more"));
+    assert.ok(typeof next === "object" && next.id === 2, "ids go on");
+  });
+
+  test("rename pushes RENAMED once to everybody sharing a room other than lobby", async (svc) => {
+    const a = await svc.attach();
+    const b = await svc.attach();
+    const c = await svc.attach();
+    const d = await svc.attach();
+    await svc.rename(a, "ann");
+    for (const room of ["ops", "dev"]) {
+      await svc.join(a, room);
+      await svc.join(b, room);
+    }
+    await svc.join(c, "dev");
+    await svc.settle();
+    for (const m of [a, b, c, d]) m.got.length = 0;
+    await svc.rename(a, "anna");
+    await svc.settle();
+    assert.deepEqual(b.got, ["RENAMED ann anna\r\n"], "once, though two rooms are shared");
+    assert.deepEqual(c.got, ["RENAMED ann anna\r\n"]);
+    assert.deepEqual(d.got, [], "lobby alone is not shared");
+    assert.deepEqual(a.got, [], "not to itself");
+    await svc.rename(a, "anna");
+    await svc.settle();
+    assert.equal(b.got.length, 1, "the same nick again: nothing");
   });
 }

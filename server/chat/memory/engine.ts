@@ -18,6 +18,7 @@ import type {
   Presence,
   RoomLog,
 } from "../../core/engine.ts";
+import { MemoryLog, type MemoryLogOptions } from "./log.ts";
 
 interface MemberRecord {
   readonly id: string;
@@ -54,6 +55,8 @@ let engineCount = 0;
  * ```
  */
 export class MemoryEngine implements Engine {
+  /** The room logs every node shares. */
+  readonly log: MemoryLog;
   readonly #prefix = `m${++engineCount}-${crypto.randomUUID().slice(0, 8)}`;
   readonly #nodes = new Map<string, NodeRecord>();
   readonly #members = new Map<string, MemberRecord>();
@@ -62,8 +65,11 @@ export class MemoryEngine implements Engine {
   #guest = 0;
   #nodeCount = 0;
 
-  constructor() {
+  /** @param options How much history the room logs keep (see {@linkcode MemoryLogOptions}). */
+  constructor(options: { history?: MemoryLogOptions } = {}) {
     this.#rooms.set(LOBBY, { name: LOBBY, members: new Set() });
+    this.log = new MemoryLog(options.history);
+    this.log.watch((room) => this.#rooms.has(room));
   }
 
   /**
@@ -76,7 +82,13 @@ export class MemoryEngine implements Engine {
     const id = `${this.#prefix}-${++this.#nodeCount}`;
     const node: NodeRecord = { events, subscriptions: new Set() };
     this.#nodes.set(id, node);
-    return new MemoryNode(id, this.#broker(id, node), this.#presence(id), () => this.#leave(id));
+    return new MemoryNode(
+      id,
+      this.#broker(id, node),
+      this.#presence(id),
+      this.log,
+      () => this.#leave(id),
+    );
   }
 
   #leave(node: string): void {
@@ -102,6 +114,14 @@ export class MemoryEngine implements Engine {
           }
         }
         return n;
+      },
+      publishOnce(rooms: readonly string[], bytes: Uint8Array, except: string | null): void {
+        if (nodes.size === 1) return;
+        for (const [id, node] of nodes) {
+          if (id === self) continue;
+          const theirs = rooms.filter((r) => node.subscriptions.has(r));
+          if (theirs.length > 0) node.events.once(theirs, bytes, except);
+        }
       },
       audience(room: string, except: string | null): number {
         let n = 0;
@@ -214,19 +234,21 @@ export class MemoryNode implements EngineNode {
   readonly id: string;
   readonly broker: Broker;
   readonly presence: Presence;
-  readonly log: RoomLog = {};
+  readonly log: RoomLog;
   readonly #leave: () => void;
 
   /**
    * @param id The node id.
    * @param broker Its broker.
    * @param presence Its presence.
+   * @param log The room logs.
    * @param leave Called by `close()`.
    */
-  constructor(id: string, broker: Broker, presence: Presence, leave: () => void) {
+  constructor(id: string, broker: Broker, presence: Presence, log: RoomLog, leave: () => void) {
     this.id = id;
     this.broker = broker;
     this.presence = presence;
+    this.log = log;
     this.#leave = leave;
   }
 
