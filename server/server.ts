@@ -11,6 +11,7 @@ import { createChatHandlers } from "./chat/commands.ts";
 import { ChatHub } from "./chat/hub.ts";
 import { MemoryEngine } from "./chat/memory/engine.ts";
 import { DEFAULT_CONFIG, type ServerConfig, validateConfig } from "./config.ts";
+import { Congestion } from "./conn/congestion.ts";
 import { Acceptor, formatAddr } from "./conn/listener.ts";
 import { type Command, Session, type SessionConn, type SessionContext } from "./conn/session.ts";
 import { loadTlsContext } from "./conn/tls.ts";
@@ -186,6 +187,7 @@ export function startServer(
       ...options.hello,
     },
     guest: auth?.guest ?? null,
+    congestion: new Congestion(),
     onClose: (s) => sessions.delete(s),
   };
   const listener = options.listener ??

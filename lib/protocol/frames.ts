@@ -36,9 +36,10 @@ export interface FramesOptions extends DecoderOptions {
   onRead?: (bytes: number) => void;
   /**
    * Called when every event of the bytes read so far was handed out, before the next read: the
-   * end of a batch of pipelined commands (deliver what they queued).
+   * end of a batch of pipelined commands (deliver what they queued). When it returns a promise,
+   * the next read waits for it (flow control: the peer's bytes wait in TCP meanwhile).
    */
-  onDrained?: () => void;
+  onDrained?: () => void | Promise<void>;
 }
 
 /** An async iterator of decode events that also says how the stream ended. */
@@ -97,7 +98,7 @@ class Frames implements FrameStream {
   readonly #minRead: number;
   readonly #maxRead: number;
   readonly #onRead: ((bytes: number) => void) | undefined;
-  readonly #onDrained: (() => void) | undefined;
+  readonly #onDrained: (() => void | Promise<void>) | undefined;
   #buf: Uint8Array;
   #ended: "eof" | "stopped" | null = null;
   // One result object, handed out again and again: `for await` reads `value` before it asks for
@@ -143,7 +144,8 @@ class Frames implements FrameStream {
       this.#result.value = ev;
       return this.#ready;
     }
-    this.#onDrained?.();
+    const wait = this.#onDrained?.();
+    if (wait instanceof Promise) return wait.then(() => this.#readMore());
     return this.#readMore();
   }
 
@@ -176,7 +178,8 @@ class Frames implements FrameStream {
         return this.#result;
       }
       // Only part of a frame so far: drained again before the next read.
-      this.#onDrained?.();
+      const wait = this.#onDrained?.();
+      if (wait instanceof Promise) await wait;
     }
   }
 

@@ -19,7 +19,7 @@ Deno.test("frames() says it is drained before every read, also after a read that
   const stream = frames(chunks("PING\r\nPI", "NG\r\nWHO\r\n", "TIME"), {
     minRead: 64,
     onRead: (n) => log.push(`read ${n}`),
-    onDrained: () => log.push("drained"),
+    onDrained: () => void log.push("drained"),
   });
   for await (const ev of stream) if (ev.type === "frame") log.push(ev.verb);
   assert.deepEqual(log, [

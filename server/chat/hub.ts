@@ -125,7 +125,7 @@ function all(values: Awaitable<unknown>[]): Awaitable<void> {
  * }
  * const a = member("n.1"), b = member("n.2");
  * const sent = hub.publish(a, "lobby", new Uint8Array([104, 105]));
- * console.assert(typeof sent === "object" && sent.recipients === 1 && sent.id === 1);
+ * console.assert(!(sent instanceof Promise) && typeof sent === "object" && sent.id === 1);
  * hub.flush(); // room messages are delivered at the end of a read, or now with flush()
  * console.assert(got.length === 1 && hub.nick(b) === "guest-2");
  * ```

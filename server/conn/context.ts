@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { Congestion } from "./congestion.ts";
 import type { ServerConfig } from "../config.ts";
 import type { Access } from "../core/access.ts";
 import type { Handler, StreamHandler } from "../core/handler.ts";
@@ -41,6 +42,8 @@ export interface SessionContext<S = unknown> {
   readonly hello: Record<string, unknown>;
   /** What a session may do before it logs in; `null` when the server requires no login. */
   readonly guest: Access | null;
+  /** Members behind their high-water mark, for the publishers that fed them (flow control). */
+  readonly congestion: Congestion;
   /** Called when a session ends. */
   onClose(session: S): void;
 }

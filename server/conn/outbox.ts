@@ -35,6 +35,14 @@ export interface OutboxOptions {
   lastWord?: (reason: string) => Uint8Array | null;
   /** Told how many bytes each write handed to the socket (byte counters). */
   onWritten?: (bytes: number) => void;
+  /**
+   * Bytes queued past which every frame queued notes this outbox in `congestion` (the
+   * publisher feeding it then waits, see server/conn/congestion.ts).
+   * @default {Infinity}
+   */
+  highWater?: number;
+  /** Where an outbox past `highWater` notes itself. */
+  congestion?: { note(box: Outbox): void };
 }
 
 type Item = Uint8Array | (() => void);
@@ -60,6 +68,8 @@ interface Waiter {
 export class Outbox {
   readonly #writer: Writer;
   readonly #onWritten: ((bytes: number) => void) | undefined;
+  readonly #highWater: number;
+  readonly #congestion: { note(box: Outbox): void } | undefined;
   #corked = false;
   readonly #maxPending: number;
   readonly #maxWrite: number;
@@ -93,6 +103,8 @@ export class Outbox {
   constructor(writer: Writer, options: OutboxOptions = {}) {
     this.#writer = writer;
     this.#onWritten = options.onWritten;
+    this.#highWater = options.highWater ?? Infinity;
+    this.#congestion = options.congestion;
     this.#maxPending = options.maxPending ?? 8 * 1024 * 1024;
     this.#maxWrite = options.maxWrite ?? 1024 * 1024;
     this.#onCut = options.onCut ?? (() => {});
@@ -130,6 +142,7 @@ export class Outbox {
       this.cut("slow consumer");
       return false;
     }
+    if (this.#pending > this.#highWater) this.#congestion?.note(this);
     if (this.#held !== null) {
       this.#held.push(bytes);
       this.#heldBytes += bytes.length;

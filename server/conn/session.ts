@@ -21,6 +21,7 @@ import { Gate } from "./gate.ts";
 import { helloLine } from "./hello.ts";
 import { noteBigPayload } from "./gc.ts";
 import { Liveness } from "./liveness.ts";
+import { Congestion } from "./congestion.ts";
 import { Outbox } from "./outbox.ts";
 import { Pipeline, type PipelineOwner } from "./pipeline.ts";
 
@@ -78,6 +79,8 @@ export class Session implements Member, PipelineOwner {
       onCut: (reason, lastWordSent) => this.#cut(reason, lastWordSent),
       lastWord: (reason) => reason === "slow consumer" ? BYE_SLOW : null,
       onWritten: (n) => metrics.bytesOut += n,
+      highWater: ctx.config.maxPending / 8,
+      congestion: ctx.congestion,
     });
     this.#done = new Promise((resolve) => this.#resolveDone = resolve);
     this.#gate = new Gate(ctx.guest, {
@@ -197,7 +200,7 @@ export class Session implements Member, PipelineOwner {
   }
 
   async #readLoop(): Promise<void> {
-    const { config, metrics, hub } = this.#ctx;
+    const { config, metrics, hub, congestion } = this.#ctx;
     const liveness = this.#liveness;
     const outbox = this.outbox;
     // The end of the commands of one read (or a wait): what they published or answered goes out.
@@ -218,6 +221,9 @@ export class Session implements Member, PipelineOwner {
         // A line begun but not ended: from when its first part arrived (slow-line deadline).
         if (!events.inLine) this.#lineSince = 0;
         else if (this.#lineSince === 0) this.#lineSince = Date.now();
+        // Flow control: members this read's commands left behind get up to max_stall to catch
+        // up before this client is read again.
+        return congestion.any ? this.#stall() : undefined;
       },
     });
     const highWater = config.maxPending / 2;
@@ -252,6 +258,24 @@ export class Session implements Member, PipelineOwner {
       release();
     }
     if (!this.#ending) this.close(this.#sink ? "eof during upload" : "eof");
+  }
+
+  /** Waits (up to max_stall) for the members behind that this session's commands fed. */
+  async #stall(): Promise<void> {
+    const { congestion, config, metrics } = this.#ctx;
+    const behind = congestion.take();
+    if (behind === null) return;
+    const started = performance.now();
+    this.#liveness.pause();
+    try {
+      const below = config.maxPending / 16;
+      if (await Congestion.wait(behind, this.outbox, below, config.maxStall)) {
+        metrics.stalls++;
+        metrics.stallTime += performance.now() - started;
+      }
+    } finally {
+      this.#liveness.resume();
+    }
   }
 
   // Waits for the outbox to drain. Meanwhile the client is not idle: we are the ones not reading.

@@ -30,6 +30,10 @@ export interface Metrics {
   engineErrors: number;
   /** Failed logins. */
   authFailures: number;
+  /** Reads of a publisher held back because a member it fed was behind (flow control). */
+  stalls: number;
+  /** Milliseconds those holds lasted, in total. */
+  stallTime: number;
   /** A client connected. */
   connected(): void;
   /** A client is gone, for `reason` (`eof`, `quit`, `idle`, `slow consumer`, ...). */

@@ -28,6 +28,8 @@ export interface MetricsSnapshot {
   errors: number;
   engineErrors: number;
   authFailures: number;
+  stalls: number;
+  stallTime: number;
 }
 
 /**
@@ -56,6 +58,8 @@ export class MetricsSink implements Metrics {
   errors = 0;
   engineErrors = 0;
   authFailures = 0;
+  stalls = 0;
+  stallTime = 0;
   #connections = 0;
   #connects = 0;
   readonly #disconnects = new Map<string, number>();
@@ -101,6 +105,8 @@ export class MetricsSink implements Metrics {
       errors: this.errors,
       engineErrors: this.engineErrors,
       authFailures: this.authFailures,
+      stalls: this.stalls,
+      stallTime: Math.round(this.stallTime),
     };
   }
 }

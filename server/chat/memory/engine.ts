@@ -49,7 +49,12 @@ let engineCount = 0;
  * ```ts
  * import { MemoryEngine } from "./engine.ts";
  * const engine = new MemoryEngine();
- * const node = engine.connect({ room: () => 0, direct: () => false, audience: () => 0 });
+ * const node = engine.connect({
+ *   room: () => 0,
+ *   direct: () => false,
+ *   audience: () => 0,
+ *   once: () => 0,
+ * });
  * const nick = node.presence.attach({ id: `${node.id}.1`, since: Date.now() });
  * console.assert(nick === "guest-1");
  * ```
