@@ -1,5 +1,5 @@
 /**
- * The three wire protocols the load clients speak, raw: Switchboard protocol v1, the NATS text
+ * The three wire protocols the load clients speak, raw: Switchboard (protocols 1 and 2), the NATS text
  * protocol, and Redis RESP3. Each {@linkcode Wire} builds the bytes of the same few operations
  * (handshake, subscribe, publish, ping, time) and makes a {@linkcode Scanner} that counts what the
  * server sends back without allocating per message, so that one load client can keep up with
@@ -29,6 +29,11 @@ export interface Scanner {
   pings: number;
   /** The last error or goodbye the server sent, or `""`. */
   error: string;
+  /**
+   * The id of the message being delivered, while {@linkcode onMessage} runs: Switchboard protocol
+   * 2 (`MSG room from id <id> N`); -1 for a push without one (protocol 1, the other servers).
+   */
+  msgId: number;
   /** Called for each delivered message, or `null` to only count. */
   onMessage: OnMessage | null;
   /**
@@ -135,6 +140,7 @@ const W_TIME = text.encode("TIME ");
 const W_INFO = text.encode("INFO ");
 const W_JOINED = text.encode("JOINED ");
 const W_LEFT = text.encode("LEFT ");
+const W_RENAMED = text.encode("RENAMED ");
 const W_HELLO = text.encode("HELLO ");
 const W_PLUS_OK = text.encode("+OK");
 const W_MINUS_ERR = text.encode("-ERR");
@@ -153,6 +159,7 @@ abstract class Counts implements Scanner {
   pongs = 0;
   pings = 0;
   error = "";
+  msgId = -1;
   onMessage: OnMessage | null = null;
 
   abstract scan(buf: Uint8Array, start: number, end: number): number;
@@ -179,12 +186,17 @@ abstract class LineScanner extends Counts {
       const lf = buf.indexOf(LF, pos);
       if (lf < 0 || lf >= end) break;
       const next = startsWith(buf, pos, W_MSG)
-        ? this.message(buf, lf, headerSize(buf, lf), end)
+        ? this.message(buf, lf, this.msgHeader(buf, pos, lf), end)
         : this.line(buf, pos, lf, end);
       if (next < 0) break;
       pos = next;
     }
     return pos;
+  }
+
+  /** Reads the `MSG` header line `buf[pos, lf]`; returns the size of its payload (its last word). */
+  protected msgHeader(buf: Uint8Array, _pos: number, lf: number): number {
+    return headerSize(buf, lf);
   }
 
   /**
@@ -195,8 +207,26 @@ abstract class LineScanner extends Counts {
   protected abstract line(buf: Uint8Array, pos: number, lf: number, end: number): number;
 }
 
-/** Scans Switchboard server frames. */
+/**
+ * Scans Switchboard server frames, of protocol 1 and 2: `MSG room from N` and
+ * `MSG room from id <id> N`; `OK <recipients>` and `OK <recipients> <id>` (both just replies).
+ */
 class SwitchboardScanner extends LineScanner {
+  /** Six words (`MSG room from id <id> N`; a nick has no space) carry the id before the size. */
+  protected override msgHeader(buf: Uint8Array, pos: number, lf: number): number {
+    const stop = buf[lf - 1] === CR ? lf - 1 : lf;
+    let spaces = 0;
+    let lastSpace = stop;
+    for (let i = pos; i < stop; i++) {
+      if (buf[i] === 32) {
+        spaces++;
+        lastSpace = i;
+      }
+    }
+    this.msgId = spaces === 5 ? numberBefore(buf, lastSpace) : -1;
+    return numberBefore(buf, stop);
+  }
+
   protected line(buf: Uint8Array, pos: number, lf: number, end: number): number {
     let sized = false;
     for (const w of SB_SIZED) if (startsWith(buf, pos, w)) sized = true;
@@ -220,7 +250,7 @@ class SwitchboardScanner extends LineScanner {
       this.pings++;
     } else if (
       !startsWith(buf, pos, W_HELLO) && !startsWith(buf, pos, W_JOINED) &&
-      !startsWith(buf, pos, W_LEFT)
+      !startsWith(buf, pos, W_LEFT) && !startsWith(buf, pos, W_RENAMED)
     ) {
       this.error = `unexpected: ${lineText(buf, pos, lf)}`;
     }
@@ -334,7 +364,7 @@ function line(s: string): Uint8Array {
   return text.encode(s + "\r\n");
 }
 
-/** Switchboard protocol v1. */
+/** Switchboard: what the load clients send is the same in protocols 1 and 2. */
 export const SWITCHBOARD: Wire = {
   proto: "switchboard",
   hello: () => new Uint8Array(0), // the server speaks first (HELLO); the client sends nothing

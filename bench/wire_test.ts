@@ -55,6 +55,25 @@ Deno.test("Switchboard scanner counts MSG payloads, replies and PONGs at every s
   });
 });
 
+Deno.test("Switchboard scanner reads protocol 2: MSG with an id, OK with an id, at every split", () => {
+  const input = text.encode(
+    'HELLO {"server":"switchboard","proto":2}\r\nPONG\r\nOK bench\r\n' +
+      "MSG bench guest-1 id 17 5\r\nhello\r\nOK 10 18\r\nMSG bench id id 9 3\r\nid \r\n" +
+      "MSG bench guest-1 4\r\nv1 !\r\nRENAMED guest-1 ann\r\n",
+  );
+  everySplit(SWITCHBOARD, input, (s, payloads) => {
+    assert.deepEqual(payloads, ["hello", "id ", "v1 !"]);
+    assert.equal(s.msgs, 3);
+    assert.equal(s.replies, 3); // PONG, OK bench, OK 10 18
+    assert.equal(s.error, "");
+  });
+  const s = SWITCHBOARD.scanner();
+  const ids: number[] = [];
+  s.onMessage = () => ids.push(s.msgId);
+  s.scan(input, 0, input.length);
+  assert.deepEqual(ids, [17, 9, -1]); // a nick may be "id"; protocol 1 has none
+});
+
 Deno.test("Switchboard scanner reports ERR and BYE text", () => {
   const s = SWITCHBOARD.scanner();
   feed(s, text.encode("ERR 403 Cannot say to x: JOIN it first\r\n"), []);
