@@ -22,27 +22,24 @@ import {
 import { ConnectionClosedError, dial, TlsError } from "./transport.ts";
 
 export { ConnectionClosedError, TlsError };
-import type { ConnectOptions, FileEntry, ListPage, ListPageOptions, TimeSample } from "./types.ts";
+import type {
+  ConnectOptions,
+  FileEntry,
+  HistoryOptions,
+  HistoryPage,
+  ListPage,
+  ListPageOptions,
+  SayResult,
+  TimeSample,
+} from "./types.ts";
+import { historyRequest } from "./_history.ts";
+import { firstArg, ownFrame, payloadJson, payloadText } from "./_replies.ts";
 
 export type { FileHead, GetOptions, Push, PutOptions, PutSource, ReplySink };
 export type { ConnectOptions, FileEntry, ListPage, ListPageOptions, TimeSample };
+export type { HistoryOptions, HistoryPage, SayResult };
 
-const text = new TextDecoder();
 const utf8 = new TextEncoder();
-
-// Reply parsers: they run in the read loop, while a payload view is still valid.
-function ownFrame(frame: Frame): Frame {
-  return frame.payload === null ? frame : { ...frame, payload: frame.payload.slice() };
-}
-function firstArg(frame: Frame): string | undefined {
-  return frame.args[0];
-}
-function payloadJson(frame: Frame): unknown {
-  return JSON.parse(text.decode(frame.payload ?? new Uint8Array(0)));
-}
-function payloadText(frame: Frame): string {
-  return text.decode(frame.payload ?? new Uint8Array(0));
-}
 
 /**
  * A connection to a Switchboard server, with a typed method per command. Commands may be issued
@@ -126,7 +123,7 @@ export class Client implements AsyncDisposable {
   }
 
   /**
-   * Pushes as they arrive (messages, DMs, joins, leaves, `BYE`), until the connection closes.
+   * Pushes as they arrive (messages, DMs, joins, leaves, renames, `BYE`), until the connection closes.
    * Only one consumer at a time: a second concurrent call throws.
    *
    * @returns An async iterable of pushes.
@@ -178,11 +175,38 @@ export class Client implements AsyncDisposable {
    * Sends a message to a room.
    * @param room The room (joined).
    * @param message Text or bytes.
-   * @returns How many other members it was queued to.
+   * @returns How many other members it was queued to (see {@linkcode Client.sayWithId} for its id).
    */
   async say(room: string, message: string | Uint8Array): Promise<number> {
+    return (await this.sayWithId(room, message)).recipients;
+  }
+
+  /**
+   * Sends a message to a room, and tells its id there (`OK <recipients> <id>`).
+   * @param room The room (joined).
+   * @param message Text or bytes.
+   * @returns How many other members it was queued to, and its id in the room.
+   */
+  sayWithId(room: string, message: string | Uint8Array): Promise<SayResult> {
     const bytes = typeof message === "string" ? utf8.encode(message) : message;
-    return Number(await this.#conn.request(encodeFrame(`SAY ${room}`, bytes), firstArg));
+    return this.#conn.request(encodeFrame(`SAY ${room}`, bytes), (r): SayResult => ({
+      recipients: Number(r.args[0]),
+      id: Number(r.args[1] ?? 0),
+    }));
+  }
+
+  /**
+   * Reads a room's log: `HISTORY room limit [after id]`. Its messages come in the reply, never as
+   * pushes.
+   * @param room A room joined now or before on this connection.
+   * @param options How many, and where to start (the newest `limit` without `after`).
+   * @returns The log's epoch, its oldest and newest ids, and the messages, oldest first.
+   * @throws {RangeError} When `limit` or `after` is out of range (nothing is sent).
+   * @throws {ServerError} 404 no such room, 403 not a member (and never joined it here).
+   */
+  async history(room: string, options: HistoryOptions = {}): Promise<HistoryPage> {
+    const { bytes, reply } = historyRequest(room, options);
+    return await this.#conn.requestWithFrames(bytes, reply);
   }
 
   /**

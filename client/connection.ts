@@ -20,14 +20,10 @@ import {
   Writer,
 } from "./transport.ts";
 import { BoundedQueue } from "./_queue.ts";
+import { type Push, type RoomMessage, toPush } from "./_push.ts";
+import { FrameCollector, type ReplyWithFrames } from "./_replies.ts";
 
-/** A push: a frame the server sent on its own. */
-export type Push =
-  | { type: "msg"; room: string; from: string; payload: Uint8Array; text: string }
-  | { type: "dm"; from: string; payload: Uint8Array; text: string }
-  | { type: "joined"; room: string; nick: string }
-  | { type: "left"; room: string; nick: string }
-  | { type: "bye"; reason: string };
+export type { Push, ReplyWithFrames, RoomMessage };
 
 /** Receives a streamed reply (`FILE`). */
 export interface ReplySink {
@@ -105,9 +101,10 @@ interface Pending {
   reject(error: Error): void;
   /** For commands answered by a streamed reply. */
   stream: OpenSink | undefined;
+  /** For commands answered by a head and frames of its own. */
+  many?: ReplyWithFrames<unknown>;
 }
 
-const text = new TextDecoder();
 const PONG = encodeLine("PONG");
 
 /**
@@ -148,6 +145,7 @@ export class Connection {
   readonly #pushes: BoundedQueue<Push>;
   #closed: Error | null = null;
   #sink: ReplySink | null = null;
+  #collecting: { entry: Pending; frames: FrameCollector<unknown> } | null = null;
   #finished!: () => void;
   readonly #done = new Promise<void>((resolve) => this.#finished = resolve);
   readonly #write: SectionWrite = (bytes) => this.#writer.write(bytes);
@@ -254,6 +252,19 @@ export class Connection {
   }
 
   /**
+   * Sends a command answered by a head and a number of frames of its own (`HISTORY`). The
+   * payloads of those frames together may hold at most `maxPayload` bytes: past it the request
+   * rejects with a `RangeError` (the frames are read and dropped; the connection goes on).
+   *
+   * @param bytes The encoded command.
+   * @param reply How many frames follow, and what the result is.
+   * @returns The parsed reply; an `ERR` reply rejects with {@linkcode ServerError}.
+   */
+  requestWithFrames<T>(bytes: Uint8Array, reply: ReplyWithFrames<T>): Promise<T> {
+    return this.#ask(bytes, undefined, undefined, this.#write, reply);
+  }
+
+  /**
    * Sends a command answered by a streamed payload (`GET`): `open` is called with the head and
    * returns where the bytes go; reading waits while a sink's promise is pending.
    *
@@ -295,7 +306,7 @@ export class Connection {
   }
 
   /**
-   * Pushes as they arrive (messages, DMs, joins, leaves, `BYE`), until the connection closes.
+   * Pushes as they arrive (messages, DMs, joins, leaves, renames, `BYE`), until the connection closes.
    * Only one consumer at a time: a second concurrent call throws.
    *
    * @returns An async iterable of pushes.
@@ -318,10 +329,12 @@ export class Connection {
     parse: ParseReply<T> | undefined,
     stream: OpenSink | undefined,
     write: SectionWrite,
+    many?: ReplyWithFrames<T>,
   ): Promise<T> {
     if (this.#closed) return Promise.reject(this.#closed);
     return new Promise<T>((resolve, reject) => {
-      this.#pending.push({ parse, resolve: resolve as (value: unknown) => void, reject, stream });
+      const settle = resolve as (value: unknown) => void;
+      this.#pending.push({ parse, resolve: settle, reject, stream, many });
       write(bytes).catch(() => {});
     });
   }
@@ -332,7 +345,8 @@ export class Connection {
       for await (const ev of this.#events) {
         switch (ev.type) {
           case "frame":
-            if (PUSH_VERBS.has(ev.verb)) this.#push(ev);
+            if (this.#collecting !== null) this.#collect(ev);
+            else if (PUSH_VERBS.has(ev.verb)) this.#push(ev);
             else this.#reply(ev);
             break;
           case "stream": {
@@ -397,6 +411,7 @@ export class Connection {
       );
       return;
     }
+    if (entry.many !== undefined) return this.#startCollecting(entry, entry.many, frame);
     if (entry.parse === undefined) return entry.resolve(frame);
     let value: unknown;
     try {
@@ -408,48 +423,68 @@ export class Connection {
   }
 
   #push(frame: Frame): void {
-    const a = frame.args;
+    if (frame.verb === "PING") {
+      this.#writer.write(PONG).catch(() => {});
+      return;
+    }
     let push: Push;
-    switch (frame.verb) {
-      case "PING":
-        this.#writer.write(PONG).catch(() => {});
-        return;
-      case "MSG": {
-        const payload = frame.payload ?? new Uint8Array(0);
-        push = {
-          type: "msg",
-          room: a[0] ?? "",
-          from: a[1] ?? "",
-          payload: payload.slice(),
-          text: text.decode(payload),
-        };
-        break;
-      }
-      case "DM": {
-        const payload = frame.payload ?? new Uint8Array(0);
-        push = {
-          type: "dm",
-          from: a[0] ?? "",
-          payload: payload.slice(),
-          text: text.decode(payload),
-        };
-        break;
-      }
-      case "JOINED":
-        push = { type: "joined", room: a[0] ?? "", nick: a[1] ?? "" };
-        break;
-      case "LEFT":
-        push = { type: "left", room: a[0] ?? "", nick: a[1] ?? "" };
-        break;
-      default:
-        push = { type: "bye", reason: a.join(" ") };
+    try {
+      push = toPush(frame);
+    } catch (e) {
+      throw new ConnectionClosedError(`Protocol error from server: ${(e as Error).message}`);
     }
     this.#pushes.push(push);
+  }
+
+  /** The head of a reply with frames of its own: collect them, then settle. */
+  #startCollecting(entry: Pending, many: ReplyWithFrames<unknown>, head: Frame): void {
+    let frames: FrameCollector<unknown>;
+    try {
+      frames = new FrameCollector(head, many, this.#options.maxPayload ?? 256 * 1024 * 1024);
+    } catch (e) {
+      throw this.#framingLost(entry, e);
+    }
+    if (frames.done) this.#settle(entry, frames);
+    else this.#collecting = { entry, frames };
+  }
+
+  #collect(frame: Frame): void {
+    const { entry, frames } = this.#collecting!;
+    try {
+      frames.add(frame);
+    } catch (e) {
+      this.#collecting = null;
+      throw this.#framingLost(entry, e);
+    }
+    if (!frames.done) return;
+    this.#collecting = null;
+    this.#settle(entry, frames);
+  }
+
+  #framingLost(entry: Pending, e: unknown): ConnectionClosedError {
+    const error = new ConnectionClosedError(
+      `Protocol error from server: ${(e as Error).message}`,
+      { cause: e },
+    );
+    entry.reject(error);
+    return error;
+  }
+
+  #settle(entry: Pending, frames: FrameCollector<unknown>): void {
+    let value: unknown;
+    try {
+      value = frames.result();
+    } catch (e) {
+      return entry.reject(e as Error);
+    }
+    entry.resolve(value);
   }
 
   #shutdown(error: Error): void {
     if (this.#closed === null) this.#closed = error;
     this.#source.close();
+    this.#collecting?.entry.reject(this.#closed);
+    this.#collecting = null;
     for (let e = this.#shift(); e !== undefined; e = this.#shift()) e.reject(this.#closed);
     this.#sink?.abort(this.#closed);
     this.#sink = null;

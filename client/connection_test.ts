@@ -3,6 +3,7 @@ import { encodeFrame, encodeLine } from "../lib/protocol/encoder.ts";
 import { ServerError } from "../lib/protocol/errors.ts";
 import { Connection, type Push, type ReplySink } from "./connection.ts";
 import { ConnectionClosedError, type Transport } from "./transport.ts";
+import { historyRequest } from "./_history.ts";
 
 const utf8 = new TextEncoder();
 const text = new TextDecoder();
@@ -80,16 +81,22 @@ Deno.test("a reply payload is parsed before the next read reuses the buffer", as
 Deno.test("pushes come out of messages(); PING is answered with PONG", async () => {
   const { server, connection } = await greeted();
   const pushes = connection.messages();
-  server.send("PING\r\n", encodeFrame("MSG lobby bob", utf8.encode("hi")), "JOINED ops carol\r\n");
+  server.send(
+    "PING\r\n",
+    encodeFrame("MSG lobby bob id 3", utf8.encode("hi")),
+    "JOINED ops carol\r\nRENAMED carol carol2\r\n",
+  );
   const msg = (await pushes.next()).value as Push;
   assert.deepEqual({ ...msg, payload: [...(msg as { payload: Uint8Array }).payload] }, {
     type: "msg",
     room: "lobby",
     from: "bob",
+    id: 3,
     payload: [...utf8.encode("hi")],
     text: "hi",
   });
   assert.deepEqual((await pushes.next()).value, { type: "joined", room: "ops", nick: "carol" });
+  assert.deepEqual((await pushes.next()).value, { type: "renamed", old: "carol", nick: "carol2" });
   assert.equal(server.written, "PONG\r\n");
   assert.throws(() => connection.messages(), /another loop is already reading/);
   server.send("BYE shutdown\r\n", null);
@@ -180,5 +187,95 @@ Deno.test("exclusive() keeps other writes out of an upload's payload", async () 
   assert.equal(await reply.ok, "sha");
   assert.equal(await ping, "OK");
   assert.equal(server.written, "PUT a.txt 2\r\nhi\r\nPING\r\n");
+  connection.close();
+});
+
+/** `MSG` frames as a protocol 2 server writes them. */
+function msgFrames(room: string, from: string, ids: number[]): Uint8Array[] {
+  return ids.map((id) => encodeFrame(`MSG ${room} ${from} id ${id}`, utf8.encode(`m${id}`)));
+}
+
+function historyOf(connection: Connection, room: string, limit: number) {
+  const { bytes, reply } = historyRequest(room, { limit });
+  return connection.requestWithFrames(bytes, reply);
+}
+
+Deno.test("a HISTORY reply's MSG frames belong to the reply; pushes around it stay pushes", async () => {
+  const { server, connection } = await greeted();
+  const pushes = connection.messages();
+  const page = historyOf(connection, "ops", 3);
+  const after = connection.request(encodeLine("PING"), (r) => r.verb);
+  // A push before the reply, the reply split at every chunk, then a push and the next reply.
+  const reply = [
+    ...msgFrames("ops", "bob", [9]),
+    utf8.encode("HISTORY Ops ep-1 5 8 2\r\n"),
+    ...msgFrames("Ops", "bob", [7, 8]),
+    ...msgFrames("ops", "bob", [10]),
+    utf8.encode("OK\r\n"),
+  ];
+  const bytes = new Uint8Array(reply.reduce((n, r) => n + r.length, 0));
+  reply.reduce((at, r) => (bytes.set(r, at), at + r.length), 0);
+  server.send(...Array.from(bytes, (b) => new Uint8Array([b])));
+  const got = await page;
+  assert.deepEqual(
+    { ...got, messages: got.messages.map((m) => `${m.id} ${m.from} ${m.text}`) },
+    { room: "Ops", epoch: "ep-1", first: 5, last: 8, messages: ["7 bob m7", "8 bob m8"] },
+  );
+  assert.equal(await after, "OK");
+  const ids = [(await pushes.next()).value, (await pushes.next()).value].map((p) =>
+    p?.type === "msg" ? p.id : -1
+  );
+  assert.deepEqual(ids, [9, 10]);
+  assert.equal(server.written, "HISTORY ops 3\r\nPING\r\n");
+  connection.close();
+});
+
+Deno.test("an empty HISTORY reply resolves at once; an ERR reply rejects", async () => {
+  const { server, connection } = await greeted();
+  const empty = historyOf(connection, "ops", 0);
+  const missing = historyOf(connection, "nope", 5);
+  server.send("HISTORY ops abc 0 0 0\r\nERR 404 Cannot read nope: no such room\r\n");
+  assert.deepEqual(await empty, { room: "ops", epoch: "abc", first: 0, last: 0, messages: [] });
+  await assert.rejects(missing, (e) => e instanceof ServerError && e.code === 404);
+  assert.ok(!connection.closed);
+  connection.close();
+});
+
+Deno.test("a HISTORY reply with more frames than asked for, or another frame among them, closes", async () => {
+  for (
+    const [head, frames, expected] of [
+      ["HISTORY ops e 1 9 4\r\n", [], /4 messages, 3 asked for/],
+      ["HISTORY ops e 1 9 2\r\n", ["JOINED ops bob\r\n"], /JOINED among the MSG frames/],
+      ["HISTORY ops e 1 9 x\r\n", [], /the count "x" is not a count/],
+    ] as const
+  ) {
+    const { server, connection } = await greeted();
+    const page = historyOf(connection, "ops", 3);
+    server.send(head, ...frames);
+    await assert.rejects(page, (e) => {
+      assert.ok(e instanceof ConnectionClosedError);
+      assert.match(e.message, /^Protocol error from server: /);
+      assert.match(e.message, expected);
+      return true;
+    });
+    await connection.done;
+  }
+});
+
+Deno.test("a HISTORY reply past maxPayload in all, or out of order, rejects; the connection goes on", async () => {
+  const { server, connection } = await greeted({ maxPayload: 5 });
+  const big = historyOf(connection, "ops", 3);
+  const backwards = historyOf(connection, "ops", 3);
+  const next = connection.request(encodeLine("PING"), (r) => r.verb);
+  server.send(
+    "HISTORY ops e 1 3 3\r\n",
+    ...msgFrames("ops", "bob", [1, 2, 3]), // 6 bytes of payload in all
+    "HISTORY ops e 1 3 2\r\n",
+    ...msgFrames("ops", "bob", [2, 1]),
+    "OK\r\n",
+  );
+  await assert.rejects(big, /RangeError: .*6 bytes, over maxPayload 5/);
+  await assert.rejects(backwards, /id 1 out of order/);
+  assert.equal(await next, "OK");
   connection.close();
 });

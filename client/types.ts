@@ -1,10 +1,12 @@
 /**
- * The shapes the client API takes and gives: connection options, time samples, listing pages.
+ * The shapes the client API takes and gives: connection options, time samples, listing pages,
+ * `SAY` results and `HISTORY` pages.
  *
  * @module
  */
 
 import type { ListEntry } from "../lib/protocol/rows.ts";
+import type { RoomMessage } from "./_push.ts";
 
 /** Options of `connect()`. */
 export interface ConnectOptions {
@@ -90,4 +92,41 @@ export interface ListPage {
   offset: number;
   /** Where the next page starts; there is more exactly when `next < total`. */
   next: number;
+}
+
+/** Result of `Client.sayWithId`: the `OK <recipients> <id>` reply to `SAY`. */
+export interface SayResult {
+  /** How many other members the message was queued to. */
+  recipients: number;
+  /** The message's id in the room (0 from a protocol 1 server). */
+  id: number;
+}
+
+/** Options of `Client.history`. */
+export interface HistoryOptions {
+  /**
+   * Most messages to return, 0 to 100000 (0: only the epoch and the ids kept); the server gives
+   * at most its `max_history_reply` (1000 by default).
+   * @default {50}
+   */
+  limit?: number;
+  /**
+   * Return the oldest `limit` messages whose id is greater than this, instead of the newest.
+   * @default {undefined}
+   */
+  after?: number;
+}
+
+/** A `HISTORY` reply: `HISTORY room epoch first last K` and its K messages. */
+export interface HistoryPage {
+  /** The room, as the server spells it. */
+  room: string;
+  /** The log's epoch: ids of another epoch are not comparable with these. */
+  epoch: string;
+  /** The oldest id the log still keeps (0 when it is empty). */
+  first: number;
+  /** The newest id the log keeps (0 when it is empty). */
+  last: number;
+  /** The messages, oldest first. */
+  messages: RoomMessage[];
 }
