@@ -248,6 +248,10 @@ function commandOf(proto: Proto, port: number, files: string, options: ServerOpt
         "no",
         "--maxclients",
         String(options.maxClients),
+        // No output-buffer limit for subscribers (by default Redis cuts one 32 MB behind, or 8 MB
+        // for 60 s): a subscriber that falls behind is buffered for, never cut.
+        "--client-output-buffer-limit",
+        "pubsub 0 0 0",
       ];
   }
 }
