@@ -59,12 +59,14 @@ export function tables(results: Results, servers: Proto[]): string {
       );
     }
   }
+  const goals = checkedGoals(results);
+  if (goals.length === 0) return out.join("\n");
   out.push(
     "",
     "| goal (on medians, same run) | ratio | target | met |",
     "| --- | --- | --- | --- |",
   );
-  for (const { text, ratio, target, atMost } of checkedGoals(results)) {
+  for (const { text, ratio, target, atMost } of goals) {
     const met = !Number.isFinite(ratio)
       ? "n/a"
       : (atMost ? ratio <= target : ratio >= target)

@@ -43,11 +43,19 @@ const UNITS: Record<string, { unit: string; better: "higher" | "lower" }> = {
   "PUT (hash, no disk)": { unit: "MB/s", better: "higher" },
   "GET (from memory)": { unit: "MB/s", better: "higher" },
   "PUT, bytes sent": { unit: "MB/s", better: "higher" },
+  // The burst workload's, each named `<scenario>: <measure>`.
+  "least delivered": { unit: "%", better: "higher" },
+  "connections cut": { unit: "conns", better: "lower" },
+  "out of order": { unit: "msgs", better: "lower" },
+  "publisher rate": { unit: "msgs/s", better: "higher" },
+  "longest write stall": { unit: "ms", better: "lower" },
 };
 
 /** The unit of a measure and which way is better. */
 export function unitOf(measure: string): { unit: string; better: "higher" | "lower" } {
   if (measure.startsWith(`${FLOOR} `)) return unitOf(measure.slice(FLOOR.length + 1));
+  const scenario = measure.lastIndexOf(": ");
+  if (scenario >= 0) return unitOf(measure.slice(scenario + 2));
   return UNITS[measure] ??
     (measure.includes(" p") ? { unit: "ms", better: "lower" } : { unit: "", better: "higher" });
 }
@@ -77,6 +85,7 @@ export class Results {
 /** One number as the tables show it (`unit` "ms" picks µs or ms; others scale to k and M). */
 export function fmt(v: number, unit: string): string {
   if (!Number.isFinite(v)) return "-";
+  if ((unit === "conns" || unit === "msgs") && Number.isInteger(v)) return String(v);
   if (unit === "ms") {
     return v < 1 ? `${(v * 1000).toFixed(0)} µs` : `${v.toFixed(v < 10 ? 2 : 1)} ms`;
   }
