@@ -10,6 +10,7 @@
  * @module
  */
 
+import { burst } from "./load_burst.ts";
 import { get, put } from "./load_files.ts";
 import { chat, fanout, idle, latency } from "./load_pubsub.ts";
 import { type Wire, WIRES } from "./wire.ts";
@@ -22,7 +23,7 @@ export type { FileSpec, LoadSpec };
 type Runner<W extends LoadSpec["workload"]> = (
   spec: Extract<LoadSpec, { workload: W }>,
   wire: Wire,
-) => Promise<Record<string, unknown>>;
+) => Promise<object>;
 
 /** Each workload's runner. */
 const RUNNERS: { [W in LoadSpec["workload"]]: Runner<W> } = {
@@ -30,6 +31,7 @@ const RUNNERS: { [W in LoadSpec["workload"]]: Runner<W> } = {
   chat,
   latency,
   idle,
+  burst,
   put,
   get,
 };

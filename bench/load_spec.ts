@@ -45,6 +45,23 @@ export type LoadSpec =
     concurrency: number;
     deadlineMs: number;
   }
+  | {
+    workload: "burst";
+    proto: Proto;
+    port: number;
+    /** Messages each publisher sends (one entry per publisher). */
+    shares: number[];
+    subscribers: number;
+    /** Whether the publishers are members of the room too (they get each other's messages). */
+    membersPublish: boolean;
+    size: number;
+    /** The last subscriber stops reading once, for `pauseMs`, after this many messages (0: never). */
+    pauseAfter: number;
+    pauseMs: number;
+    /** The run ends when no message arrived for this long. */
+    idleMs: number;
+    deadlineMs: number;
+  }
   | ({ workload: "put" } & FileSpec)
   | ({ workload: "get" } & FileSpec);
 

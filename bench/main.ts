@@ -9,6 +9,7 @@
  * @module
  */
 
+import { burstRuns } from "./burst.ts";
 import { checkTools, HELP, type Options, parseOptions } from "./options.ts";
 import { failedRuns, machine, tables, writeJson, writeMarkdown } from "./report.ts";
 import { Results } from "./results.ts";
@@ -69,7 +70,8 @@ export async function main(args: string[]): Promise<number> {
         if (!opts.servers.includes("switchboard")) continue;
         fileDir ??= await Deno.makeTempDir({ prefix: "sb-bench-file-" });
         await filesRuns(opts, results, fileDir);
-      } else await serverRuns(workload, opts, results);
+      } else if (workload === "burst") await burstRuns(opts, results);
+      else await serverRuns(workload, opts, results);
     }
     const table = tables(results, opts.servers);
     console.log(

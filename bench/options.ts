@@ -10,7 +10,7 @@ import { hardFdLimit, hasCommand } from "./servers.ts";
 import { type Proto, PROTOS } from "./wire.ts";
 
 /** The workloads, in run order. */
-export const WORKLOADS = ["fanout", "chat", "latency", "idle", "files"] as const;
+export const WORKLOADS = ["fanout", "chat", "burst", "latency", "idle", "files"] as const;
 /** One workload. */
 export type Workload = typeof WORKLOADS[number];
 
@@ -36,6 +36,8 @@ export interface Scale {
   fanoutBatch: number;
   /** Most of its own messages a chat client has not yet seen delivered to everyone. */
   chatWindow: number;
+  /** Messages of a burst scenario (its long scenario sends 5 times as many). */
+  burstMessages: number;
 }
 
 const FULL: Scale = {
@@ -49,6 +51,7 @@ const FULL: Scale = {
   fanoutWindow: 8192,
   fanoutBatch: 256,
   chatWindow: 16,
+  burstMessages: 200_000,
 };
 
 const QUICK: Scale = {
@@ -62,6 +65,7 @@ const QUICK: Scale = {
   fanoutWindow: 8192,
   fanoutBatch: 256,
   chatWindow: 16,
+  burstMessages: 20_000,
 };
 
 /** The help text of `deno task bench --help`. */
@@ -72,13 +76,22 @@ Workloads (all by default; pick with --only):
            1,000,000 messages: delivered msgs/s
   chat     100 clients all in lobby (subscribed to one subject), each sending 1,000
            messages: delivered msgs/s, p50/p99 delivery latency
+  burst    publishers writing as fast as their sockets take bytes (no window, no waiting for
+           replies), 128 B payloads, subscribers reading as fast as they can:
+             1 publisher -> 10 subscribers, 200,000 messages; the same with 1,000,000;
+             3 publishers, members of the room -> 5 subscribers, 200,000 messages in all;
+             1 -> 10, 200,000, one subscriber stops reading for 150 ms after 10,000 messages.
+           Per scenario: delivered/expected of every receiver, connections cut by the server,
+           messages out of order (per publisher), publisher msgs/s, longest publisher write stall
+           (the longest single socket write that accepted no byte). A scenario ends when every
+           receiver has everything or was cut, or after 5 s without a delivery
   latency  20,000 sequential PING (and TIME) round trips: p50, p99, p99.9
   idle     10,000 idle clients: server RSS growth per connection, connects/s
   files    GET and PUT of 1 GiB (Switchboard only), beside the raw TCP ceiling (socat or nc
            pipe of the same bytes), the sha256 rate of one core and the disk's write+fsync rate
 
 Options:
-  --only LIST      comma-separated workloads (fanout,chat,latency,idle,files)
+  --only LIST      comma-separated workloads (fanout,chat,burst,latency,idle,files)
   --servers LIST   comma-separated servers (switchboard,nats,redis); default all three
   --runs N         runs per workload and server, interleaved (default 3)
   --quick          a smaller run (1/10 of the messages, 1,000 idle clients, 128 MiB file)
@@ -165,6 +178,7 @@ export function parseOptions(args: string[]): Options | null {
     }
     base.fanoutMessages = Math.max(1000, Math.round(base.fanoutMessages * f));
     base.chatMessages = Math.max(10, Math.round(base.chatMessages * f));
+    base.burstMessages = Math.max(1000, Math.round(base.burstMessages * f));
     base.latencyCount = Math.max(100, Math.round(base.latencyCount * f));
     base.idleCount = Math.max(10, Math.round(base.idleCount * f));
     base.fileBytes = Math.max(1024 * 1024, Math.round(base.fileBytes * f));
