@@ -41,6 +41,7 @@ Deno.test("before AUTH only AUTH, HELP, PING, PONG and QUIT work; everything els
       "LEAVE ops",
       "SAY lobby :hi",
       "TELL alice :hi",
+      "HISTORY lobby",
       "WHO",
       "ROOMS",
       "TIME",
@@ -99,8 +100,8 @@ Deno.test("a connection that has not logged in gets no room messages, and is not
   await using alice = await rawClient(server.port, { login: ["alice", "alice-pass-1"] });
   await using chatter = await rawClient(server.port, { login: ["chatter", "chatter-pass"] });
   await alice.line("SAY lobby :secret plans");
-  assert.equal(await alice.next(), "OK 1");
-  assert.equal(await chatter.next(), "MSG lobby alice secret plans");
+  assert.equal(await alice.next(), "OK 1 1");
+  assert.equal(await chatter.next(), "MSG lobby alice id 1 secret plans");
   await guest.line("PING");
   assert.equal(await guest.next(), "PONG", "the guest got nothing before its PONG");
 });
@@ -168,7 +169,7 @@ Deno.test("chat permission: JOIN, SAY, TELL, WHO, ROOMS allowed with it; ERR 403
   for (
     const [cmd, reply] of [
       ["JOIN ops", "OK ops"],
-      ["SAY ops :hi", "OK 0"],
+      ["SAY ops :hi", "OK 0 1"],
       ["TELL alice :psst", "OK 1"],
       ["ROOMS", "ROOMS"],
       ["WHO", "WHO"],
@@ -179,7 +180,17 @@ Deno.test("chat permission: JOIN, SAY, TELL, WHO, ROOMS allowed with it; ERR 403
     assert.ok((await chatter.next()).startsWith(reply!), cmd);
   }
   assert.equal(await alice.next(), "DM chatter psst");
-  for (const cmd of ["JOIN ops", "LEAVE ops", "SAY lobby :hi", "TELL alice :hi", "WHO", "ROOMS"]) {
+  for (
+    const cmd of [
+      "JOIN ops",
+      "LEAVE ops",
+      "SAY lobby :hi",
+      "TELL alice :hi",
+      "HISTORY lobby",
+      "WHO",
+      "ROOMS",
+    ]
+  ) {
     await reader.line(cmd);
     assert.equal(
       await reader.next(),
@@ -191,8 +202,8 @@ Deno.test("chat permission: JOIN, SAY, TELL, WHO, ROOMS allowed with it; ERR 403
   assert.match(await reader.next(), /^TIME /);
   // Without chat, no lobby messages either.
   await alice.line("SAY lobby :to chatters");
-  assert.equal(await alice.next(), "OK 1");
-  assert.equal(await chatter.next(), "MSG lobby alice to chatters");
+  assert.equal(await alice.next(), "OK 1 1");
+  assert.equal(await chatter.next(), "MSG lobby alice id 1 to chatters");
   await reader.line("PING");
   assert.equal(await reader.next(), "PONG");
 });
@@ -427,9 +438,9 @@ Deno.test({
     );
     await using carol2 = await rawClient(proc.port, { login: ["carol", "carol-pass-1"] });
     await alice.line("SAY lobby :still here");
-    assert.equal(await alice.next(), "OK 2");
-    assert.equal(await carol.next(), "MSG lobby alice still here");
-    assert.equal(await carol2.next(), "MSG lobby alice still here");
+    assert.equal(await alice.next(), "OK 2 1");
+    assert.equal(await carol.next(), "MSG lobby alice id 1 still here");
+    assert.equal(await carol2.next(), "MSG lobby alice id 1 still here");
   },
 });
 
@@ -459,8 +470,8 @@ Deno.test("the log never holds a password or a token, whatever clients send (tex
     await using ok = await rawClient(proc.port, { login: ["dave", secrets.password] });
     await using ok2 = await rawClient(proc.port, { login: [secrets.token] });
     await ok.line("SAY lobby :x");
-    assert.equal(await ok.next(), "OK 1");
-    assert.match(await ok2.next(), /^MSG lobby dave 1 x$|^MSG lobby dave x$/);
+    assert.equal(await ok.next(), "OK 1 1");
+    assert.equal(await ok2.next(), "MSG lobby dave id 1 x");
     await using longLine = await rawClient(proc.port);
     await longLine.line(`AUTH dave ${secrets.password}${"y".repeat(5000)}`);
     await longLine.closed();

@@ -55,7 +55,7 @@ Deno.test({
       while (received < COUNT) {
         const f = await reader.frame(20_000);
         if (f.verb !== "MSG") continue; // JOINED/LEFT pushes
-        assert.deepEqual(f.args, ["big", "sender"]);
+        assert.deepEqual(f.args, ["big", "sender", "id", String(received + 1)]);
         assert.equal(f.payload!.length, MiB);
         assert.equal(new DataView(f.payload!.buffer, f.payload!.byteOffset).getUint32(0), received);
         received++;
@@ -65,7 +65,7 @@ Deno.test({
       await waitFor(() => received >= i - WINDOW, 20_000, `reader to get message ${i - WINDOW}`);
       await sender.send(encodeFrame("SAY big", numbered(i, MiB)));
       const ok = await reply(sender, 20_000);
-      assert.match(ok, /^OK [12]$/, `message ${i}`);
+      assert.match(ok, new RegExp(`^OK [12] ${i + 1}$`), `message ${i}`);
       peak = Math.max(peak, await rssOf(server.pid));
     }
     await reading;
@@ -93,8 +93,8 @@ Deno.test({
 
     // Sender and reader still work.
     await sender.line("SAY big :still here");
-    assert.equal(await reply(sender), "OK 1");
-    assert.equal(await reader.next(), "MSG big sender still here");
+    assert.equal(await reply(sender), `OK 1 ${COUNT + 1}`);
+    assert.equal(await reader.next(), `MSG big sender id ${COUNT + 1} still here`);
     const growth = peak - baseline;
     console.log(
       `server RSS ${(baseline / MiB).toFixed(1)} MiB before, peak growth ${
@@ -124,8 +124,8 @@ Deno.test("with a small max_pending, a member that never reads is cut and the ro
     }
     await reading;
     // 200 x 64 KiB = 12.5 MiB: far past what the kernel buffers and 256 KiB hold for the stalled one.
-    assert.equal(counts[0], "OK 2");
-    assert.equal(counts.at(-1), "OK 1", "by the end only the reader is left to hear");
+    assert.equal(counts[0], "OK 2 1");
+    assert.equal(counts.at(-1), "OK 1 200", "by the end only the reader is left to hear");
     assert.deepEqual(await whoIn(reader, "room"), ["sender", "reader"]);
   } finally {
     stalled.close();
@@ -149,7 +149,7 @@ Deno.test("write_deadline cuts a client that stops reading even under max_pendin
     })();
     for (let i = 0; i < 24; i++) {
       await sender.send(encodeFrame("SAY room", payload));
-      assert.match(await reply(sender), /^OK [12]$/);
+      assert.match(await reply(sender), new RegExp(`^OK [12] ${i + 1}$`));
     }
     await reading;
     const cutAt = Date.now();
@@ -164,8 +164,8 @@ Deno.test("write_deadline cuts a client that stops reading even under max_pendin
       lines.join("\n"),
     );
     await sender.line("SAY room :after");
-    assert.equal(await reply(sender), "OK 1");
-    assert.equal(await reader.next(), "MSG room sender after");
+    assert.equal(await reply(sender), "OK 1 25");
+    assert.equal(await reader.next(), "MSG room sender id 25 after");
   } finally {
     stalled.close();
   }
@@ -194,7 +194,9 @@ Deno.test("a slow consumer that reads again in time gets whole frames, then BYE 
   let sent = 0;
   for (; sent < 4000; sent++) {
     await sender.send(encodeFrame("SAY room", payload));
-    if ((await reply(sender)) === "OK 1") break;
+    const r = await reply(sender);
+    if (r === `OK 1 ${sent + 1}`) break;
+    assert.equal(r, `OK 2 ${sent + 1}`);
     await reader.frame();
   }
   assert.ok(sent < 4000, "the slow one was cut");
@@ -207,6 +209,7 @@ Deno.test("a slow consumer that reads again in time gets whole frames, then BYE 
     assert.equal(ev.type, "frame");
     if (ev.type !== "frame") break;
     if (ev.verb === "MSG") {
+      assert.deepEqual(ev.args, ["room", "sender", "id", String(msgs + 1)]);
       assert.equal(ev.payload!.length, payload.length);
       msgs++;
     }

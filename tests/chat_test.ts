@@ -5,7 +5,14 @@
 
 import assert from "node:assert/strict";
 import { decodeText, encodeText } from "./helpers/bytes.ts";
-import { pingPong, RawClient, rawClient, readBytes, readLine } from "./helpers/raw_client.ts";
+import {
+  nextUnskipped,
+  pingPong,
+  RawClient,
+  rawClient,
+  readBytes,
+  readLine,
+} from "./helpers/raw_client.ts";
 import { captureLog, startTestServer } from "./helpers/servers.ts";
 import { sleep, waitFor } from "./helpers/wait.ts";
 
@@ -69,12 +76,12 @@ Deno.test("a lobby message reaches every other client, byte for byte, and not th
     const payload = new Uint8Array([104, 105, 13, 10, 0, 255, 254, 10, 13]);
     const frame = new Uint8Array([...encodeText(`SAY lobby ${payload.length}\n`), ...payload, 10]);
     await alice.send(frame);
-    assert.equal(await alice.next(), "OK 2");
+    assert.equal(await alice.next(), "OK 2 1");
     const msg = await bob.frame();
     assert.equal(msg.verb, "MSG");
-    assert.deepEqual(msg.args, ["lobby", "alice"]);
+    assert.deepEqual(msg.args, ["lobby", "alice", "id", "1"]);
     assert.deepEqual(msg.payload, payload);
-    const head = encodeText(`MSG lobby alice ${payload.length}\r\n`);
+    const head = encodeText(`MSG lobby alice id 1 ${payload.length}\r\n`);
     const got = await readBytes(raw, head.length + payload.length + 2);
     assert.deepEqual(got, new Uint8Array([...head, ...payload, 13, 10]));
     await pingPong(alice);
@@ -88,12 +95,12 @@ Deno.test("inline SAY keeps the text after the colon, spaces included", async ()
   await using alice = await rawClient(server.port, { nick: "alice" });
   await using bob = await rawClient(server.port, { nick: "bob" });
   await alice.line("say   lobby   :  hello: everyone  ");
-  assert.equal(await alice.next(), "OK 1");
+  assert.equal(await alice.next(), "OK 1 1");
   const f = await bob.frame();
   assert.equal(f.verb, "MSG");
   assert.equal(decodeText(f.payload!), "  hello: everyone  ");
   await alice.line("SAY lobby :");
-  assert.equal(await alice.next(), "OK 1");
+  assert.equal(await alice.next(), "OK 1 2");
   const empty = await bob.frame();
   assert.deepEqual(empty.payload, new Uint8Array(0));
 });
@@ -132,8 +139,8 @@ Deno.test("JOIN and LEAVE push JOINED and LEFT to the room's other members only"
   await pingPong(alice);
   // A message to the room reaches its members, not carol.
   await alice.line("SAY ops :standup");
-  assert.equal(await alice.next(), "OK 1");
-  assert.equal(await bob.next(), "MSG Ops alice standup");
+  assert.equal(await alice.next(), "OK 1 1");
+  assert.equal(await bob.next(), "MSG Ops alice id 1 standup");
   await bob.line("LEAVE OPS");
   assert.equal(await bob.next(), "OK Ops");
   assert.equal(await alice.next(), "LEFT Ops bob");
@@ -222,8 +229,8 @@ Deno.test("nicks: valid characters, 1-32 long, unique case-insensitively, displa
   assert.equal(await bob.next(), "OK Alice_1-X");
   // Messages show the display case.
   await bob.line("SAY lobby :hi");
-  assert.equal(await bob.next(), "OK 1");
-  assert.equal(await alice.next(), "MSG lobby Alice_1-X hi");
+  assert.equal(await bob.next(), "OK 1 1");
+  assert.equal(await alice.next(), "MSG lobby Alice_1-X id 1 hi");
   await alice.line("WHO");
   const who = JSON.parse((await alice.next()).slice(4)) as { nick: string }[];
   assert.deepEqual(who.map((w) => w.nick).sort(), ["Alice_1-X", "alice"]);
@@ -353,7 +360,7 @@ Deno.test("200 pipelined commands in one write are answered in order", async () 
     batch += `JOIN room-${i}\r\n`;
     expected.push(`OK room-${i}`);
     batch += `SAY room-${i} :m${i}\n`;
-    expected.push("OK 0");
+    expected.push("OK 0 1");
     batch += `NICK n${i}\r\n`;
     expected.push(`OK n${i}`);
     batch += `WHO room-${i}\r\n`;
@@ -382,9 +389,9 @@ Deno.test("pushes arrive between replies, and replies stay in order", async () =
   await alice.line("PING");
   assert.equal(await alice.next(), "PONG");
   await bob.line("SAY lobby :one");
-  assert.equal(await bob.next(), "OK 1");
+  assert.equal(await bob.next(), "OK 1 1");
   await alice.line("TIME");
-  assert.equal(await alice.next(), "MSG lobby bob one");
+  assert.equal(await alice.next(), "MSG lobby bob id 1 one");
   assert.match(await alice.next(), /^TIME /);
 
   // Concurrent: bob sends 100 messages while alice pipelines 200 commands.
@@ -401,8 +408,11 @@ Deno.test("pushes arrive between replies, and replies stay in order", async () =
     else replies.push(f);
   }
   assert.deepEqual(replies, Array.from({ length: 200 }, (_, i) => i % 2 ? "PONG" : `OK alice${i}`));
-  assert.deepEqual(pushes, Array.from({ length: 100 }, (_, i) => `MSG lobby bob m${i}`));
-  for (let i = 0; i < 100; i++) assert.equal(await bob.next(), "OK 1");
+  assert.deepEqual(
+    pushes,
+    Array.from({ length: 100 }, (_, i) => `MSG lobby bob id ${i + 2} m${i}`),
+  );
+  for (let i = 0; i < 100; i++) assert.equal(await bob.next(), `OK 1 ${i + 2}`);
   await pingPong(alice);
 });
 
@@ -415,7 +425,14 @@ Deno.test("the server logs every connect and disconnect with peer, nick and the 
   const dropper = await rawClient(server.port, { nick: "dropper" });
   dropper.close();
   const broken = await rawClient(server.port, { nick: "broken" });
+  // Words where `:text` goes are answered and the connection goes on; a count that is a number
+  // but not digits only loses framing.
   await broken.send("SAY lobby x\r\n");
+  assert.equal(
+    await nextUnskipped(broken, /^PING$/),
+    "ERR 400 Cannot read SAY: put a colon before the text: SAY lobby :x",
+  );
+  await broken.send("SAY lobby -5\r\n");
   const idler = await rawClient(server.port, { nick: "idler" });
   for (const c of [quitter, broken, idler]) {
     await c.closed(3000);

@@ -17,9 +17,9 @@ Deno.test("an engine answering after random delays: 200 pipelined SAYs are answe
   await using bob = await rawClient(server.port, { nick: "bob" });
   const lines = Array.from({ length: 200 }, (_, i) => `SAY lobby :m${i}\r\n`).join("");
   await alice.send(lines);
-  for (let i = 0; i < 200; i++) assert.equal(await alice.next(), "OK 1", `reply ${i}`);
+  for (let i = 0; i < 200; i++) assert.equal(await alice.next(), `OK 1 ${i + 1}`, `reply ${i}`);
   for (let i = 0; i < 200; i++) {
-    assert.equal(await bob.next(), `MSG lobby alice m${i}`);
+    assert.equal(await bob.next(), `MSG lobby alice id ${i + 1} m${i}`);
   }
   await pingPong(alice);
 });
@@ -34,11 +34,11 @@ Deno.test("an engine answering after random delays: replies of mixed pipelined c
       "TELL bob :psst\r\nROOMS\r\nTELL nobody :x\r\nLEAVE ops\r\nSAY ops :gone\r\nQUIT\r\n",
   );
   assert.equal(await alice.next(), "OK alice");
-  assert.equal(await alice.next(), "OK 1");
+  assert.equal(await alice.next(), "OK 1 1");
   assert.match(await alice.next(), /^WHO \[\{"nick":"bob"/);
   assert.equal(await alice.next(), "PONG");
   assert.equal(await alice.next(), "OK ops");
-  assert.equal(await alice.next(), "OK 0");
+  assert.equal(await alice.next(), "OK 0 1");
   assert.match(await alice.next(), /^TIME \d{4}-/);
   assert.equal(await alice.next(), "OK 1");
   assert.match(
@@ -50,7 +50,7 @@ Deno.test("an engine answering after random delays: replies of mixed pipelined c
   assert.equal(await alice.next(), "ERR 404 Cannot say to ops: no such room");
   assert.equal(await alice.next(), "OK bye");
   assert.equal(await alice.closed(), true);
-  assert.equal(await bob.next(), "MSG lobby alice one");
+  assert.equal(await bob.next(), "MSG lobby alice id 1 one");
   assert.equal(await bob.next(), "DM alice psst");
 });
 
@@ -68,6 +68,7 @@ Deno.test("an unreachable engine: chat commands get ERR 503, the session goes on
       "LEAVE ops",
       "SAY lobby :x",
       "TELL bob :x",
+      "HISTORY ops",
       "WHO",
       "ROOMS",
     ]
@@ -86,10 +87,11 @@ Deno.test("an unreachable engine: chat commands get ERR 503, the session goes on
   assert.equal(server.clients, 1);
   assert.equal(await alice.next(), "LEFT ops bob", "this node knows bob left");
   engine.down = false;
+  // The SAY refused while the engine was down took no id.
   await alice.line("SAY lobby :back");
-  assert.equal(await alice.next(), "OK 0");
+  assert.equal(await alice.next(), "OK 0 1");
   await alice.line("SAY ops :still here");
-  assert.equal(await alice.next(), "OK 0", "bob is gone from ops too");
+  assert.equal(await alice.next(), "OK 0 1", "bob is gone from ops too");
   await alice.line("NICK carol");
   assert.equal(await alice.next(), "OK carol");
   // bob's removal, refused while the engine was down, was retried: his nick is free again.

@@ -18,6 +18,7 @@ Deno.test("ERR replies write the control bytes they quote as \\xNN: a nick, a ro
       "NICK \x1b[31mred",
       "JOIN a\x00b",
       "\x1b]0;pwned\x07 x",
+      "SAY lobby \x1b[31mred x",
     ];
     await conn.write(new TextEncoder().encode(lines.join("\r\n") + "\r\n"));
     assert.equal(
@@ -35,6 +36,11 @@ Deno.test("ERR replies write the control bytes they quote as \\xNN: a nick, a ro
     );
     // deno-lint-ignore no-control-regex
     assert.ok(!/[\x00-\x08\x0b-\x1f\x7f]/.test(unknown), unknown);
+    // The hint of a SAY without a colon quotes the words it read.
+    assert.equal(
+      await readLine(conn),
+      "ERR 400 Cannot read SAY: put a colon before the text: SAY lobby :\\x1b[31mred x",
+    );
     // The connection goes on.
     await conn.write(new TextEncoder().encode("PING\r\n"));
     assert.equal(await readLine(conn), "PONG");

@@ -110,8 +110,8 @@ Deno.test("a slow sender trickling a SAY payload byte by byte is not idle", asyn
   await sender.send("\r\n");
   // 14 bytes 120 ms apart: over 8 intervals, so three intervals of silence would have cut it.
   assert.ok(Date.now() - t0 >= 6 * INTERVAL);
-  assert.equal(await sender.next(), "OK 1", "answered: never pinged out, never cut");
-  assert.equal(await readerPongs, `MSG lobby sender ${payload}`);
+  assert.equal(await sender.next(), "OK 1 1", "answered: never pinged out, never cut");
+  assert.equal(await readerPongs, `MSG lobby sender id 1 ${payload}`);
 });
 
 Deno.test("a client busy receiving a long backlog is not idle while its PING waits behind it", async () => {
@@ -138,7 +138,7 @@ Deno.test("a client busy receiving a long backlog is not idle while its PING wai
         const f = await sender.next(10_000);
         if (f === "PING") await sender.line("PONG");
         else {
-          assert.equal(f, "OK 1");
+          assert.equal(f, `OK 1 ${i + 1}`);
           break;
         }
       }
@@ -158,8 +158,9 @@ Deno.test("a client busy receiving a long backlog is not idle while its PING wai
   let messages = 0;
   while (messages < COUNT) {
     const f = await busy.frame(10_000);
-    if (f.verb === "MSG") messages++;
-    else {
+    if (f.verb === "MSG") {
+      assert.deepEqual(f.args, ["feed", "sender", "id", String(++messages)]);
+    } else {
       seen.push([f.verb, ...f.args].join(" "));
       if (f.verb === "PING") await busy.line("PONG");
     }

@@ -48,11 +48,19 @@ Deno.test({
       // Everybody sends at once, and everybody reads until it has its reply and 499 messages.
       const heard = peers.map(() => new Set<number>());
       const replies: string[] = new Array(CLIENTS).fill("");
+      // The lobby's id of each client's message, as the MSG frames carry it.
+      const idOf = new Map<number, string>();
       const reading = peers.map((p, i) =>
         readUntil(p, (f) => {
           if (f.verb === "MSG") {
             assert.equal(f.args[0], "lobby");
-            heard[i]!.add(Number(decodeText(f.payload!).slice(1)));
+            assert.equal(f.args[2], "id");
+            assert.equal(f.args.length, 4);
+            const from = Number(decodeText(f.payload!).slice(1));
+            heard[i]!.add(from);
+            const id = idOf.get(from) ?? f.args[3]!;
+            idOf.set(from, id);
+            assert.equal(f.args[3], id, `the id of m${from}, the same for everybody`);
           } else replies[i] = [f.verb, ...f.args].join(" ");
           return replies[i] !== "" && heard[i]!.size === CLIENTS - 1;
         })
@@ -65,11 +73,16 @@ Deno.test({
 
       let deliveries = 0;
       for (let i = 0; i < CLIENTS; i++) {
-        assert.equal(replies[i], `OK ${CLIENTS - 1}`, `client ${i}'s reply`);
+        assert.equal(replies[i], `OK ${CLIENTS - 1} ${idOf.get(i)}`, `client ${i}'s reply`);
         assert.ok(!heard[i]!.has(i), `client ${i} does not hear itself`);
         deliveries += heard[i]!.size;
       }
       assert.equal(deliveries, CLIENTS * (CLIENTS - 1));
+      // The 500 messages took the lobby's ids 1 to 500, each once.
+      assert.deepEqual(
+        [...idOf.values()].map(Number).sort((a, b) => a - b),
+        Array.from({ length: CLIENTS }, (_, i) => i + 1),
+      );
     } finally {
       for (const p of peers) p.close();
     }

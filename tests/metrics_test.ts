@@ -12,7 +12,7 @@ Deno.test("the metrics sink counts connections, commands by verb, messages, byte
   const carol = await rawClient(server.port, { nick: "carol" });
   assert.equal(server.metrics().connections, 3);
   await alice.line("SAY lobby :hello");
-  assert.equal(await alice.next(), "OK 2");
+  assert.equal(await alice.next(), "OK 2 1");
   await alice.line("TELL bob :psst");
   assert.equal(await alice.next(), "OK 1");
   await alice.line("FROB");

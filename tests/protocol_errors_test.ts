@@ -205,7 +205,7 @@ Deno.test("max_line is the server's option, sent in HELLO", async () => {
   try {
     assert.equal((await c.hello()).max_line, 100);
     await c.send(`SAY lobby :${"z".repeat(89)}\r\n`);
-    assert.equal(await c.next(), "OK 0", "100 bytes fit");
+    assert.equal(await c.next(), "OK 0 1", "100 bytes fit");
     await c.send(`SAY lobby :${"z".repeat(90)}\r\n`);
     assert.equal(
       await c.next(),
@@ -279,7 +279,7 @@ Deno.test("a payload of exactly max_payload bytes is read, one more is not", asy
   await using alice = await rawClient(server.port, { nick: "alice" });
   await using bob = await rawClient(server.port, { nick: "bob" });
   await alice.send(`SAY lobby 1000\r\n${"p".repeat(1000)}\r\n`);
-  assert.equal(await alice.next(), "OK 1");
+  assert.equal(await alice.next(), "OK 1 1");
   assert.equal((await bob.frame()).payload!.length, 1000);
   await alice.send("SAY lobby 1001\r\n");
   assert.equal(
@@ -317,11 +317,22 @@ Deno.test("a fatal error of one client leaves the others connected", async () =>
   await using server = await startTestServer();
   await using alice = await rawClient(server.port, { nick: "alice" });
   await using bob = await rawClient(server.port, { nick: "bob" });
+  // Words where :text goes are answered and the connection goes on ...
   await alice.send("SAY lobby nope\r\n");
-  assert.match(await alice.next(), /^ERR 400 /);
+  assert.equal(
+    await alice.next(),
+    "ERR 400 Cannot read SAY: put a colon before the text: SAY lobby :nope",
+  );
+  await pingPong(alice);
+  // ... a number that is not a byte count loses framing.
+  await alice.send("SAY lobby -5\r\n");
+  assert.equal(
+    await alice.next(),
+    'ERR 400 Cannot read SAY: byte count "-5" is not digits only (to type text, write SAY lobby :text)',
+  );
   await byeAndClose(alice);
   await bob.line("SAY lobby :still here");
-  assert.equal(await bob.next(), "OK 0", "alice is gone, nobody else to hear");
+  assert.equal(await bob.next(), "OK 0 1", "alice is gone, nobody else to hear");
   await pingPong(bob);
 });
 
@@ -340,8 +351,8 @@ Deno.test("a client past max_clients gets ERR 503 server full then a close, othe
     extra.close();
   }
   await alice.line("SAY lobby :hi");
-  assert.equal(await alice.next(), "OK 1");
-  assert.equal(await bob.next(), "MSG lobby alice hi");
+  assert.equal(await alice.next(), "OK 1 1");
+  assert.equal(await bob.next(), "MSG lobby alice id 1 hi");
   // Once someone leaves, a new client gets in.
   await bob.line("QUIT");
   assert.equal(await bob.next(), "OK bye");
@@ -365,7 +376,7 @@ Deno.test("an inline payload past max_payload (max_line set above it) answers ER
     "ERR 413 Cannot send message: 150 bytes is over max_payload (100 bytes)",
   );
   await c.line(`SAY lobby :${"z".repeat(100)}`);
-  assert.equal(await c.next(), "OK 1");
-  assert.equal(await d.next(), `MSG lobby alice ${"z".repeat(100)}`);
+  assert.equal(await c.next(), "OK 1 1");
+  assert.equal(await d.next(), `MSG lobby alice id 1 ${"z".repeat(100)}`);
   await pingPong(c);
 });

@@ -72,13 +72,13 @@ Deno.test("on shutdown, frames queued before BYE shutdown are still delivered", 
   // before BYE, and BYE is the last frame.
   await alice.send("PING\r\n".repeat(50));
   await bob.line("SAY lobby :bye all");
-  assert.equal(await bob.next(), "OK 1");
+  assert.equal(await bob.next(), "OK 1 1");
   server.kill("SIGTERM");
   const got = await rest(alice);
   assert.equal(got.at(-1), "BYE shutdown");
   const before = got.slice(0, -1);
-  assert.ok(before.includes("MSG lobby bob"), got.join("\n"));
-  assert.ok(before.every((l) => l === "PONG" || l === "MSG lobby bob"), got.join("\n"));
+  assert.ok(before.includes("MSG lobby bob id 1"), got.join("\n"));
+  assert.ok(before.every((l) => l === "PONG" || l === "MSG lobby bob id 1"), got.join("\n"));
   assert.deepEqual(await rest(bob), ["BYE shutdown"]);
   assert.equal((await exitWithin(server.status, 5000)).code, 0);
 });
@@ -98,7 +98,7 @@ Deno.test("a client that never reads does not hold up shutdown past 5 s", async 
     const payload = new Uint8Array(MiB);
     for (let i = 0; i < 16; i++) {
       await sender.send(encodeFrame("SAY lobby", payload));
-      assert.equal(await sender.next(), "OK 2");
+      assert.equal(await sender.next(), `OK 2 ${i + 1}`);
     }
     for (let i = 0; i < 16; i++) assert.equal((await reader.frame()).payload!.length, MiB);
     server.kill("SIGTERM");

@@ -38,6 +38,7 @@ Deno.test("accessOf() maps permissions to verbs; NICK is never allowed with acco
         "DEL",
         "GET",
         "HELP",
+        "HISTORY",
         "JOIN",
         "LEAVE",
         "LIST",
