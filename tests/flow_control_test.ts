@@ -67,7 +67,10 @@ Deno.test("3 publishers in a room of 5 subscribers (all members): nobody is cut,
     // reads its replies from, so it counts MSG frames beside its OKs.
     const got = subs.map((c) => receive(c, 3 * each));
     const sent = await Promise.all(pubs.map((p) => publish(p, "burst", each, SIZE)));
-    for (const s of sent) assert.deepEqual([s.cut, s.acks], [false, each], "no publisher cut");
+    const cuts = server.log().split("\n").filter((l) => / reason=(?!eof)/.test(l));
+    for (const s of sent) {
+      assert.deepEqual([s.cut, s.acks], [false, each], `no publisher cut: ${cuts.join("; ")}`);
+    }
     for (const [i, g] of (await Promise.all(got)).entries()) {
       assert.equal(g.cut, false, `subscriber ${i} was cut`);
       assert.equal(g.count, 3 * each, `subscriber ${i} got ${g.count}`);
@@ -79,7 +82,7 @@ Deno.test("3 publishers in a room of 5 subscribers (all members): nobody is cut,
 });
 
 Deno.test("a member that never reads is cut within write_deadline + 1 s; the others keep receiving everything", async () => {
-  await using server = await startServerProcess(["--write-deadline", "3s"]);
+  await using server = await startServerProcess(["--write-deadline", "5s"]);
   const port = server.port;
   const stuck = await member(port, "burst");
   const subs = await Promise.all(Array.from({ length: 3 }, () => member(port, "burst")));
@@ -94,7 +97,7 @@ Deno.test("a member that never reads is cut within write_deadline + 1 s; the oth
     assert.equal(sent.acks, count);
     // Everything reached the others within the deadline plus a second: the stuck member held
     // the room back by max_stall per read at most, then was cut.
-    assert.ok(elapsed < 3000 + 1000, `the others got everything after ${elapsed.toFixed(0)} ms`);
+    assert.ok(elapsed < 5000 + 1000, `the others got everything after ${elapsed.toFixed(0)} ms`);
     const seen = await receive(stuck, count, { quietMs: 5000 });
     assert.ok(seen.count < count, "it could not have got everything");
     assert.equal(seen.bye, "BYE slow consumer");

@@ -4,12 +4,17 @@
  * notes itself here; the session whose commands queued it (the one running: JavaScript runs one
  * session's read at a time) takes the list at the end of that read and waits, before it reads
  * its client again, until those members drain or `max_stall` passes. Its client's bytes then
- * wait in TCP, which pushes back on the publisher; nothing is dropped, and a member that never
- * reads holds each publisher's read back by `max_stall` at most, until it is cut (its queue
- * passes `max_pending`, or its writes make no progress for `write_deadline`).
+ * wait in TCP, which pushes back on the publisher; nothing is dropped. A member past half of
+ * `max_pending` is waited for as long as it keeps making progress (a client that reads is never
+ * cut; the room then goes at its pace). A member that never reads holds each publisher's read
+ * back by `max_stall` at most, until it is cut (its queue passes `max_pending`, or its writes make
+ * no progress for `write_deadline`).
  *
  * @module
  */
+
+/** A step of the wait for a member past the danger mark lasts this many `max_stall`. */
+export const DANGER_STEPS = 4;
 
 /** What the tracker needs of an outbox. */
 export interface Backlog {
@@ -17,6 +22,8 @@ export interface Backlog {
   readonly pending: number;
   /** True once it is cut or closed. */
   readonly closed: boolean;
+  /** Bytes written so far (progress). */
+  readonly written: number;
   /** Resolves once at most `below` bytes are queued, or it closed. */
   drain(below: number): Promise<void>;
 }
@@ -28,7 +35,7 @@ export interface Backlog {
  * ```ts
  * import { Congestion } from "./congestion.ts";
  * const congestion = new Congestion();
- * const box = { pending: 9, closed: false, drain: () => Promise.resolve() };
+ * const box = { pending: 9, closed: false, written: 0, drain: () => Promise.resolve() };
  * congestion.note(box);
  * congestion.note(box);
  * console.assert(congestion.take()?.length === 1 && congestion.take() === null);
@@ -65,31 +72,42 @@ export class Congestion {
 
   /**
    * Waits until every one of `boxes` (but `own`) holds at most `below` bytes, or `maxStall`
-   * passes, whichever is first.
+   * passes, whichever is first. A member past `danger` bytes (near its cut) that made progress
+   * in that time is waited for again, in steps of `DANGER_STEPS` x `maxStall`, as long as it keeps
+   * making progress: a client that reads is never cut; one that does not costs `maxStall` per read
+   * (and one step more per read once past `danger`) until it is cut.
    *
    * @param boxes From {@linkcode Congestion.take}.
    * @param own The waiting session's own outbox (its own back-pressure is handled apart).
-   * @param below The low-water mark.
-   * @param maxStall The longest wait, in milliseconds.
+   * @param marks `below`: the low-water mark; `danger`: past it, wait while it moves.
+   * @param maxStall The longest wait of one step, in milliseconds.
    * @returns Whether it waited at all.
    */
   static async wait(
     boxes: readonly Backlog[],
     own: Backlog,
-    below: number,
+    marks: { below: number; danger: number },
     maxStall: number,
   ): Promise<boolean> {
-    const waits: Promise<void>[] = [];
-    for (const box of boxes) {
-      if (box !== own && !box.closed && box.pending > below) waits.push(box.drain(below));
-    }
-    if (waits.length === 0 || maxStall <= 0) return false;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<void>((resolve) => timer = setTimeout(resolve, maxStall));
-    try {
-      await Promise.race([Promise.all(waits), timeout]);
-    } finally {
-      clearTimeout(timer);
+    if (maxStall <= 0) return false;
+    let behind = boxes.filter((b) => b !== own && !b.closed && b.pending > marks.below);
+    if (behind.length === 0) return false;
+    let target = marks.below;
+    while (behind.length > 0) {
+      const before = behind.map((b) => b.written);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      // Near its cut, a member gets longer steps: a busy client reads in bursts.
+      const step = target === marks.below ? maxStall : maxStall * DANGER_STEPS;
+      const timeout = new Promise<void>((resolve) => timer = setTimeout(resolve, step));
+      try {
+        await Promise.race([Promise.all(behind.map((b) => b.drain(target))), timeout]);
+      } finally {
+        clearTimeout(timer);
+      }
+      behind = behind.filter((b, i) =>
+        !b.closed && b.pending > marks.danger && b.written > before[i]!
+      );
+      target = marks.danger;
     }
     return true;
   }

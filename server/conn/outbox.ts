@@ -95,6 +95,10 @@ export class Outbox {
   #written = 0;
   #closed = false;
   #waiters: Waiter[] = [];
+  // The buffer frames are coalesced into: kept while the connection is busy (allocating one per
+  // burst of writes left most of a busy server's memory to the allocator), dropped when idle.
+  #scratch: Uint8Array | null = null;
+  #scratchUsed = false;
 
   /**
    * @param writer Where bytes go (a `Deno.Conn`).
@@ -324,9 +328,9 @@ export class Outbox {
 
   async #pump(): Promise<void> {
     this.#writing = true;
-    // The buffer frames are coalesced into, reused while this pump runs (a write is complete, so
-    // its bytes are free, before the next one is built); dropped when the pump goes idle.
-    let scratch: Uint8Array | null = null;
+    // The buffer frames are coalesced into, reused (a write is complete, so its bytes are free,
+    // before the next one is built); see releaseIdle().
+    let scratch: Uint8Array | null = this.#scratch;
     try {
       while (!this.#closed && this.#head < this.#queue.length) {
         const queue = this.#queue;
@@ -346,7 +350,9 @@ export class Outbox {
           else {
             if (scratch === null || scratch.length < total) {
               scratch = new Uint8Array(Math.max(total, 16 * 1024));
+              this.#scratch = scratch;
             }
+            this.#scratchUsed = true;
             buf = scratch.length === total ? scratch : scratch.subarray(0, total);
             let at = 0;
             for (let i = start; i < end; i++) {
@@ -398,6 +404,15 @@ export class Outbox {
       this.#wake();
       if (this.#lastWord !== null) void this.#sendLastWord();
     }
+  }
+
+  /**
+   * Drops the coalescing buffer if it was not used since the last call (the session calls this
+   * from its periodic sweep: an idle connection holds no buffer).
+   */
+  releaseIdle(): void {
+    if (!this.#scratchUsed && !this.#writing) this.#scratch = null;
+    this.#scratchUsed = false;
   }
 
   #wake(): void {

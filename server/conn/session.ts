@@ -268,8 +268,8 @@ export class Session implements Member, PipelineOwner {
     const started = performance.now();
     this.#liveness.pause();
     try {
-      const below = config.maxPending / 16;
-      if (await Congestion.wait(behind, this.outbox, below, config.maxStall)) {
+      const marks = { below: config.maxPending / 16, danger: config.maxPending / 2 };
+      if (await Congestion.wait(behind, this.outbox, marks, config.maxStall)) {
         metrics.stalls++;
         metrics.stallTime += performance.now() - started;
       }
@@ -489,6 +489,7 @@ export class Session implements Member, PipelineOwner {
   sweep(now: number): void {
     if (this.#closed) return;
     const { pingInterval, writeDeadline } = this.#ctx.config;
+    this.outbox.releaseIdle();
     if (this.outbox.stalledFor(now) > writeDeadline) {
       this.close("slow consumer");
       return;

@@ -51,12 +51,25 @@ export async function receive(
   options: { pauseAfter?: number; pauseMs?: number; quietMs?: number } = {},
 ): Promise<Received> {
   const got: Received = { count: 0, outOfOrder: 0, lastId: 0, cut: false, bye: null };
+  const scanner = new Scanner((line) => {
+    if (line.startsWith("MSG ")) {
+      const parts = line.split(" ");
+      const id = Number(parts[parts.length - 2]);
+      if (id !== got.lastId + 1 && got.count > 0) got.outOfOrder++;
+      got.lastId = id;
+      got.count++;
+      return Number(parts[parts.length - 1]);
+    }
+    if (line.startsWith("BYE")) {
+      got.bye = line;
+      got.cut = line === "BYE slow consumer";
+    }
+    return 0;
+  });
   const buf = new Uint8Array(256 * 1024);
-  let pending = new Uint8Array(0);
-  let skip = 0; // payload bytes (and CRLF) still to skip
   let paused = options.pauseAfter === undefined;
   const quiet = options.quietMs ?? 5000;
-  while (got.count < expected) {
+  while (got.count < expected && got.bye === null) {
     if (!paused && got.count >= options.pauseAfter!) {
       paused = true;
       await new Promise((r) => setTimeout(r, options.pauseMs ?? 150));
@@ -68,44 +81,51 @@ export async function receive(
     ]);
     clearTimeout(timer);
     if (n === "quiet" || n === null) break;
-    let data = buf.subarray(0, n);
-    if (pending.length > 0) {
-      const joined = new Uint8Array(pending.length + n);
-      joined.set(pending);
-      joined.set(data, pending.length);
-      data = joined;
-      pending = new Uint8Array(0);
+    scanner.push(buf.subarray(0, n));
+  }
+  return got;
+}
+
+/**
+ * Splits a server's byte stream into lines, skipping payloads: `onLine` gets each control line
+ * (CRLF removed) and returns the byte count of the payload that follows it (0 for none).
+ */
+class Scanner {
+  readonly #onLine: (line: string) => number;
+  #pending = new Uint8Array(0);
+  #skip = 0;
+
+  constructor(onLine: (line: string) => number) {
+    this.#onLine = onLine;
+  }
+
+  push(chunk: Uint8Array): void {
+    let data = chunk;
+    if (this.#pending.length > 0) {
+      data = new Uint8Array(this.#pending.length + chunk.length);
+      data.set(this.#pending);
+      data.set(chunk, this.#pending.length);
+      this.#pending = new Uint8Array(0);
     }
     let at = 0;
     while (at < data.length) {
-      if (skip > 0) {
-        const take = Math.min(skip, data.length - at);
-        skip -= take;
+      if (this.#skip > 0) {
+        const take = Math.min(this.#skip, data.length - at);
+        this.#skip -= take;
         at += take;
         continue;
       }
       const lf = data.indexOf(10, at);
       if (lf < 0) {
-        pending = data.slice(at);
-        break;
+        this.#pending = data.slice(at);
+        return;
       }
-      const line = text.decode(data.subarray(at, lf)).replace(/\r$/, "");
+      const end = lf > at && data[lf - 1] === 13 ? lf - 1 : lf;
+      const size = this.#onLine(text.decode(data.subarray(at, end)));
       at = lf + 1;
-      if (line.startsWith("MSG ")) {
-        const parts = line.split(" ");
-        const id = Number(parts[parts.length - 2]);
-        if (id !== got.lastId + 1 && got.count > 0) got.outOfOrder++;
-        got.lastId = id;
-        got.count++;
-        skip = Number(parts[parts.length - 1]) + 2;
-      } else if (line.startsWith("BYE")) {
-        got.bye = line;
-        got.cut = line === "BYE slow consumer";
-      }
+      if (size > 0) this.#skip = size + 2;
     }
-    if (got.bye !== null) break;
   }
-  return got;
 }
 
 /** What a publisher saw. */
@@ -144,18 +164,17 @@ export async function publish(
   let cut = false;
   const reading = (async () => {
     let acks = 0;
-    const buf = new Uint8Array(64 * 1024);
-    let tail = "";
-    while (acks < count) {
+    const scanner = new Scanner((line) => {
+      if (line.startsWith("OK ")) acks++;
+      else if (line.startsWith("BYE")) cut = true;
+      else if (line.startsWith("MSG ")) return Number(line.slice(line.lastIndexOf(" ") + 1));
+      return 0;
+    });
+    const buf = new Uint8Array(256 * 1024);
+    while (acks < count && !cut) {
       const n = await conn.read(buf).catch(() => null);
       if (n === null) break;
-      const lines = (tail + text.decode(buf.subarray(0, n))).split("\r\n");
-      tail = lines.pop()!;
-      for (const l of lines) {
-        if (l.startsWith("OK ")) acks++;
-        else if (l.startsWith("BYE")) cut = true;
-      }
-      if (cut) break;
+      scanner.push(buf.subarray(0, n));
     }
     return acks;
   })();

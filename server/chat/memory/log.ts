@@ -3,9 +3,10 @@
  * encoded `MSG` frames every member got (so a `HISTORY` reply is those bytes again).
  *
  * Memory is bounded three ways: `size` messages per room, `ttl` of age, and `memory` bytes for
- * all logs together. Frames are copied into per-room chunks; what counts against `memory` is the
- * chunks a log holds (whole, unused space included) plus a fixed cost per entry, so the bound is
- * on what this process really keeps. Past it, the oldest entries of the largest logs go first.
+ * all logs together. Each room's frames are copied back to back into one buffer of its own (no
+ * allocation per message, so no garbage for the collector); what counts against `memory` is
+ * those buffers, whole (unused space included), plus a fixed cost per entry, so the bound is on
+ * what this process really keeps. Past it, the oldest entries of the largest logs go first.
  *
  * @module
  */
@@ -33,36 +34,41 @@ export interface MemoryLogOptions {
   now?: () => number;
 }
 
-/** Frames are copied into chunks of this size; a larger frame gets a buffer of its own. */
-const CHUNK = 16 * 1024;
-/** Frames above this size are not packed into chunks. */
-const OWN_BUFFER = 4 * 1024;
-/** What one entry costs besides its bytes (its view object, array slots and time). */
-const ENTRY_COST = 96;
+/** Frames larger than this are kept as copies of their own, not in the room's buffer. */
+const OWN_COPY = 16 * 1024;
+/** Smallest byte buffer of a room's log. */
+const MIN_BUFFER = 4 * 1024;
+/** What one entry costs besides its bytes (its offsets and time, in number arrays). */
+const ENTRY_COST = 24;
 /** Logs are swept for expired messages at most this often, in milliseconds. */
 const SWEEP_EVERY = 1000;
+/** Out-of-order frames (an engine answering late) wait at most this many for the ones before. */
+const MAX_EARLY = 64;
 
-interface Chunk {
-  readonly buf: Uint8Array;
-  used: number;
-  /** The newest id with bytes in it: the chunk is freed once the log's oldest id passes it. */
-  lastId: number;
-}
-
-/** One room's log. */
+/**
+ * One room's log. The frames live back to back in one buffer, `[lo, hi)`; entry `i` (id
+ * `base + i - head`) is `buf[starts[i], ends[i])`, or missing when both are equal. Appending
+ * allocates nothing per message; the buffer is compacted or resized when it runs out of room
+ * (each byte is moved a bounded number of times), and shrunk when trimming leaves it mostly empty.
+ */
 class Log {
   readonly epoch: string;
   /** The next id to give. */
   next = 1;
-  /** The id of `frames[head]`. */
+  /** The id of entry `head`. */
   base = 1;
   head = 0;
-  /** Kept frames by id - base + head (`undefined`: an id given but not stored, yet or ever). */
-  frames: (Uint8Array | undefined)[] = [];
+  starts: number[] = [];
+  ends: number[] = [];
   times: number[] = [];
-  chunks: Chunk[] = [];
-  /** Bytes counted against the memory bound. */
-  bytes = 0;
+  buf: Uint8Array = new Uint8Array(0);
+  lo = 0;
+  hi = 0;
+  /** Frames over OWN_COPY bytes, by id (their entry's start is -1). */
+  readonly big = new Map<number, Uint8Array>();
+  bigBytes = 0;
+  /** Frames that came before the ones ahead of them, by id. */
+  readonly early = new Map<number, Uint8Array>();
   /** When a message was last given an id (the log of a room nobody is in expires after ttl). */
   touched: number;
 
@@ -72,7 +78,111 @@ class Log {
   }
 
   get count(): number {
-    return this.frames.length - this.head;
+    return this.starts.length - this.head;
+  }
+
+  /** The id the next stored frame must have. */
+  get stored(): number {
+    return this.base + this.count;
+  }
+
+  /** Bytes counted against the memory bound. */
+  get bytes(): number {
+    return this.buf.length + this.bigBytes + this.count * ENTRY_COST;
+  }
+
+  /** Appends a frame as the next id (`null`: that id is missing). */
+  append(frame: Uint8Array | null, now: number): void {
+    if (frame !== null && frame.length > OWN_COPY) {
+      // Doubling the buffer for a few large frames would waste as much again.
+      this.big.set(this.stored, frame.slice());
+      this.bigBytes += frame.length;
+      this.starts.push(-1);
+      this.ends.push(this.hi);
+      this.times.push(now);
+      return;
+    }
+    const n = frame === null ? 0 : frame.length;
+    if (this.hi + n > this.buf.length) this.#makeRoom(n);
+    if (frame !== null) this.buf.set(frame, this.hi);
+    this.starts.push(this.hi);
+    this.hi += n;
+    this.ends.push(this.hi);
+    this.times.push(now);
+  }
+
+  #makeRoom(n: number): void {
+    const live = this.hi - this.lo;
+    let size = this.buf.length;
+    if (live + n > size / 2) size = Math.max(MIN_BUFFER, 2 * (live + n));
+    this.#move(size);
+  }
+
+  /** Moves the live bytes to the front of a buffer of `size` bytes (the same one if it fits). */
+  #move(size: number): void {
+    const shift = this.lo;
+    if (size === this.buf.length) this.buf.copyWithin(0, this.lo, this.hi);
+    else {
+      const grown = new Uint8Array(size);
+      grown.set(this.buf.subarray(this.lo, this.hi));
+      this.buf = grown;
+    }
+    this.hi -= shift;
+    this.lo = 0;
+    if (shift === 0) return;
+    for (let i = this.head; i < this.starts.length; i++) {
+      if (this.starts[i] !== -1) this.starts[i]! -= shift;
+      this.ends[i]! -= shift;
+    }
+  }
+
+  /** Drops the `n` oldest entries; returns how many bytes that freed. */
+  trim(n: number): number {
+    const before = this.bytes;
+    const count = Math.min(n, this.count);
+    if (count <= 0) return 0;
+    if (this.big.size > 0) {
+      for (let i = 0; i < count; i++) {
+        const big = this.big.get(this.base + i);
+        if (big === undefined) continue;
+        this.big.delete(this.base + i);
+        this.bigBytes -= big.length;
+      }
+    }
+    this.head += count;
+    this.base += count;
+    if (this.head === this.starts.length) {
+      this.starts = [];
+      this.ends = [];
+      this.times = [];
+      this.head = 0;
+      this.lo = this.hi = 0;
+    } else {
+      // The oldest bytes still used: those of the oldest entry kept in the buffer.
+      let i = this.head;
+      while (i < this.starts.length && this.starts[i] === -1) i++;
+      this.lo = i < this.starts.length ? this.starts[i]! : this.hi;
+      if (this.head > 1024 && this.head * 2 > this.starts.length) {
+        this.starts = this.starts.slice(this.head);
+        this.ends = this.ends.slice(this.head);
+        this.times = this.times.slice(this.head);
+        this.head = 0;
+      }
+    }
+    // Give memory back once the buffer is mostly empty.
+    const live = this.hi - this.lo;
+    if (this.buf.length > MIN_BUFFER && live * 4 < this.buf.length) {
+      this.#move(live === 0 ? 0 : Math.max(MIN_BUFFER, 2 * live));
+    }
+    return before - this.bytes;
+  }
+
+  /** A copy of entry `i`'s frame, or `null` when it is missing. */
+  frame(i: number): Uint8Array | null {
+    const s = this.starts[i]!, e = this.ends[i]!;
+    // Big frames are never changed: the copy kept is handed out as it is.
+    if (s === -1) return this.big.get(this.base + (i - this.head)) ?? null;
+    return s === e ? null : this.buf.slice(s, e);
   }
 }
 
@@ -152,22 +262,21 @@ export class MemoryLog implements RoomLog {
 
   put(room: string, id: number, frame: Uint8Array): void {
     const log = this.#logs.get(room);
-    if (log === undefined || this.#size === 0 || id < log.base || id >= log.next) return;
-    const at = log.head + (id - log.base);
-    if (log.frames[at] !== undefined) return;
-    const copy = this.#copy(log, id, frame);
+    if (log === undefined || this.#size === 0 || id < log.stored || id >= log.next) return;
     const now = this.#now();
-    while (log.frames.length < at) {
-      log.frames.push(undefined);
-      log.times.push(now);
+    const before = log.bytes;
+    if (id > log.stored) {
+      // An engine that answers late: keep it until the ones before it come (or give up on them).
+      log.early.set(id, frame.slice());
+      if (log.early.size <= MAX_EARLY) return;
+      while (!log.early.has(log.stored)) log.append(null, now);
+    } else log.append(frame, now);
+    for (let f = log.early.get(log.stored); f !== undefined; f = log.early.get(log.stored)) {
+      log.early.delete(log.stored);
+      log.append(f, now);
     }
-    if (at === log.frames.length) {
-      log.frames.push(copy);
-      log.times.push(now);
-    } else log.frames[at] = copy;
-    log.bytes += ENTRY_COST;
-    this.#bytes += ENTRY_COST;
-    if (log.count > this.#size) this.#trim(log, log.count - this.#size);
+    this.#bytes += log.bytes - before;
+    if (log.count > this.#size) this.#bytes -= log.trim(log.count - this.#size);
     if (this.#bytes > this.#memory) this.#evict();
   }
 
@@ -183,89 +292,31 @@ export class MemoryLog implements RoomLog {
     const first = last === 0 ? 0 : log.count > 0 ? log.base : last + 1;
     const out: Uint8Array[] = [];
     const limit = Math.max(0, query.limit);
+    const end = log.starts.length;
     if (log.count > 0 && limit > 0) {
-      const frames = log.frames;
       if (query.after === undefined) {
-        for (let i = frames.length - 1; i >= log.head && out.length < limit; i--) {
-          const f = frames[i];
-          if (f !== undefined) out.push(f);
+        for (let i = end - 1; i >= log.head && out.length < limit; i--) {
+          const f = log.frame(i);
+          if (f !== null) out.push(f);
         }
         out.reverse();
       } else {
         const from = Math.max(log.head, log.head + (query.after + 1 - log.base));
-        for (let i = from; i < frames.length && out.length < limit; i++) {
-          const f = frames[i];
-          if (f !== undefined) out.push(f);
+        for (let i = from; i < end && out.length < limit; i++) {
+          const f = log.frame(i);
+          if (f !== null) out.push(f);
         }
       }
     }
     return { epoch: log.epoch, first, last, frames: out };
   }
 
-  /** Copies a frame into the log's current chunk (or a buffer of its own). */
-  #copy(log: Log, id: number, frame: Uint8Array): Uint8Array {
-    const n = frame.length;
-    if (n > OWN_BUFFER) {
-      const own = frame.slice();
-      this.#addChunk(log, { buf: own, used: n, lastId: id });
-      return own;
-    }
-    let chunk = log.chunks[log.chunks.length - 1];
-    if (chunk === undefined || chunk.buf.length - chunk.used < n) {
-      chunk = { buf: new Uint8Array(CHUNK), used: 0, lastId: id };
-      this.#addChunk(log, chunk);
-    }
-    const view = chunk.buf.subarray(chunk.used, chunk.used + n);
-    view.set(frame);
-    chunk.used += n;
-    if (id > chunk.lastId) chunk.lastId = id;
-    return view;
-  }
-
-  #addChunk(log: Log, chunk: Chunk): void {
-    log.chunks.push(chunk);
-    log.bytes += chunk.buf.length;
-    this.#bytes += chunk.buf.length;
-  }
-
-  /** Drops the `n` oldest entries of a log, and the chunks nothing kept uses any more. */
-  #trim(log: Log, n: number): void {
-    const count = Math.min(n, log.count);
-    if (count <= 0) return;
-    let dropped = 0;
-    for (let i = log.head; i < log.head + count; i++) {
-      if (log.frames[i] !== undefined) dropped++;
-      log.frames[i] = undefined;
-    }
-    log.head += count;
-    log.base += count;
-    log.bytes -= dropped * ENTRY_COST;
-    this.#bytes -= dropped * ENTRY_COST;
-    let freed = 0;
-    while (log.chunks.length > freed && log.chunks[freed]!.lastId < log.base) {
-      const size = log.chunks[freed]!.buf.length;
-      log.bytes -= size;
-      this.#bytes -= size;
-      freed++;
-    }
-    if (freed > 0) log.chunks.splice(0, freed);
-    if (log.head === log.frames.length) {
-      log.frames = [];
-      log.times = [];
-      log.head = 0;
-    } else if (log.head > 1024 && log.head * 2 > log.frames.length) {
-      log.frames = log.frames.slice(log.head);
-      log.times = log.times.slice(log.head);
-      log.head = 0;
-    }
-  }
-
   /** Drops a log's messages older than ttl. */
   #expire(log: Log, now: number): void {
     const cutoff = now - this.#ttl;
     let n = 0;
-    for (let i = log.head; i < log.frames.length && log.times[i]! <= cutoff; i++) n++;
-    if (n > 0) this.#trim(log, n);
+    for (let i = log.head; i < log.times.length && log.times[i]! <= cutoff; i++) n++;
+    if (n > 0) this.#bytes -= log.trim(n);
   }
 
   /** Expires old messages everywhere; forgets the logs of rooms nobody is in, once empty. */
@@ -274,6 +325,7 @@ export class MemoryLog implements RoomLog {
     for (const [room, log] of this.#logs) {
       this.#expire(log, now);
       if (log.count === 0 && now - log.touched >= this.#ttl && !this.#inUse(room)) {
+        this.#bytes -= log.bytes;
         this.#logs.delete(room);
       }
     }
@@ -287,7 +339,7 @@ export class MemoryLog implements RoomLog {
     const target = Math.floor(this.#memory * 0.9);
     const logs = [...this.#logs.values()].filter((l) => l.count > 0);
     logs.sort((a, b) => b.bytes - a.bytes);
-    let excess = this.#bytes - target;
+    const excess = this.#bytes - target;
     // The level L such that cutting every log above it down to L frees the excess.
     let sum = 0;
     let level = 0;
@@ -300,15 +352,11 @@ export class MemoryLog implements RoomLog {
         break;
       }
     }
-    for (let i = 0; i <= k && i < logs.length && excess > 0; i++) {
+    for (let i = 0; i <= k && i < logs.length; i++) {
       const log = logs[i]!;
-      while (log.count > 0 && log.bytes > level) {
-        const before = log.bytes;
-        // Whole chunks at a time: entries up to the oldest chunk's last id.
-        const oldest = log.chunks[0];
-        const n = oldest === undefined ? log.count : Math.max(1, oldest.lastId - log.base + 1);
-        this.#trim(log, n);
-        excess -= before - log.bytes;
+      // Entries by the eighth: a trim that shrinks the buffer frees whole halves at once.
+      while (log.count > 0 && log.bytes > level && this.#bytes > target) {
+        this.#bytes -= log.trim(Math.max(1, log.count >> 3));
       }
     }
   }
