@@ -60,7 +60,12 @@ const utf8 = new TextEncoder();
  * assert.deepEqual((await pushes.next()).value, { type: "joined", room: "ops", nick: "bob" });
  * assert.equal(await bob.say("ops", "hello"), 1); // queued to one other member
  * const m = (await pushes.next()).value;
- * assert.ok(m?.type === "msg" && m.from === "bob" && m.text === "hello");
+ * assert.ok(m?.type === "msg" && m.from === "bob" && m.text === "hello" && m.id === 1);
+ * assert.deepEqual(await bob.sayWithId("ops", "again"), { recipients: 1, id: 2 });
+ * // The room's log: its epoch, the ids it keeps, and the messages (never as pushes).
+ * const log = await alice.history("ops", { limit: 10, after: 1 });
+ * assert.deepEqual([log.first, log.last], [1, 2]);
+ * assert.deepEqual(log.messages.map((m) => `${m.id} ${m.text}`), ["2 again"]);
  * ```
  */
 export class Client implements AsyncDisposable {

@@ -2,9 +2,13 @@
  * The Switchboard client library.
  *
  * - {@linkcode connect} gives a {@linkcode Client}: a typed method for every command, pipelined,
- *   with pushes (messages, DMs, joins, leaves) from `for await (const m of client.messages())`.
+ *   with pushes (messages, DMs, joins, leaves, renames) from
+ *   `for await (const m of client.messages())`.
  * - {@linkcode reconnecting} gives a {@linkcode ReconnectingClient}, which reconnects with
- *   backoff when the server goes away, takes its nick back and rejoins its rooms.
+ *   backoff when the server goes away, takes its nick back, rejoins its rooms and recovers the
+ *   messages sent meanwhile from the rooms' logs (in order, once each; a `gap` event when some
+ *   are gone).
+ * - `Client.history()` reads a room's log; `Client.sayWithId()` tells a message's id.
  * - {@linkcode downloadFile} and {@linkcode uploadFile} move whole files, streamed, verified
  *   with sha256, downloads resumable.
  * - Underneath: {@linkcode dial} and {@linkcode Transport} (TCP or TLS, one coalescing

@@ -1,92 +1,31 @@
 /**
  * A client that survives the server going away: {@linkcode reconnecting} connects, takes a nick
  * and joins rooms; when the connection closes it reconnects with backoff, takes the nick back
- * (waiting for a lingering old connection to let go of it) and rejoins the rooms. Pushes and what
- * happens along the way come out of one {@linkcode ReconnectingClient.events} stream, in order.
+ * (waiting for a lingering old connection to let go of it), rejoins the rooms and recovers the
+ * messages sent meanwhile from the rooms' logs (protocol 2): in order, without duplicates, with a
+ * `gap` event when some are gone. Pushes and what happens along the way come out of one
+ * {@linkcode ReconnectingClient.events} stream, in order.
  *
  * @module
  */
 
-import { backoff, type BackoffOptions } from "../lib/backoff.ts";
+import { backoff } from "../lib/backoff.ts";
 import { ServerError } from "../lib/protocol/errors.ts";
 import { LOBBY } from "../lib/protocol/limits.ts";
 import type { Client } from "./client.ts";
-import type { Push } from "./connection.ts";
+import type { RoomMessage } from "./connection.ts";
 import { ConnectionClosedError } from "./transport.ts";
+import type {
+  HistoryPage,
+  ReconnectEvent,
+  ReconnectOptions,
+  ReconnectStatus,
+  SayResult,
+} from "./types.ts";
 import { BoundedQueue } from "./_queue.ts";
+import { type Gap, recoverRoom, type Recovery, RoomMarks } from "./_recovery.ts";
 
-/** Options of {@linkcode reconnecting}. */
-export interface ReconnectOptions {
-  /**
-   * The nick to hold: taken at start, and taken back after every reconnect.
-   * @default {the nick the server gives the first connection}
-   */
-  nick?: string;
-  /**
-   * Rooms to join at start, besides lobby (everybody is in lobby while connected).
-   * @default {[]}
-   */
-  rooms?: string[];
-  /**
-   * The delays between reconnect attempts.
-   * @default {{ base: 250, max: 10000 }}
-   */
-  backoff?: BackoffOptions;
-  /**
-   * The delays between attempts to take the nick back while it is still in use.
-   * @default {{ base: 500, max: 8000 }}
-   */
-  nickBackoff?: BackoffOptions;
-  /**
-   * Attempts to take the nick back before giving up.
-   * @default {8}
-   */
-  nickAttempts?: number;
-  /**
-   * Says whether a failure to connect is final: reconnecting stops after it.
-   * @default {() => false}
-   */
-  isFatal?: (error: unknown) => boolean;
-  /**
-   * Says whether a `BYE` reason is final: no reconnect follows it (`access revoked`: trying again
-   * would be one more failed login on the server).
-   * @default {(reason) => reason === "access revoked" || reason === "too many failed logins"}
-   */
-  isFinalBye?: (reason: string) => boolean;
-  /**
-   * Most events kept while nobody reads {@linkcode ReconnectingClient.events}; older ones are
-   * dropped.
-   * @default {100000}
-   */
-  maxBufferedEvents?: number;
-}
-
-/** What happens to the connection, in between the pushes of {@linkcode ReconnectingClient.events}. */
-export type ReconnectStatus =
-  /**
-   * The connection closed: `reason` is what `BYE` said, or `connection lost`; when `final`, no
-   * reconnect follows (see `isFinalBye`).
-   */
-  | { type: "disconnected"; reason: string; final: boolean }
-  /** Attempt `attempt` (0-based) starts after `delay` milliseconds. */
-  | { type: "retrying"; attempt: number; delay: number }
-  /** Attempt `attempt` failed; when `final`, no more attempts are made. */
-  | { type: "connectFailed"; attempt: number; error: unknown; final: boolean }
-  /** A room could not be joined again: it is no longer held. */
-  | { type: "rejoinFailed"; room: string; error: ServerError }
-  /** Connected again as `nick`, in lobby and the rooms `rejoined`. */
-  | { type: "reconnected"; nick: string; rejoined: string[] }
-  /** The nick is still in use (the old connection lingers on the server): retrying. */
-  | { type: "nickTaken"; nick: string }
-  /** The nick is ours again. */
-  | { type: "nickBack"; nick: string }
-  /** The server refused the nick for another reason than being in use. */
-  | { type: "nickRefused"; nick: string; error: ServerError }
-  /** The nick stayed in use through every attempt: the connection goes on as `current`. */
-  | { type: "nickGaveUp"; nick: string; current: string };
-
-/** An item of {@linkcode ReconnectingClient.events}: a push, or a change of the connection. */
-export type ReconnectEvent = Push | ReconnectStatus;
+export type { Gap, ReconnectEvent, ReconnectOptions, ReconnectStatus };
 
 const NOT_CONNECTED = "Cannot send: not connected (reconnecting)";
 
@@ -125,6 +64,9 @@ export class ReconnectingClient implements AsyncDisposable {
   #stopped = false;
   readonly #stop = new AbortController();
   readonly #events: BoundedQueue<ReconnectEvent>;
+  readonly #marks = new RoomMarks();
+  /** Rooms being joined: their messages wait here until the log's are handed out. */
+  readonly #holding = new Map<string, RoomMessage[]>();
 
   /**
    * Makes the client; nothing happens before {@linkcode ReconnectingClient.start}.
@@ -137,6 +79,13 @@ export class ReconnectingClient implements AsyncDisposable {
     this.#options = options;
     this.#nick = options.nick;
     this.#events = new BoundedQueue(options.maxBufferedEvents ?? 100_000, "events()");
+    const { history = 0, maxMissed = 10_000 } = options;
+    if (!Number.isSafeInteger(history) || history < 0 || history > 1000) {
+      throw new RangeError(`Cannot follow rooms: history must be 0 to 1000, got ${history}`);
+    }
+    if (!Number.isSafeInteger(maxMissed) || maxMissed < 1) {
+      throw new RangeError(`Cannot follow rooms: maxMissed must be 1 or more, got ${maxMissed}`);
+    }
   }
 
   /** The live connection; null while reconnecting. */
@@ -172,10 +121,14 @@ export class ReconnectingClient implements AsyncDisposable {
     const client = await this.#open();
     try {
       if (this.#nick !== undefined) await client.setNick(this.#nick);
+      const named = (this.#options.rooms ?? []).map((r) => r.toLowerCase());
       for (const room of this.#options.rooms ?? []) {
         const key = room.toLowerCase();
         if (key !== LOBBY) this.#rooms.set(key, await client.join(room));
       }
+      const shown = this.#options.history ?? 0;
+      await this.#follow(client, LOBBY, named.includes(LOBBY) ? shown : 0);
+      for (const name of this.#rooms.values()) await this.#follow(client, name, shown);
     } catch (e) {
       client.close();
       throw e;
@@ -194,9 +147,23 @@ export class ReconnectingClient implements AsyncDisposable {
    * @throws {ConnectionClosedError} While reconnecting.
    */
   async join(room: string): Promise<string> {
-    const name = await this.#live().join(room);
-    if (room.toLowerCase() !== LOBBY) this.#rooms.set(room.toLowerCase(), name);
-    return name;
+    const client = this.#live();
+    const key = room.toLowerCase();
+    if (this.#marks.get(key) !== undefined || this.#holding.has(key)) {
+      return await client.join(room);
+    }
+    // Live messages of the room wait until those of its log are out (some may be in both).
+    this.#holding.set(key, []);
+    try {
+      const name = await client.join(room);
+      if (key !== LOBBY) this.#rooms.set(key, name);
+      await this.#follow(client, name, this.#options.history ?? 0);
+      return name;
+    } finally {
+      const held = this.#holding.get(key) ?? [];
+      this.#holding.delete(key);
+      for (const m of held) if (this.#marks.accept(m)) this.#emit(m);
+    }
   }
 
   /**
@@ -214,7 +181,34 @@ export class ReconnectingClient implements AsyncDisposable {
       if (!(e instanceof ServerError && e.code === 404)) throw e;
     }
     this.#rooms.delete(room.toLowerCase());
+    this.#marks.forget(room);
     return name;
+  }
+
+  /**
+   * Sends a message to a room (its id counts as seen: a recovery does not hand it back).
+   *
+   * @param room The room (joined).
+   * @param message Text or bytes.
+   * @returns How many other members it was queued to, and its id in the room.
+   * @throws {ConnectionClosedError} While reconnecting.
+   */
+  async sayWithId(room: string, message: string | Uint8Array): Promise<SayResult> {
+    const sent = await this.#live().sayWithId(room, message);
+    this.#marks.sent(room, sent.id);
+    return sent;
+  }
+
+  /**
+   * Sends a message to a room, as {@linkcode ReconnectingClient.sayWithId}.
+   *
+   * @param room The room (joined).
+   * @param message Text or bytes.
+   * @returns How many other members it was queued to.
+   * @throws {ConnectionClosedError} While reconnecting.
+   */
+  async say(room: string, message: string | Uint8Array): Promise<number> {
+    return (await this.sayWithId(room, message)).recipients;
   }
 
   /**
@@ -276,6 +270,15 @@ export class ReconnectingClient implements AsyncDisposable {
     let bye = "";
     for await (const m of client.messages()) {
       if (m.type === "bye") bye = m.reason;
+      if (m.type === "msg") {
+        const held = this.#holding.get(m.room.toLowerCase());
+        if (held !== undefined) {
+          if (held.length >= (this.#options.maxBufferedEvents ?? 100_000)) held.shift();
+          held.push(m);
+          continue;
+        }
+        if (!this.#marks.accept(m)) continue;
+      }
       this.#emit(m);
     }
     if (this.#client === client) this.#client = null;
@@ -325,6 +328,7 @@ export class ReconnectingClient implements AsyncDisposable {
             if (!(e instanceof ServerError)) throw e;
             this.#emit({ type: "rejoinFailed", room: name, error: e });
             this.#rooms.delete(key);
+            this.#marks.forget(key);
           }
         }
       } catch {
@@ -337,11 +341,57 @@ export class ReconnectingClient implements AsyncDisposable {
       }
       this.#client = client;
       this.#emit({ type: "reconnected", nick: client.nick, rejoined });
+      // Pushes wait in the connection meanwhile; the pump drops those the logs handed out.
+      await this.#recover(client, [LOBBY, ...rejoined]);
       void this.#pump(client);
       if (nickTaken) void this.#takeNickBack(client);
       return true;
     }
     return false;
+  }
+
+  /**
+   * Starts following a room just joined: its log's epoch and newest id, and its last `shown`
+   * messages handed out. A server that cannot answer (protocol 1) leaves the ids to be compared.
+   *
+   * @throws {Error} When the connection fails (not a `ServerError`).
+   */
+  async #follow(client: Client, name: string, shown: number): Promise<void> {
+    let page: HistoryPage | null = null;
+    try {
+      page = await client.history(name, { limit: shown });
+    } catch (e) {
+      if (!(e instanceof ServerError)) throw e;
+    }
+    const messages = page?.messages ?? [];
+    this.#marks.joined(name, page, messages);
+    if (messages.length === 0) return;
+    this.#emit({ type: "history", room: page!.room, count: messages.length });
+    for (const m of messages) this.#emit(m);
+  }
+
+  /** After a reconnect: what each room's log holds past what was seen, in order. */
+  async #recover(client: Client, rooms: string[]): Promise<void> {
+    const read = client.history.bind(client);
+    for (const name of rooms) {
+      if (this.#stopped || client.closed) return;
+      const mark = this.#marks.get(name);
+      let found: Recovery;
+      try {
+        if (mark === undefined) {
+          await this.#follow(client, name, 0);
+          continue;
+        }
+        found = await recoverRoom(read, name, mark, this.#options.maxMissed ?? 10_000);
+      } catch (e) {
+        // A log that cannot be read is not recovered; a lost connection is, after the next one.
+        if (e instanceof ServerError) continue;
+        return;
+      }
+      if (found.gap !== null) this.#emit({ type: "gap", room: name, ...found.gap });
+      this.#emit({ type: "missed", room: name, count: found.messages.length });
+      for (const m of found.messages) this.#emit(m);
+    }
   }
 
   /** After a reconnect: the old connection may linger on the server a while, so retry 409. */

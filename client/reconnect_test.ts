@@ -66,6 +66,12 @@ class FakeClient {
     return Promise.resolve(room);
   }
 
+  /** A protocol 1 server: no room logs (tests/client_recovery_test.ts has the real ones). */
+  history(): Promise<never> {
+    if (this.closed) return Promise.reject(new Error("closed"));
+    return Promise.reject(new ServerError(400, "Unknown command HISTORY"));
+  }
+
   messages(): AsyncIterableIterator<Push> {
     return this.#pushes.read();
   }

@@ -1,12 +1,15 @@
 /**
  * The shapes the client API takes and gives: connection options, time samples, listing pages,
- * `SAY` results and `HISTORY` pages.
+ * `SAY` results, `HISTORY` pages, and the options and events of a reconnecting client.
  *
  * @module
  */
 
+import type { BackoffOptions } from "../lib/backoff.ts";
+import type { ServerError } from "../lib/protocol/errors.ts";
 import type { ListEntry } from "../lib/protocol/rows.ts";
-import type { RoomMessage } from "./_push.ts";
+import type { Push, RoomMessage } from "./_push.ts";
+import type { Gap } from "./_recovery.ts";
 
 /** Options of `connect()`. */
 export interface ConnectOptions {
@@ -130,3 +133,101 @@ export interface HistoryPage {
   /** The messages, oldest first. */
   messages: RoomMessage[];
 }
+
+/** Options of `reconnecting()`. */
+export interface ReconnectOptions {
+  /**
+   * The nick to hold: taken at start, and taken back after every reconnect.
+   * @default {the nick the server gives the first connection}
+   */
+  nick?: string;
+  /**
+   * Rooms to join at start, besides lobby (everybody is in lobby while connected).
+   * @default {[]}
+   */
+  rooms?: string[];
+  /**
+   * The delays between reconnect attempts.
+   * @default {{ base: 250, max: 10000 }}
+   */
+  backoff?: BackoffOptions;
+  /**
+   * The delays between attempts to take the nick back while it is still in use.
+   * @default {{ base: 500, max: 8000 }}
+   */
+  nickBackoff?: BackoffOptions;
+  /**
+   * Attempts to take the nick back before giving up.
+   * @default {8}
+   */
+  nickAttempts?: number;
+  /**
+   * Says whether a failure to connect is final: reconnecting stops after it.
+   * @default {() => false}
+   */
+  isFatal?: (error: unknown) => boolean;
+  /**
+   * Says whether a `BYE` reason is final: no reconnect follows it (`access revoked`: trying again
+   * would be one more failed login on the server).
+   * @default {(reason) => reason === "access revoked" || reason === "too many failed logins"}
+   */
+  isFinalBye?: (reason: string) => boolean;
+  /**
+   * Most events kept while nobody reads `ReconnectingClient.events`; older ones are
+   * dropped.
+   * @default {100000}
+   */
+  maxBufferedEvents?: number;
+  /**
+   * Messages of a room's log to hand out when it is joined (the rooms of `rooms`, lobby too when
+   * named there, and `ReconnectingClient.join`): a `history` event, then they come as
+   * `msg` events before the live ones. 0 to 1000.
+   * @default {0}
+   */
+  history?: number;
+  /**
+   * Most messages of a room recovered after a reconnect: past it the oldest are skipped, and a
+   * `gap` event says so.
+   * @default {10000}
+   */
+  maxMissed?: number;
+}
+
+/** What happens to the connection, in between the pushes of `ReconnectingClient.events`. */
+export type ReconnectStatus =
+  /**
+   * The connection closed: `reason` is what `BYE` said, or `connection lost`; when `final`, no
+   * reconnect follows (see `isFinalBye`).
+   */
+  | { type: "disconnected"; reason: string; final: boolean }
+  /** Attempt `attempt` (0-based) starts after `delay` milliseconds. */
+  | { type: "retrying"; attempt: number; delay: number }
+  /** Attempt `attempt` failed; when `final`, no more attempts are made. */
+  | { type: "connectFailed"; attempt: number; error: unknown; final: boolean }
+  /** A room could not be joined again: it is no longer held. */
+  | { type: "rejoinFailed"; room: string; error: ServerError }
+  /** Connected again as `nick`, in lobby and the rooms `rejoined`. */
+  | { type: "reconnected"; nick: string; rejoined: string[] }
+  /** The nick is still in use (the old connection lingers on the server): retrying. */
+  | { type: "nickTaken"; nick: string }
+  /** The nick is ours again. */
+  | { type: "nickBack"; nick: string }
+  /** The server refused the nick for another reason than being in use. */
+  | { type: "nickRefused"; nick: string; error: ServerError }
+  /** The nick stayed in use through every attempt: the connection goes on as `current`. */
+  | { type: "nickGaveUp"; nick: string; current: string }
+  /** `room` was joined: `count` earlier messages of its log follow as `msg` events (option `history`). */
+  | { type: "history"; room: string; count: number }
+  /**
+   * After a reconnect, once per room held (lobby too): `count` messages sent while away follow as
+   * `msg` events, oldest first; the live ones come after them, none twice.
+   */
+  | { type: "missed"; room: string; count: number }
+  /**
+   * After a reconnect, before `missed`: some messages of `room` are gone (the log no longer has
+   * them, or it started over: `epochChanged`), from id `expected` up to before `first`.
+   */
+  | ({ type: "gap"; room: string } & Gap);
+
+/** An item of `ReconnectingClient.events`: a push, or a change of the connection. */
+export type ReconnectEvent = Push | ReconnectStatus;
