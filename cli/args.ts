@@ -94,7 +94,7 @@ export interface ParsedCli {
   help: boolean;
   /** `--version` was given. */
   version: boolean;
-  /** Command options by name (`room`, `samples`, `count`, `no-resume`). */
+  /** Command options by name (`room`, `samples`, `count`, `no-resume`, `history`, `limit`, `after`). */
   values: Record<string, string | boolean | undefined>;
 }
 
@@ -114,10 +114,11 @@ export const GLOBAL_OPTIONS = [
 /** The options of each command beyond {@linkcode GLOBAL_OPTIONS}. */
 export const COMMAND_OPTIONS: Record<string, readonly string[]> = {
   help: [],
-  chat: ["room"],
+  chat: ["room", "history"],
   send: ["json"],
   tell: ["json"],
   listen: ["json", "count"],
+  history: ["json", "limit", "after"],
   who: ["json"],
   rooms: ["json"],
   ping: ["json", "count"],
@@ -143,6 +144,9 @@ const PARSE_OPTIONS = {
   samples: { type: "string" },
   count: { type: "string", short: "c" },
   "no-resume": { type: "boolean" },
+  history: { type: "string" },
+  limit: { type: "string" },
+  after: { type: "string" },
 } as const;
 
 /**
@@ -212,6 +216,31 @@ function parsePositiveInt(
  */
 export function intOption(parsed: ParsedCli, name: string, fallback: number, max: number): number {
   return parsePositiveInt(name, parsed.values[name], fallback, max);
+}
+
+/**
+ * A whole-number option of a parsed command line that may be 0 (`--history 0`, `--after 0`).
+ *
+ * @param parsed The parsed command line.
+ * @param name The option.
+ * @param fallback Its default.
+ * @param max Its largest value.
+ * @returns The value.
+ * @throws {UsageError} When it is not a whole number from 0 to `max`.
+ */
+export function countOption(
+  parsed: ParsedCli,
+  name: string,
+  fallback: number,
+  max: number,
+): number {
+  const text = parsed.values[name];
+  if (text === undefined) return fallback;
+  const s = String(text);
+  if (!/^[0-9]{1,16}$/.test(s) || Number(s) > max) {
+    throw new UsageError(`Cannot use --${name} ${s}: it must be a whole number from 0 to ${max}`);
+  }
+  return Number(s);
 }
 
 /**

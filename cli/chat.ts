@@ -1,7 +1,8 @@
 /**
  * `switchboard chat`: interactive chat. Line editing and history come from `node:readline`;
  * incoming messages are printed above the line being typed, which is redrawn as it was. When the
- * server goes away, chat reconnects with backoff, takes its nick back and rejoins its rooms.
+ * server goes away, chat reconnects with backoff, takes its nick back, rejoins its rooms and shows
+ * what was said meanwhile (or that some of it is gone). A room joined shows its last messages.
  *
  * With standard input not a terminal, it reads one line per command, prints plain lines, and
  * quits at the end of input, so it can be scripted and tested.
@@ -14,9 +15,10 @@ import * as readline from "node:readline";
 import { ServerError } from "../lib/protocol/errors.ts";
 import { isValidNick, isValidRoom, LOBBY } from "../lib/protocol/limits.ts";
 import { type Client, type ReconnectEvent, ReconnectingClient } from "../client/mod.ts";
-import { CliError, type ParsedCli, UsageError } from "./args.ts";
+import { CliError, countOption, type ParsedCli, UsageError } from "./args.ts";
 import { describeConnectError, LoginRefusedError, openClient, serverText } from "./connect.ts";
 import { ago, bestTimeSample, describeOffset, formatPush } from "./commands.ts";
+import { chatNote } from "./chat_events.ts";
 import { Screen } from "./screen.ts";
 import { parseChatLine, SLASH_HELP, splitMessage } from "./slash.ts";
 import {
@@ -57,6 +59,7 @@ class ChatSession {
     this.#chat = new ReconnectingClient(() => this.#connect(), {
       nick: p.nick,
       rooms: [room],
+      history: countOption(p, "history", 20, 1000),
       // Missing credentials, or a login the server refused, will not get better by retrying
       // (and every retry would be one more failed login on the server).
       isFatal: (e) => e instanceof UsageError || e instanceof LoginRefusedError,
@@ -120,12 +123,11 @@ class ChatSession {
   #show(ev: ReconnectEvent): void {
     const s = this.#s;
     switch (ev.type) {
-      case "bye":
-        return this.#info(`The server says goodbye: ${printable(ev.reason)}`);
       case "msg":
       case "dm":
       case "joined":
       case "left":
+      case "renamed":
         return this.#screen.print(formatPush(ev, new Date(), s));
       case "disconnected":
         this.#refreshPrompt();
@@ -139,13 +141,6 @@ class ChatSession {
         return this.#info(
           s.yellow(`Disconnected from ${this.#label} (${ev.reason}). Reconnecting...`),
         );
-      case "retrying":
-        if (ev.attempt === 0) return;
-        return this.#info(
-          s.yellow(
-            `Reconnecting in ${(ev.delay / 1000).toFixed(1)} s (attempt ${ev.attempt + 1})`,
-          ),
-        );
       case "connectFailed": {
         const e = ev.error;
         const err = e instanceof UsageError || e instanceof CliError
@@ -156,8 +151,6 @@ class ChatSession {
         this.#error(`${text}; not reconnecting`);
         return this.#stop(1);
       }
-      case "rejoinFailed":
-        return this.#error(`Cannot rejoin ${ev.room}: ${serverText(ev.error)}`);
       case "reconnected":
         if (!this.#chat.rooms.has(this.#current.toLowerCase())) this.#current = LOBBY;
         this.#info(
@@ -165,16 +158,11 @@ class ChatSession {
             (ev.rejoined.length > 0 ? `; rejoined ${ev.rejoined.join(", ")}` : ""),
         );
         return this.#refreshPrompt();
-      case "nickTaken":
-        return this.#info(`Nick ${ev.nick} is still taken (the old connection lingers); retrying`);
-      case "nickBack":
-        return this.#info(`You are ${s.nick(ev.nick)} again`);
-      case "nickRefused":
-        return this.#error(`Cannot take nick ${ev.nick} back: ${serverText(ev.error)}`);
-      case "nickGaveUp":
-        return this.#error(
-          `Cannot take nick ${ev.nick} back: still in use; you are ${ev.current} (use /nick to try again)`,
-        );
+      default: {
+        const note = chatNote(ev, s);
+        if (note?.error) this.#error(note.text);
+        else if (note !== null) this.#info(note.text);
+      }
     }
   }
 
@@ -289,35 +277,33 @@ class ChatSession {
         return false;
       case "help":
         for (const l of SLASH_HELP.split("\n")) this.#screen.print(l);
-        return true;
-      case "join":
-        await this.#join(arg);
-        return true;
-      case "leave":
-        await this.#leave(arg);
-        return true;
+        break;
       case "msg": {
         const { nick, text } = splitMessage(input.rest);
         if (nick === undefined || text === "") {
           this.#error("Cannot send a direct message: usage /msg NICK TEXT");
-          return true;
-        }
-        await this.#tell(nick, text);
-        return true;
+        } else await this.#tell(nick, text);
+        break;
       }
+      case "join":
+        await this.#join(arg);
+        break;
+      case "leave":
+        await this.#leave(arg);
+        break;
       case "who":
         await this.#who(arg);
-        return true;
+        break;
       case "rooms":
         await this.#listRooms();
-        return true;
+        break;
       case "nick":
         await this.#setNick(arg);
-        return true;
+        break;
       case "time":
         await this.#time();
-        return true;
     }
+    return true;
   }
 
   async #say(text: string): Promise<void> {
@@ -325,14 +311,10 @@ class ChatSession {
     if (client === null) return;
     const room = this.#current;
     try {
-      await client.say(room, text);
-      this.#screen.print(
-        formatPush(
-          { type: "msg", room, from: client.nick, payload: new Uint8Array(), text },
-          new Date(),
-          this.#s,
-        ),
-      );
+      const { id } = await this.#chat.sayWithId(room, text);
+      const payload = new Uint8Array();
+      const m = { type: "msg", room, from: client.nick, id, payload, text } as const;
+      this.#screen.print(formatPush(m, new Date(), this.#s));
     } catch (e) {
       this.#fail(`send to ${room}`, e);
     }

@@ -10,7 +10,9 @@ import { VERSION } from "../lib/version.ts";
 import { runChat } from "./chat.ts";
 import { CliError, parseCli, type ParsedCli, UsageError } from "./args.ts";
 import { runGet, runLs, runPut, runRm } from "./files.ts";
-import { runListen, runPing, runRooms, runSend, runTime, runWho } from "./commands.ts";
+import { runPing, runRooms, runSend, runTime, runWho } from "./commands.ts";
+import { runHistory } from "./history.ts";
+import { runListen } from "./listen.ts";
 import { COMMAND_HELP, OVERVIEW } from "./help.ts";
 import { env, printable } from "./term.ts";
 
@@ -20,6 +22,7 @@ const RUNNERS: Record<string, Runner> = {
   send: runSend,
   tell: runSend,
   listen: runListen,
+  history: runHistory,
   who: runWho,
   rooms: runRooms,
   ping: runPing,

@@ -1,6 +1,6 @@
 /**
- * The one-shot commands of the client command line: `send`, `tell`, `listen`, `who`, `rooms`,
- * `ping`, `time`.
+ * The one-shot commands of the client command line: `send`, `tell`, `who`, `rooms`, `ping`,
+ * `time`; and how pushes print (lines for people, JSON objects), for `listen`, `history` and chat.
  *
  * @module
  */
@@ -10,7 +10,7 @@ import { isValidNick, isValidRoom, LOBBY } from "../lib/protocol/limits.ts";
 import type { Client, Push, TimeSample } from "../client/mod.ts";
 import { CliError, intOption, type ParsedCli, UsageError } from "./args.ts";
 import { describeError, openClient } from "./connect.ts";
-import { clock, colorEnabled, formatBytes, formatMs, makeStyles, printable } from "./term.ts";
+import { clock, formatBytes, formatMs, type makeStyles, printable } from "./term.ts";
 
 /**
  * Connects as the command line says (nick, credentials).
@@ -64,7 +64,12 @@ export async function* readLines(stream: ReadableStream<Uint8Array>): AsyncGener
   if (rest !== "") yield rest.endsWith("\r") ? rest.slice(0, -1) : rest;
 }
 
-function printJson(value: unknown): void {
+/**
+ * Prints one value as a line of JSON.
+ *
+ * @param value The value.
+ */
+export function printJson(value: unknown): void {
   console.log(JSON.stringify(value));
 }
 
@@ -122,8 +127,8 @@ export async function runSend(p: ParsedCli): Promise<number> {
         await client.tell(to, bytes);
         if (p.json) printJson({ nick: to, delivered: true });
       } else {
-        const recipients = await client.say(to, bytes);
-        if (p.json) printJson({ room: to, recipients });
+        const { recipients, id } = await client.sayWithId(to, bytes);
+        if (p.json) printJson({ room: to, recipients, id });
       }
     } catch (e) {
       if (e instanceof ServerError && e.code === 404 && isTell) {
@@ -156,63 +161,21 @@ export async function runSend(p: ParsedCli): Promise<number> {
 }
 
 /**
- * `listen [room...]`: prints messages until `--count`, Ctrl-C, or the server closes.
+ * One push as a JSON object for `listen --json` (and `history --json`).
  *
- * @param p The parsed command line.
- * @returns The exit code.
+ * @param m The push.
+ * @param now When it arrived.
+ * @returns The object: `{"type":"msg","room":..,"from":..,"id":..,"text":..,"time":..}` and so on.
  */
-export async function runListen(p: ParsedCli): Promise<number> {
-  const count = p.values.count === undefined ? Infinity : intOption(p, "count", 1, 1e9);
-  const rooms = p.positionals.length === 0 ? [LOBBY] : p.positionals;
-  for (const r of rooms) checkRoom(r, "listen to");
-  const watched = new Set(rooms.map((r) => r.toLowerCase()));
-  const s = makeStyles(colorEnabled(Deno.stdout));
-
-  await using client = await openFromCli(p);
-  for (const r of rooms) {
-    if (r.toLowerCase() === LOBBY) continue;
-    try {
-      await client.join(r);
-    } catch (e) {
-      throw describeError(e, p.target, `join room ${r}`);
-    }
-  }
-  console.error(
-    `Listening on ${rooms.join(", ")} as ${client.nick} at ${p.target.label} (Ctrl-C to stop)`,
-  );
-  let seen = 0;
-  let bye = "";
-  for await (const m of client.messages()) {
-    if (m.type === "bye") {
-      bye = m.reason;
-      continue;
-    }
-    if (
-      (m.type === "msg" || m.type === "joined" || m.type === "left") &&
-      !watched.has(m.room.toLowerCase())
-    ) continue;
-    const now = new Date();
-    if (p.json) printJson(pushJson(m, now));
-    else console.log(formatPush(m, now, s));
-    if (m.type === "msg" || m.type === "dm") {
-      seen++;
-      if (seen >= count) return 0;
-    }
-  }
-  throw new CliError(
-    `Stopped listening: ${p.target.label} closed the connection${
-      bye === "" ? "" : ` (${bye})`
-    }. Run it again to resume`,
-  );
-}
-
-function pushJson(m: Exclude<Push, { type: "bye" }>, now: Date): Record<string, unknown> {
+export function pushJson(m: Exclude<Push, { type: "bye" }>, now: Date): Record<string, unknown> {
   const time = now.toISOString();
   switch (m.type) {
     case "msg":
-      return { type: "msg", room: m.room, from: m.from, text: m.text, time };
+      return { type: "msg", room: m.room, from: m.from, id: m.id, text: m.text, time };
     case "dm":
       return { type: "dm", from: m.from, text: m.text, time };
+    case "renamed":
+      return { type: "renamed", old: m.old, nick: m.nick, time };
     default:
       return { type: m.type, room: m.room, nick: m.nick, time };
   }
@@ -237,6 +200,8 @@ export function formatPush(m: Push, now: Date, s: ReturnType<typeof makeStyles>)
       return `${t} ${s.dim("--")} ${s.nick(m.nick)} joined ${s.cyan(m.room)}`;
     case "left":
       return `${t} ${s.dim("--")} ${s.nick(m.nick)} left ${s.cyan(m.room)}`;
+    case "renamed":
+      return `${t} ${s.dim("--")} ${s.nick(m.old)} is now known as ${s.nick(m.nick)}`;
     case "bye":
       return `${t} ${s.dim("--")} the server says goodbye: ${printable(m.reason)}`;
   }

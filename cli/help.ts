@@ -29,10 +29,11 @@ Usage:
   switchboard <command> [arguments] [options]
 
 Commands:
-  chat [--room R]            interactive chat (slash commands, history, reconnects)
+  chat [--room R]            interactive chat (slash commands, recent messages, reconnects)
   send <room> <text|->       send a message to a room (- reads stdin, one message per line)
   tell <nick> <text|->       send a direct message
-  listen [room...]           print messages as they arrive (--json: one JSON object per line)
+  listen [room...]           print messages as they arrive, resuming after a reconnect (--json)
+  history <room>             a room's last messages (--limit N, --after ID, --json)
   who [room]                 who is online, or in a room
   rooms                      rooms and how many are in each
   ping [--count N]           round-trip times to the server
@@ -57,6 +58,7 @@ Examples:
   SWITCHBOARD_URL=sb://chat.example.org:7373 switchboard send lobby "deploy done"
   make 2>&1 | switchboard send builds -
   switchboard listen lobby ops --json | jq .text
+  switchboard history ops --limit 100
   switchboard get reports/2024.pdf && switchboard put notes.txt shared/notes.txt`;
 
 /** The help of each command, by name. */
@@ -67,15 +69,19 @@ Examples:
   switchboard help
   switchboard help get`,
 
-  chat: `switchboard chat [--room ROOM]: chat interactively
+  chat: `switchboard chat [--room ROOM] [--history N]: chat interactively
 
 Plain lines go to the current room; incoming messages appear above the line you are typing.
-Up/Down recall earlier lines. When the server goes away, chat reconnects with backoff, takes
-its nick back and rejoins its rooms. With stdin not a terminal it reads one line per command
-and quits at end of input, so it can be scripted.
+Joining a room shows its last messages. Up/Down recall earlier lines. When the server goes
+away, chat reconnects with backoff, takes its nick back, rejoins its rooms and shows what was
+said meanwhile ("(3 messages you missed in ops)"), or says "(some messages were lost in ops)"
+when the room's log no longer has them. Nick changes show as "bob is now known as bob2". With
+stdin not a terminal it reads one line per command and quits at end of input, so it can be
+scripted.
 
 Options:
   -r, --room ROOM    room to join and talk in at start (default lobby)
+  --history N        earlier messages to show when joining a room (default 20; 0: none)
 
 Slash commands:
 ${SLASH_LINES}
@@ -84,13 +90,14 @@ ${WHERE}
 
 Examples:
   switchboard chat --nick alice
-  switchboard chat --nick bob --room ops --host chat.example.org`,
+  switchboard chat --nick bob --room ops --host chat.example.org
+  switchboard chat --room ops --history 0`,
 
   send: `switchboard send <room> <text...>   |   switchboard send <room> -
 
 Sends a message to a room, joining it first. With "-" it reads standard input and sends one
 message per line (empty lines are skipped). Prints nothing on success, or with --json one line
-per message: {"room":"lobby","recipients":3}.
+per message, with its id in the room: {"room":"lobby","recipients":3,"id":41}.
 
 ${WHERE}
 
@@ -114,12 +121,18 @@ Examples:
 
 Joins the rooms and prints each message as it arrives, with direct messages to this client.
 Without rooms it listens to lobby. Text lines look like "12:01:02 [lobby] <bob> hi"; with
---json each message is one JSON object on its own line:
-  {"type":"msg","room":"lobby","from":"bob","text":"hi","time":"2024-05-01T12:01:02.345Z"}
+--json each message is one JSON object on its own line, room messages with their id:
+  {"type":"msg","room":"lobby","from":"bob","id":41,"text":"hi","time":"2024-05-01T12:01:02.345Z"}
   {"type":"dm","from":"bob","text":"psst","time":"..."}
   {"type":"joined"|"left","room":"ops","nick":"carol","time":"..."}
-A line "Listening on ..." goes to stderr once the rooms are joined. Stops after N messages
-with --count, on Ctrl-C, or when the server closes the connection (exit 1).
+  {"type":"renamed","old":"carol","nick":"carol2","time":"..."}
+When the server goes away it reconnects (with backoff), rejoins, and prints the messages sent
+meanwhile from the rooms' logs, in order and each once; when the log no longer has some of
+them it prints a line saying so (with --json:
+{"type":"gap","room":"ops","expected":12,"first":30,"epoch_changed":false,"time":"..."}, the
+messages from "expected" up to before "first" are gone). A line "Listening on ..." and what
+happens to the connection go to stderr. Stops after N messages with --count, on Ctrl-C, or
+when the server ends the login (exit 1).
 
 Options:
   --json             one JSON object per line
@@ -131,6 +144,26 @@ Examples:
   switchboard listen
   switchboard listen ops alerts --json | jq -r .text
   switchboard listen builds --count 1    # wait for the next message`,
+
+  history: `switchboard history <room> [--limit N] [--after ID] [--json]: a room's messages
+
+Prints the last N messages the server keeps of a room (default 50), oldest first, as
+"#41 [ops] <bob> hi"; with --after ID the first N whose id is greater than ID (pass the id of
+the last message you saw to read what came after it). It joins the room for the time it reads
+when this client is not in it. With --json it prints one object:
+  {"room":"ops","epoch":"...","first":3,"last":41,"messages":[{"id":41,"from":"bob","text":"hi"}]}
+where first and last are the oldest and newest ids kept; ids restart in a new epoch.
+
+Options:
+  --limit N          messages to print, 1 to 100000 (default 50)
+  --after ID         only messages with a greater id
+  --json             one JSON object
+
+${WHERE}
+
+Examples:
+  switchboard history ops
+  switchboard history ops --after 41 --json | jq -r '.messages[].text'`,
 
   who: `switchboard who [room] [--json]: who is online, or in a room
 

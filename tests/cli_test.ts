@@ -61,9 +61,9 @@ Deno.test("listen --json prints one JSON object per message, DMs included", opts
   assert.equal(sent.code, 0, sent.stderr);
   // One result line per message sent; the empty line was skipped.
   assert.deepEqual(sent.stdout.trim().split("\n").map((l) => JSON.parse(l)), [
-    { room: "lobby", recipients: 1 },
-    { room: "lobby", recipients: 1 },
-    { room: "lobby", recipients: 1 },
+    { room: "lobby", recipients: 1, id: 1 },
+    { room: "lobby", recipients: 1, id: 2 },
+    { room: "lobby", recipients: 1, id: 3 },
   ]);
   const told = await runCli([
     "tell",
@@ -77,9 +77,9 @@ Deno.test("listen --json prints one JSON object per message, DMs included", opts
   assert.equal(await listener.exit(), 0, listener.stderr);
   const objects = listener.stdout.trim().split("\n").map((l) => JSON.parse(l));
   assert.deepEqual(objects.map(({ time: _, ...rest }) => rest), [
-    { type: "msg", room: "lobby", from: "carol", text: "one" },
-    { type: "msg", room: "lobby", from: "carol", text: "two" },
-    { type: "msg", room: "lobby", from: "carol", text: '{"not": "json"}' },
+    { type: "msg", room: "lobby", from: "carol", id: 1, text: "one" },
+    { type: "msg", room: "lobby", from: "carol", id: 2, text: "two" },
+    { type: "msg", room: "lobby", from: "carol", id: 3, text: '{"not": "json"}' },
     { type: "dm", from: "dave", text: "psst" },
   ]);
   for (const o of objects) assert.ok(!Number.isNaN(Date.parse(o.time)), o.time);
