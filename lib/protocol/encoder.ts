@@ -292,6 +292,15 @@ export class FrameBatch {
     return this.#buf.subarray(this.#start, this.#length);
   }
 
+  /**
+   * Empties the batch, keeping its buffer for the next frames: only for bytes nobody kept (a
+   * scratch batch whose frames were copied).
+   */
+  reset(): void {
+    this.#length = 0;
+    this.#start = 0;
+  }
+
   /** The frames so far: a view of the buffer (do not append after handing it out). */
   bytes(): Uint8Array {
     return this.#buf.subarray(0, this.#length);

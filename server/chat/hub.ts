@@ -138,6 +138,8 @@ export class ChatHub implements Hub {
   #node!: EngineNode;
   #batch: Batch | null = null;
   #fallbackArmed = false;
+  /** Frames of rooms with nobody else in them, for the log only (see publish). */
+  readonly #solo = new FrameBatch();
   /** Members gone from this node whose removal the engine refused: retried on later calls. */
   readonly #orphans = new Set<string>();
   /** Per room, the last message published through an engine that gives ids asynchronously. */
@@ -323,6 +325,18 @@ export class ChatHub implements Hub {
         engineCall(this.#node.broker.publish(room.key, bytes, member.id)),
         (n) => ({ recipients: here + n, id }),
       );
+    }
+    if (this.#batch?.room !== room && room.members.size === 1) {
+      // Alone in the room here: when nobody elsewhere hears it either, the frame is for the log
+      // only, encoded in a scratch batch it copies (no buffer per message for the collector).
+      const remote = this.#node.broker.audience(room.key, member.id);
+      if (remote === 0) {
+        const solo = this.#solo;
+        solo.reset();
+        solo.append(this.#headOf(local, room), payload, id);
+        this.#keep(room.key, id, solo.last());
+        return { recipients: 0, id };
+      }
     }
     let batch = this.#batch;
     if (batch !== null && (batch.room !== room || batch.frames.length >= BATCH_BYTES)) {

@@ -3,10 +3,10 @@
  * encoded `MSG` frames every member got (so a `HISTORY` reply is those bytes again).
  *
  * Memory is bounded three ways: `size` messages per room, `ttl` of age, and `memory` bytes for
- * all logs together. Each room's frames are copied back to back into one buffer of its own (no
- * allocation per message, so no garbage for the collector); what counts against `memory` is
- * those buffers, whole (unused space included), plus a fixed cost per entry, so the bound is on
- * what this process really keeps. Past it, the oldest entries of the largest logs go first.
+ * all logs together. Frames are copied into fixed-size chunks that the logs share through a
+ * pool (no allocation per message, no garbage for the collector); what counts against `memory`
+ * is the chunks a log holds, whole, plus a fixed cost per entry, so the bound is on what this
+ * process really keeps. Past it, the oldest entries of the largest logs go first.
  *
  * @module
  */
@@ -34,51 +34,75 @@ export interface MemoryLogOptions {
   now?: () => number;
 }
 
-/** Frames larger than this are kept as copies of their own, not in the room's buffer. */
-const OWN_COPY = 16 * 1024;
-/** Smallest byte buffer of a room's log. */
-const MIN_BUFFER = 4 * 1024;
-/** What one entry costs besides its bytes (its offsets and time, in number arrays). */
-const ENTRY_COST = 24;
+/** Frames are copied into chunks of this size, taken from (and given back to) a shared pool. */
+const CHUNK = 16 * 1024;
+/** Frames larger than this are kept as copies of their own, not in chunks. */
+const OWN_COPY = 4 * 1024;
+/** What one entry slot costs: its offset, length and time (typed arrays, counted by capacity). */
+const ENTRY_COST = 20;
 /** Logs are swept for expired messages at most this often, in milliseconds. */
 const SWEEP_EVERY = 1000;
 /** Out-of-order frames (an engine answering late) wait at most this many for the ones before. */
 const MAX_EARLY = 64;
 
 /**
- * One room's log. The frames live back to back in one buffer, `[lo, hi)`; entry `i` (id
- * `base + i - head`) is `buf[starts[i], ends[i])`, or missing when both are equal. Appending
- * allocates nothing per message; the buffer is compacted or resized when it runs out of room
- * (each byte is moved a bounded number of times), and shrunk when trimming leaves it mostly empty.
+ * Fixed-size chunks for every log: reused as logs trim and grow, so a busy server does not
+ * leave the allocator garbage to collect (buffers of varied sizes, freed only by a later GC,
+ * kept its memory far above what the logs held).
+ */
+class ChunkPool {
+  readonly #free: Uint8Array[] = [];
+  readonly #max: number;
+
+  /** @param max Free chunks kept, at most (beyond, they go back to the allocator). */
+  constructor(max: number) {
+    this.#max = max;
+  }
+
+  take(): Uint8Array {
+    return this.#free.pop() ?? new Uint8Array(CHUNK);
+  }
+
+  give(chunk: Uint8Array): void {
+    if (this.#free.length < this.#max) this.#free.push(chunk);
+  }
+}
+
+/**
+ * One room's log. Frames live back to back in a room's chunks; entry `k` (0 the oldest kept, id
+ * `base + k`) is at byte `pos` of the room's stream, `len` long (chunk `pos / CHUNK`; a frame
+ * never spans two), missing when `len` is 0, or a copy of its own (in `big`) when `pos` is -1.
+ * Entries are rings of typed arrays: appending and trimming allocate nothing per message.
  */
 class Log {
   readonly epoch: string;
   /** The next id to give. */
   next = 1;
-  /** The id of entry `head`. */
+  /** The id of the oldest entry kept. */
   base = 1;
-  head = 0;
-  starts: number[] = [];
-  ends: number[] = [];
-  times: number[] = [];
-  buf: Uint8Array = new Uint8Array(0);
-  lo = 0;
+  count = 0;
+  #head = 0;
+  #pos = new Float64Array(16);
+  #len = new Int32Array(16);
+  #times = new Float64Array(16);
+  /** Chunks of the stream, the first one being chunk number `firstChunk`. */
+  chunks: Uint8Array[] = [];
+  firstChunk = 0;
+  /** Where the next frame goes in the stream. */
   hi = 0;
-  /** Frames over OWN_COPY bytes, by id (their entry's start is -1). */
+  /** Frames over OWN_COPY bytes, by id. */
   readonly big = new Map<number, Uint8Array>();
   bigBytes = 0;
   /** Frames that came before the ones ahead of them, by id. */
   readonly early = new Map<number, Uint8Array>();
   /** When a message was last given an id (the log of a room nobody is in expires after ttl). */
   touched: number;
+  readonly #pool: ChunkPool;
 
-  constructor(epoch: string, now: number) {
+  constructor(epoch: string, now: number, pool: ChunkPool) {
     this.epoch = epoch;
     this.touched = now;
-  }
-
-  get count(): number {
-    return this.starts.length - this.head;
+    this.#pool = pool;
   }
 
   /** The id the next stored frame must have. */
@@ -88,52 +112,64 @@ class Log {
 
   /** Bytes counted against the memory bound. */
   get bytes(): number {
-    return this.buf.length + this.bigBytes + this.count * ENTRY_COST;
+    return this.chunks.length * CHUNK + this.bigBytes + this.#pos.length * ENTRY_COST;
+  }
+
+  #slot(k: number): number {
+    return (this.#head + k) & (this.#pos.length - 1);
+  }
+
+  /** When entry `k` was stored. */
+  timeAt(k: number): number {
+    return this.#times[this.#slot(k)]!;
+  }
+
+  #push(pos: number, len: number, now: number): void {
+    if (this.count === this.#pos.length) this.#resize(this.#pos.length * 2);
+    const at = this.#slot(this.count);
+    this.#pos[at] = pos;
+    this.#len[at] = len;
+    this.#times[at] = now;
+    this.count++;
+  }
+
+  #resize(size: number): void {
+    const pos = new Float64Array(size), len = new Int32Array(size), times = new Float64Array(size);
+    for (let k = 0; k < this.count; k++) {
+      const at = this.#slot(k);
+      pos[k] = this.#pos[at]!;
+      len[k] = this.#len[at]!;
+      times[k] = this.#times[at]!;
+    }
+    this.#pos = pos;
+    this.#len = len;
+    this.#times = times;
+    this.#head = 0;
   }
 
   /** Appends a frame as the next id (`null`: that id is missing). */
   append(frame: Uint8Array | null, now: number): void {
-    if (frame !== null && frame.length > OWN_COPY) {
-      // Doubling the buffer for a few large frames would waste as much again.
+    if (frame === null) return this.#push(this.hi, 0, now);
+    const n = frame.length;
+    if (n > OWN_COPY) {
       this.big.set(this.stored, frame.slice());
-      this.bigBytes += frame.length;
-      this.starts.push(-1);
-      this.ends.push(this.hi);
-      this.times.push(now);
-      return;
+      this.bigBytes += n;
+      return this.#push(-1, n, now);
     }
-    const n = frame === null ? 0 : frame.length;
-    if (this.hi + n > this.buf.length) this.#makeRoom(n);
-    if (frame !== null) this.buf.set(frame, this.hi);
-    this.starts.push(this.hi);
+    let at = this.hi % CHUNK;
+    if (at + n > CHUNK) {
+      this.hi += CHUNK - at; // the rest of this chunk stays unused
+      at = 0;
+    }
+    if (this.chunks.length === 0) {
+      this.firstChunk = Math.floor(this.hi / CHUNK);
+      this.chunks.push(this.#pool.take());
+    } else if (Math.floor(this.hi / CHUNK) - this.firstChunk >= this.chunks.length) {
+      this.chunks.push(this.#pool.take());
+    }
+    this.chunks[this.chunks.length - 1]!.set(frame, at);
+    this.#push(this.hi, n, now);
     this.hi += n;
-    this.ends.push(this.hi);
-    this.times.push(now);
-  }
-
-  #makeRoom(n: number): void {
-    const live = this.hi - this.lo;
-    let size = this.buf.length;
-    if (live + n > size / 2) size = Math.max(MIN_BUFFER, 2 * (live + n));
-    this.#move(size);
-  }
-
-  /** Moves the live bytes to the front of a buffer of `size` bytes (the same one if it fits). */
-  #move(size: number): void {
-    const shift = this.lo;
-    if (size === this.buf.length) this.buf.copyWithin(0, this.lo, this.hi);
-    else {
-      const grown = new Uint8Array(size);
-      grown.set(this.buf.subarray(this.lo, this.hi));
-      this.buf = grown;
-    }
-    this.hi -= shift;
-    this.lo = 0;
-    if (shift === 0) return;
-    for (let i = this.head; i < this.starts.length; i++) {
-      if (this.starts[i] !== -1) this.starts[i]! -= shift;
-      this.ends[i]! -= shift;
-    }
   }
 
   /** Drops the `n` oldest entries; returns how many bytes that freed. */
@@ -141,48 +177,43 @@ class Log {
     const before = this.bytes;
     const count = Math.min(n, this.count);
     if (count <= 0) return 0;
-    if (this.big.size > 0) {
-      for (let i = 0; i < count; i++) {
-        const big = this.big.get(this.base + i);
-        if (big === undefined) continue;
-        this.big.delete(this.base + i);
-        this.bigBytes -= big.length;
-      }
+    for (let k = 0; k < count; k++) {
+      if (this.#pos[this.#slot(k)] !== -1) continue;
+      const id = this.base + k;
+      this.bigBytes -= this.big.get(id)?.length ?? 0;
+      this.big.delete(id);
     }
-    this.head += count;
+    this.#head = this.#slot(count);
+    this.count -= count;
     this.base += count;
-    if (this.head === this.starts.length) {
-      this.starts = [];
-      this.ends = [];
-      this.times = [];
-      this.head = 0;
-      this.lo = this.hi = 0;
-    } else {
-      // The oldest bytes still used: those of the oldest entry kept in the buffer.
-      let i = this.head;
-      while (i < this.starts.length && this.starts[i] === -1) i++;
-      this.lo = i < this.starts.length ? this.starts[i]! : this.hi;
-      if (this.head > 1024 && this.head * 2 > this.starts.length) {
-        this.starts = this.starts.slice(this.head);
-        this.ends = this.ends.slice(this.head);
-        this.times = this.times.slice(this.head);
-        this.head = 0;
-      }
+    // The oldest byte still used: that of the oldest entry kept in a chunk.
+    let k = 0;
+    while (k < this.count && this.#pos[this.#slot(k)] === -1) k++;
+    const lo = k < this.count ? this.#pos[this.#slot(k)]! : this.hi;
+    let drop = Math.min(this.chunks.length, Math.floor(lo / CHUNK) - this.firstChunk);
+    if (this.count === 0) drop = this.chunks.length; // the next frame starts a fresh chunk
+    for (let i = 0; i < drop; i++) this.#pool.give(this.chunks[i]!);
+    if (drop > 0) {
+      this.chunks.splice(0, drop);
+      this.firstChunk += drop;
     }
-    // Give memory back once the buffer is mostly empty.
-    const live = this.hi - this.lo;
-    if (this.buf.length > MIN_BUFFER && live * 4 < this.buf.length) {
-      this.#move(live === 0 ? 0 : Math.max(MIN_BUFFER, 2 * live));
+    // Give the entry rings back once they are mostly empty.
+    if (this.#pos.length > 64 && this.count * 4 < this.#pos.length) {
+      this.#resize(Math.max(16, this.#pos.length >> 1));
     }
     return before - this.bytes;
   }
 
-  /** A copy of entry `i`'s frame, or `null` when it is missing. */
-  frame(i: number): Uint8Array | null {
-    const s = this.starts[i]!, e = this.ends[i]!;
+  /** A copy of entry `k`'s frame, or `null` when it is missing. */
+  frame(k: number): Uint8Array | null {
+    const at = this.#slot(k);
+    const p = this.#pos[at]!, n = this.#len[at]!;
     // Big frames are never changed: the copy kept is handed out as it is.
-    if (s === -1) return this.big.get(this.base + (i - this.head)) ?? null;
-    return s === e ? null : this.buf.slice(s, e);
+    if (p === -1) return this.big.get(this.base + k) ?? null;
+    if (n === 0) return null;
+    const chunk = this.chunks[Math.floor(p / CHUNK) - this.firstChunk]!;
+    const offset = p % CHUNK;
+    return chunk.slice(offset, offset + n);
   }
 }
 
@@ -212,6 +243,7 @@ function newEpoch(): string {
  */
 export class MemoryLog implements RoomLog {
   readonly #logs = new Map<string, Log>();
+  readonly #pool: ChunkPool;
   readonly #size: number;
   readonly #ttl: number;
   readonly #memory: number;
@@ -226,6 +258,9 @@ export class MemoryLog implements RoomLog {
     this.#size = options.size ?? 1000;
     this.#ttl = options.ttl ?? 24 * 60 * 60 * 1000;
     this.#memory = options.memory ?? 256 * 1024 * 1024;
+    // Eviction brings the logs to 90 % of the bound: the pool keeps what one eviction frees, so
+    // the logs and the pool together stay within the bound.
+    this.#pool = new ChunkPool(Math.max(16, Math.floor(this.#memory * 0.1 / CHUNK)));
     this.#now = options.now ?? Date.now;
   }
 
@@ -253,7 +288,7 @@ export class MemoryLog implements RoomLog {
     const now = this.#now();
     if (now - this.#sweptAt >= SWEEP_EVERY) this.#sweep(now);
     if (log === undefined) {
-      log = new Log(newEpoch(), now);
+      log = new Log(newEpoch(), now, this.#pool);
       this.#logs.set(room, log);
     }
     log.touched = now;
@@ -284,7 +319,7 @@ export class MemoryLog implements RoomLog {
     const now = this.#now();
     let log = this.#logs.get(room);
     if (log === undefined) {
-      log = new Log(newEpoch(), now);
+      log = new Log(newEpoch(), now, this.#pool);
       this.#logs.set(room, log);
     }
     this.#expire(log, now);
@@ -292,18 +327,20 @@ export class MemoryLog implements RoomLog {
     const first = last === 0 ? 0 : log.count > 0 ? log.base : last + 1;
     const out: Uint8Array[] = [];
     const limit = Math.max(0, query.limit);
-    const end = log.starts.length;
     if (log.count > 0 && limit > 0) {
       if (query.after === undefined) {
-        for (let i = end - 1; i >= log.head && out.length < limit; i--) {
-          const f = log.frame(i);
+        for (let k = log.count - 1; k >= 0 && out.length < limit; k--) {
+          const f = log.frame(k);
           if (f !== null) out.push(f);
         }
         out.reverse();
       } else {
-        const from = Math.max(log.head, log.head + (query.after + 1 - log.base));
-        for (let i = from; i < end && out.length < limit; i++) {
-          const f = log.frame(i);
+        for (
+          let k = Math.max(0, query.after + 1 - log.base);
+          k < log.count && out.length < limit;
+          k++
+        ) {
+          const f = log.frame(k);
           if (f !== null) out.push(f);
         }
       }
@@ -315,7 +352,7 @@ export class MemoryLog implements RoomLog {
   #expire(log: Log, now: number): void {
     const cutoff = now - this.#ttl;
     let n = 0;
-    for (let i = log.head; i < log.times.length && log.times[i]! <= cutoff; i++) n++;
+    while (n < log.count && log.timeAt(n) <= cutoff) n++;
     if (n > 0) this.#bytes -= log.trim(n);
   }
 
