@@ -238,7 +238,8 @@ export function countOption(
   if (text === undefined) return fallback;
   const s = String(text);
   if (!/^[0-9]{1,16}$/.test(s) || Number(s) > max) {
-    throw new UsageError(`Cannot use --${name} ${s}: it must be a whole number from 0 to ${max}`);
+    const range = max === Number.MAX_SAFE_INTEGER ? "0 or more" : `from 0 to ${max}`;
+    throw new UsageError(`Cannot use --${name} ${s}: it must be a whole number ${range}`);
   }
   return Number(s);
 }
