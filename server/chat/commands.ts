@@ -60,21 +60,32 @@ const HELP = encodeTextFrame("HELP", HELP_TEXT);
 const OK_BYE = encodeLine("OK bye");
 const OK_ONE = encodeLine("OK 1");
 
-/** `OK <recipients> <id>`: the reply to every SAY, so built without a string. */
+/** Replies are cut from slabs: a typed array of its own per reply cost more than the rest of SAY. */
+const SLAB = 64 * 1024;
+let slab = new Uint8Array(SLAB);
+let slabAt = 0;
+
+/**
+ * `OK <recipients> <id>`: the reply to every SAY, so built without a string, into a shared slab
+ * (its bytes are never written again once handed out: the outbox may hold them until sent).
+ */
 function okSent(recipients: number, id: number): Uint8Array {
-  let digits = 2; // the two spaces
-  for (let v = recipients; v >= 10; v = Math.floor(v / 10)) digits++;
-  for (let v = id; v >= 10; v = Math.floor(v / 10)) digits++;
-  const out = new Uint8Array(2 + 2 + digits + 2);
-  out[0] = 79; // "OK "
-  out[1] = 75;
-  out[2] = 32;
-  let at = writeDigits(out, 3, recipients);
+  if (slabAt + 40 > SLAB) {
+    slab = new Uint8Array(SLAB);
+    slabAt = 0;
+  }
+  const out = slab;
+  const start = slabAt;
+  out[start] = 79; // "OK "
+  out[start + 1] = 75;
+  out[start + 2] = 32;
+  let at = writeDigits(out, start + 3, recipients);
   out[at++] = 32;
   at = writeDigits(out, at, id);
   out[at++] = 13;
-  out[at] = 10;
-  return out;
+  out[at++] = 10;
+  slabAt = at;
+  return out.subarray(start, at);
 }
 
 function writeDigits(buf: Uint8Array, at: number, value: number): number {

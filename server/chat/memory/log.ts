@@ -252,6 +252,7 @@ export class MemoryLog implements RoomLog {
   #inUse: (room: string) => boolean = () => false;
   #bytes = 0;
   #sweptAt = 0;
+  #calls = 0;
 
   /** @param options See {@linkcode MemoryLogOptions}. */
   constructor(options: MemoryLogOptions = {}) {
@@ -284,14 +285,16 @@ export class MemoryLog implements RoomLog {
   }
 
   next(room: string): number {
+    // The clock is read once every 1024 ids here (put reads it for each message it keeps).
+    if ((++this.#calls & 1023) === 0) {
+      const now = this.#now();
+      if (now - this.#sweptAt >= SWEEP_EVERY) this.#sweep(now);
+    }
     let log = this.#logs.get(room);
-    const now = this.#now();
-    if (now - this.#sweptAt >= SWEEP_EVERY) this.#sweep(now);
     if (log === undefined) {
-      log = new Log(newEpoch(), now, this.#pool);
+      log = new Log(newEpoch(), this.#now(), this.#pool);
       this.#logs.set(room, log);
     }
-    log.touched = now;
     return log.next++;
   }
 
@@ -299,6 +302,7 @@ export class MemoryLog implements RoomLog {
     const log = this.#logs.get(room);
     if (log === undefined || this.#size === 0 || id < log.stored || id >= log.next) return;
     const now = this.#now();
+    log.touched = now;
     const before = log.bytes;
     if (id > log.stored) {
       // An engine that answers late: keep it until the ones before it come (or give up on them).
@@ -311,32 +315,37 @@ export class MemoryLog implements RoomLog {
       log.append(f, now);
     }
     this.#bytes += log.bytes - before;
-    if (log.count > this.#size) this.#bytes -= log.trim(log.count - this.#size);
+    // Trimmed by sixteenths of `size` (HISTORY reads only the newest `size`): not once a message.
+    if (log.count > this.#size + (this.#size >> 4)) this.#bytes -= log.trim(log.count - this.#size);
     if (this.#bytes > this.#memory) this.#evict();
   }
 
   history(room: string, query: HistoryQuery): HistoryPage {
     const now = this.#now();
+    if (now - this.#sweptAt >= SWEEP_EVERY) this.#sweep(now);
     let log = this.#logs.get(room);
     if (log === undefined) {
       log = new Log(newEpoch(), now, this.#pool);
       this.#logs.set(room, log);
     }
     this.#expire(log, now);
+    // Entries past the newest `size` await their batched trim: they are not there any more.
+    const skip = Math.max(0, log.count - this.#size);
+    const kept = log.count - skip;
     const last = log.next - 1;
-    const first = last === 0 ? 0 : log.count > 0 ? log.base : last + 1;
+    const first = last === 0 ? 0 : kept > 0 ? log.base + skip : last + 1;
     const out: Uint8Array[] = [];
     const limit = Math.max(0, query.limit);
-    if (log.count > 0 && limit > 0) {
+    if (kept > 0 && limit > 0) {
       if (query.after === undefined) {
-        for (let k = log.count - 1; k >= 0 && out.length < limit; k--) {
+        for (let k = log.count - 1; k >= skip && out.length < limit; k--) {
           const f = log.frame(k);
           if (f !== null) out.push(f);
         }
         out.reverse();
       } else {
         for (
-          let k = Math.max(0, query.after + 1 - log.base);
+          let k = Math.max(skip, query.after + 1 - log.base);
           k < log.count && out.length < limit;
           k++
         ) {
