@@ -7,6 +7,7 @@ import {
   encodeLine,
   encodePath,
   encodeTextFrame,
+  FrameBatch,
   utf8Length,
 } from "./encoder.ts";
 import type { DecodeEvent } from "./frame.ts";
@@ -333,4 +334,22 @@ Deno.test("encodePath(decodePath(text)) gives back a canonically encoded path", 
   }
   assert.equal(encodePath(decodePath("%c3%a9")!), "%C3%A9");
   assert.equal(encodePath(decodePath("%41")!), "A");
+});
+
+Deno.test("FrameBatch.append with an id writes MSG room from id N <size>, for ids and sizes of every length", () => {
+  const head = FrameBatch.head("MSG ops ann");
+  for (const id of [0, 1, 9, 10, 99, 100, 12_345, 999_999, 2 ** 31 - 1, 2 ** 31 + 5, 2 ** 45]) {
+    for (const size of [0, 1, 10, 1000]) {
+      const batch = new FrameBatch();
+      const payload = new Uint8Array(size).fill(120);
+      batch.append(head, payload, id);
+      assert.deepEqual(
+        batch.bytes(),
+        encodeFrame(`MSG ops ann id ${id}`, payload),
+        `${id} ${size}`,
+      );
+      assert.deepEqual(batch.last(), batch.bytes());
+      assert.deepEqual(batch.buffer.subarray(batch.lastStart, batch.length), batch.bytes());
+    }
+  }
 });

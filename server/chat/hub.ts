@@ -300,7 +300,7 @@ export class ChatHub implements Hub {
       if (typeof id === "number") {
         const frames = current!.frames;
         frames.append(run.head, payload, id);
-        this.#keep(key, id, frames.last());
+        this.#keep(key, id, frames.buffer, frames.lastStart, frames.length);
         run.end = frames.length;
         return published(run.recipients, id);
       }
@@ -334,7 +334,7 @@ export class ChatHub implements Hub {
         const solo = this.#solo;
         solo.reset();
         solo.append(this.#headOf(local, room), payload, id);
-        this.#keep(room.key, id, solo.last());
+        this.#keep(room.key, id, solo.buffer, solo.lastStart, solo.length);
         return { recipients: 0, id };
       }
     }
@@ -359,14 +359,14 @@ export class ChatHub implements Hub {
       batch.runs.push(last);
     }
     batch.frames.append(last.head, payload, id);
-    this.#keep(room.key, id, batch.frames.last());
+    this.#keep(room.key, id, batch.frames.buffer, batch.frames.lastStart, batch.frames.length);
     last.end = batch.frames.length;
     return published(last.recipients, id);
   }
 
   /** Stores a message in the room's log; a failure there is reported, not the sender's. */
-  #keep(key: string, id: number, frame: Uint8Array): void {
-    const kept = this.#node.log.put(key, id, frame);
+  #keep(key: string, id: number, frame: Uint8Array, start = 0, end = frame.length): void {
+    const kept = this.#node.log.put(key, id, frame, start, end);
     if (kept instanceof Promise) kept.catch(this.#onError);
   }
 

@@ -144,10 +144,10 @@ export interface RoomLog {
    */
   next(room: string): Awaitable<number>;
   /**
-   * Keeps a message's encoded `MSG` frame (copied before the call returns) under its id.
-   * Ignored when the id is no longer within what the log keeps.
+   * Keeps a message's encoded `MSG` frame, `frame[start, end)` (copied before the call returns),
+   * under its id. Ignored when the id is no longer within what the log keeps.
    */
-  put(room: string, id: number, frame: Uint8Array): Awaitable<void>;
+  put(room: string, id: number, frame: Uint8Array, start?: number, end?: number): Awaitable<void>;
   /** A page of `room`'s log; starts the log (a new epoch) when the room has none. */
   history(room: string, query: HistoryQuery): Awaitable<HistoryPage>;
 }

@@ -34,7 +34,8 @@ function wrapAll<T extends object>(target: T, wrap: (name: string, fn: AnyFn) =>
 function logOf(log: RoomLog): RoomLog {
   return {
     next: (room) => log.next(room),
-    put: (room, id, frame) => log.put(room, id, frame),
+    put: (room, id, frame, start, end) =>
+      log.put(room, id, frame.subarray(start ?? 0, end ?? frame.length)),
     history: (room, query) => log.history(room, query),
   };
 }
