@@ -43,6 +43,7 @@ Deno.test({
       type: "msg",
       room: "lobby",
       from: bob.nick,
+      id: 1,
       payload: encodeText("over TLS"),
       text: "over TLS",
     });
