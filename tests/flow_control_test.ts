@@ -56,6 +56,13 @@ Deno.test("a subscriber that stops reading for 500 ms is not cut: the publisher 
   assertEverybodyGotAll(got, 200_000);
 });
 
+Deno.test("with a small --max-pending (256 KiB) a reading subscriber is still never cut", async () => {
+  await using server = await startServerProcess(["--max-pending", "256KiB"]);
+  const { sent, got } = await burst(server.port, 100_000, { pauseOne: 100 });
+  assert.equal(sent.acks, 100_000);
+  assertEverybodyGotAll(got, 100_000);
+});
+
 Deno.test("3 publishers in a room of 5 subscribers (all members): nobody is cut, everybody gets the others' messages", async () => {
   await using server = await startServerProcess();
   const port = server.port;

@@ -211,6 +211,9 @@ export class Session implements Member, PipelineOwner {
     const events = frames(this.#conn, {
       maxLine: config.maxLine,
       maxPayload: config.maxPayload,
+      // One read is what a publisher adds to each member's queue before it can be held back:
+      // at most an eighth of max_pending (the high-water mark), 256 KiB by default.
+      maxRead: Math.max(16 * 1024, Math.min(256 * 1024, config.maxPending / 8)),
       onRead: (n) => {
         liveness.heard();
         metrics.bytesIn += n;
