@@ -126,7 +126,11 @@ Deno.test("HISTORY after LEAVE still reads the room; the log outlives its member
     assert.equal(await ann.next(), "OK ops");
     const h = await history(ann, "HISTORY ops");
     assert.deepEqual(h.frames, ["MSG ops ann id 1 kept"], "joined before on this connection");
-    await using bob = await rawClient(first.port, { nick: "bob", room: "ops" });
+    await using bob = await rawClient(first.port, { nick: "bob" });
+    await bob.line("HISTORY ops");
+    assert.equal(await bob.next(), "ERR 403 Cannot read ops: JOIN it first", "a log, no members");
+    await bob.line("JOIN ops");
+    assert.equal(await bob.next(), "OK ops");
     const again = await history(bob, "HISTORY ops");
     assert.deepEqual([again.epoch, again.frames.length], [h.epoch, 1], "nobody was in it: kept");
     await bob.line("SAY ops :more");

@@ -408,9 +408,14 @@ export class ChatHub implements Hub {
     if (local !== undefined && (local.rooms.has(key) || local.joined.has(key))) {
       return engineCall(this.#node.log.history(key, query));
     }
+    // A room nobody is in any more still has its log: JOIN it to read it (403, not 404).
     return then(
       engineCall(this.#node.presence.hasRoom(name)),
-      (exists): HistoryResult => exists ? "not-member" : "no-room",
+      (exists): Awaitable<HistoryResult> =>
+        exists ? "not-member" : then(
+          engineCall(this.#node.log.has(key)),
+          (logged): HistoryResult => logged ? "not-member" : "no-room",
+        ),
     );
   }
 

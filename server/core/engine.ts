@@ -148,6 +148,8 @@ export interface RoomLog {
    * under its id. Ignored when the id is no longer within what the log keeps.
    */
   put(room: string, id: number, frame: Uint8Array, start?: number, end?: number): Awaitable<void>;
+  /** Whether `room` has a log (it outlives the room's members until its messages expire). */
+  has(room: string): Awaitable<boolean>;
   /** A page of `room`'s log; starts the log (a new epoch) when the room has none. */
   history(room: string, query: HistoryQuery): Awaitable<HistoryPage>;
 }

@@ -57,7 +57,8 @@ export interface Hub {
   publish(member: Member, room: string, payload: Uint8Array): Awaitable<PublishResult>;
   /**
    * A page of `room`'s log, for a member of it or one that joined it before on this connection
-   * (it starts the room's log, a new epoch, when there is none).
+   * (it starts the room's log, a new epoch, when there is none). `not-member` for a room that
+   * exists or still has a log; `no-room` for neither.
    */
   history(member: Member, room: string, query: HistoryQuery): Awaitable<HistoryResult>;
   /**

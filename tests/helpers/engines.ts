@@ -36,6 +36,7 @@ function logOf(log: RoomLog): RoomLog {
     next: (room) => log.next(room),
     put: (room, id, frame, start, end) =>
       log.put(room, id, frame.subarray(start ?? 0, end ?? frame.length)),
+    has: (room) => log.has(room),
     history: (room, query) => log.history(room, query),
   };
 }

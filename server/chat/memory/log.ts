@@ -339,6 +339,10 @@ export class MemoryLog implements RoomLog {
     if (this.#bytes > this.#memory) this.#evict();
   }
 
+  has(room: string): boolean {
+    return this.#logs.has(room);
+  }
+
   history(room: string, query: HistoryQuery): HistoryPage {
     const now = this.#now();
     if (now - this.#sweptAt >= SWEEP_EVERY) this.#sweep(now);
