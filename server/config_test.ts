@@ -283,3 +283,16 @@ Deno.test("switchboard-server with a bad flag exits 2 and names the flag", async
   assert.equal(out.code, 2);
   assert.match(new TextDecoder().decode(out.stderr), /--max-line: "huge" is not a size/);
 });
+
+Deno.test("formatDuration() writes the largest whole unit, and parseDuration() reads it back", async () => {
+  const { formatDuration } = await import("./units.ts");
+  for (
+    const [ms, text] of [[86_400_000, "24h"], [90 * 60_000, "90m"], [25, "25ms"], [
+      10_000,
+      "10s",
+    ]] as const
+  ) {
+    assert.equal(formatDuration(ms), text);
+    assert.equal(parseDuration(text), ms);
+  }
+});

@@ -81,6 +81,7 @@ export function formatSize(n: number): string {
 
 /** A duration as `--help` shows it: `10s`, `5m`, or milliseconds. */
 export function formatDuration(n: number): string {
+  if (n >= 3_600_000 && n % 3_600_000 === 0) return `${n / 3_600_000}h`;
   if (n >= 60_000 && n % 60_000 === 0) return `${n / 60_000}m`;
   if (n >= 1000 && n % 1000 === 0) return `${n / 1000}s`;
   return `${n}ms`;

@@ -317,9 +317,10 @@ export class MemoryLog implements RoomLog {
 
   put(room: string, id: number, frame: Uint8Array, start = 0, end = frame.length): void {
     const log = this.#logs.get(room);
-    if (log === undefined || this.#size === 0 || id < log.stored || id >= log.next) return;
+    if (log === undefined) return;
     const now = this.#clock();
-    log.touched = now;
+    log.touched = now; // with history off too: the ids (and epoch) last from the last message
+    if (this.#size === 0 || id < log.stored || id >= log.next) return;
     const before = log.bytes;
     if (id > log.stored) {
       // An engine that answers late: keep it until the ones before it come (or give up on them).
