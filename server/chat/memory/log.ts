@@ -394,7 +394,9 @@ export class MemoryLog implements RoomLog {
     this.#sweptAt = now;
     for (const [room, log] of this.#logs) {
       this.#expire(log, now);
-      if (log.count === 0 && now - log.touched >= this.#ttl && !this.#inUse(room)) {
+      // A log that never gave an id holds nothing worth keeping once its room is gone.
+      const idle = log.next === 1 || now - log.touched >= this.#ttl;
+      if (log.count === 0 && idle && !this.#inUse(room)) {
         this.#bytes -= log.bytes;
         this.#logs.delete(room);
       }
