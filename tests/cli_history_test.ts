@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { connect } from "../client/client.ts";
 import { addressArgs, runCli, spawnCli } from "./helpers/cli.ts";
-import { startHoldProxy } from "./helpers/hold_proxy.ts";
+import { startProxy } from "./helpers/proxy.ts";
 import { startTestServer } from "./helpers/servers.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
@@ -91,7 +91,7 @@ Deno.test(
   opts,
   async () => {
     await using server = await startTestServer();
-    await using proxy = startHoldProxy(server.port);
+    await using proxy = startProxy(server.port);
     await using listener = spawnCli([
       "listen",
       "ops",
@@ -136,7 +136,7 @@ Deno.test(
   opts,
   async () => {
     await using server = await startTestServer({ historySize: 3 });
-    await using proxy = startHoldProxy(server.port);
+    await using proxy = startProxy(server.port);
     await using listener = spawnCli([
       "listen",
       "ops",
@@ -221,7 +221,7 @@ Deno.test(
   opts,
   async () => {
     await using server = await startTestServer({ historySize: 4 });
-    await using proxy = startHoldProxy(server.port);
+    await using proxy = startProxy(server.port);
     await using chat = spawnCli([
       "chat",
       "--nick",

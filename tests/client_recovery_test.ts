@@ -8,7 +8,6 @@
 import assert from "node:assert/strict";
 import { connect } from "../client/client.ts";
 import { type ReconnectEvent, reconnecting, type ReconnectingClient } from "../client/reconnect.ts";
-import { startHoldProxy } from "./helpers/hold_proxy.ts";
 import { startProxy } from "./helpers/proxy.ts";
 import { startTestServer } from "./helpers/servers.ts";
 
@@ -99,7 +98,7 @@ Deno.test(
   opts,
   async () => {
     await using server = await startTestServer({ historySize: 10 });
-    await using proxy = startHoldProxy(server.port);
+    await using proxy = startProxy(server.port);
     await using chat = await reconnecting(() => connect({ port: proxy.port }), {
       nick: "alice",
       rooms: ["ops"],
@@ -135,7 +134,7 @@ Deno.test(
   opts,
   async () => {
     await using server = await startTestServer({ historySize: 5000, maxHistoryReply: 1000 });
-    await using proxy = startHoldProxy(server.port);
+    await using proxy = startProxy(server.port);
     await using chat = await reconnecting(() => connect({ port: proxy.port }), {
       rooms: ["ops"],
       backoff: fast,

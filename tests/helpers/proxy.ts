@@ -1,6 +1,8 @@
 /**
  * A loopback TCP proxy in front of a server, for cutting or stalling connections at exact bytes
- * (a network drop, a hung network) and for dropping one side only.
+ * (a network drop, a hung network), for dropping one side only, and for black-holing the
+ * server's bytes on demand (`hold()`: the server thinks them delivered, as when a network dies,
+ * so what a reconnecting client missed is exactly what was sent after it).
  *
  * @module
  */
@@ -15,6 +17,8 @@ export interface ProxiedConnection {
   readonly up: number;
   /** Closes the client's side only: to the server the session lingers, as after a network drop. */
   dropClient(): void;
+  /** From now on the server's bytes to the client are dropped, until `close()`. */
+  hold(): void;
   /** Closes both sides. */
   close(): void;
 }
@@ -42,6 +46,11 @@ export interface TcpProxy extends AsyncDisposable {
   port: number;
   /** Every connection so far, in order. */
   connections: ProxiedConnection[];
+  /**
+   * Waits (up to 15 s) for connection `index` to be made.
+   * @returns The connection.
+   */
+  connection(index: number): Promise<ProxiedConnection>;
 }
 
 /**
@@ -79,6 +88,7 @@ export function startProxy(targetPort: number, options: ProxyOptions = {}): TcpP
       sockets.add(upstream);
       const sent = { up: 0, down: 0 };
       let clientOpen = true;
+      let held = false;
       const conn: ProxiedConnection = {
         get down() {
           return sent.down;
@@ -89,6 +99,9 @@ export function startProxy(targetPort: number, options: ProxyOptions = {}): TcpP
         dropClient() {
           clientOpen = false;
           closeQuietly(client);
+        },
+        hold() {
+          held = true;
         },
         close() {
           clientOpen = false;
@@ -109,7 +122,7 @@ export function startProxy(targetPort: number, options: ProxyOptions = {}): TcpP
           for (;;) {
             const n = await from.read(buf);
             if (n === null) break;
-            if (key === "down" && !clientOpen) continue;
+            if (key === "down" && (!clientOpen || held)) continue;
             let chunk = buf.subarray(0, n);
             if (max !== undefined && sent[key] + chunk.length >= max) {
               chunk = chunk.subarray(0, max - sent[key]);
@@ -135,6 +148,14 @@ export function startProxy(targetPort: number, options: ProxyOptions = {}): TcpP
   return {
     port: (listener.addr as Deno.NetAddr).port,
     connections,
+    async connection(index: number): Promise<ProxiedConnection> {
+      const deadline = Date.now() + 15_000;
+      while (connections.length <= index) {
+        if (Date.now() > deadline) throw new Error(`No connection ${index} through the proxy`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      return connections[index]!;
+    },
     async [Symbol.asyncDispose]() {
       try {
         listener.close();
