@@ -94,6 +94,10 @@ export interface ServerConfig {
   maxRooms: number;
   /** Time to finish the TLS handshake and, when logins are required, `AUTH`. */
   loginTimeout: number;
+  /** `host:port` of the HTTP endpoint (health, metrics, status, dashboard); `""` = off. */
+  http: string;
+  /** Bearer token every HTTP endpoint but `/healthz` requires (`""` = none). */
+  httpToken: string;
 }
 
 type Kind = "string" | "int" | "size" | "duration" | "bool" | "format";
@@ -105,6 +109,8 @@ interface OptionSpec {
   help: string;
   /** The value's name in `--help` (`FILE`), when not the kind's. */
   arg?: string;
+  /** A string option that may be given empty (`""` = off). */
+  empty?: boolean;
 }
 
 /** The options, in `--help` order. Defaults come from {@linkcode DEFAULT_CONFIG}. */
@@ -309,6 +315,21 @@ export const OPTIONS: readonly OptionSpec[] = [
     kind: "duration",
     help: "time to finish the TLS handshake and AUTH before the connection is closed",
   },
+  {
+    key: "http",
+    flag: "http",
+    kind: "string",
+    arg: "ADDR",
+    empty: true,
+    help: "host:port of the HTTP endpoint: /healthz, /metrics, /api/status, /events, the dashboard",
+  },
+  {
+    key: "httpToken",
+    flag: "http-token",
+    kind: "string",
+    arg: "TOKEN",
+    help: "bearer token for every HTTP endpoint but /healthz (required off loopback)",
+  },
 ];
 
 /** The defaults of every option. */
@@ -344,6 +365,8 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = {
   cmdBurst: 0,
   maxRooms: 100,
   loginTimeout: 10_000,
+  http: "",
+  httpToken: "",
 };
 
 /** The environment variable of an option: `max-line` → `SWITCHBOARD_MAX_LINE`. */
@@ -366,7 +389,7 @@ function convert(
   try {
     switch (spec.kind) {
       case "string":
-        if (text === "") throw new RangeError("it must not be empty");
+        if (text === "" && !spec.empty) throw new RangeError("it must not be empty");
         return text;
       case "format":
         if (text !== "text" && text !== "json") {
@@ -536,4 +559,49 @@ export function validateConfig(config: ServerConfig): void {
     throw new RangeError("--auth-queue-per-address: must be at most --auth-queue");
   }
   if (config.loginTimeout < 10) throw new RangeError("--login-timeout: must be at least 10ms");
+  // deno-lint-ignore no-control-regex
+  if (config.httpToken !== "" && /[\s\x00-\x1f\x7f]/.test(config.httpToken)) {
+    throw new RangeError("--http-token: must be one word, without spaces or control characters");
+  }
+  if (config.http !== "") {
+    const { hostname } = parseHttpAddr(config.http);
+    if (!isLoopback(hostname) && config.httpToken === "") {
+      throw new RangeError(
+        `--http: binding to ${hostname}, not a loopback address, requires --http-token`,
+      );
+    }
+  }
+}
+
+/**
+ * Reads the `--http` address.
+ *
+ * @param addr `host:port` (`[::1]:7374` for IPv6).
+ * @returns The host name (without brackets) and the port.
+ * @throws {RangeError} When it is not `host:port` with a port 0-65535.
+ * @example
+ * ```ts
+ * import { parseHttpAddr } from "./config.ts";
+ * console.assert(parseHttpAddr("[::1]:7374").hostname === "::1");
+ * ```
+ */
+export function parseHttpAddr(addr: string): { hostname: string; port: number } {
+  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^\s:\[\]]+)):([0-9]{1,5})$/.exec(addr);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) {
+    throw new RangeError(`--http: "${addr}" is not host:port (e.g. 127.0.0.1:7374)`);
+  }
+  return { hostname: m[1] ?? m[2]!, port };
+}
+
+/**
+ * Whether a host name only reaches this machine.
+ *
+ * @param hostname An address or `localhost`.
+ * @returns `true` for `localhost`, `127.0.0.0/8` and `::1`.
+ */
+export function isLoopback(hostname: string): boolean {
+  const h = hostname.toLowerCase();
+  return h === "localhost" || h === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) ||
+    h === "::ffff:127.0.0.1";
 }

@@ -6,11 +6,12 @@
  */
 
 import { VERB_TABLE } from "../lib/protocol/verbs.ts";
+import { VERSION } from "../lib/version.ts";
 import { AbuseGuard, Authenticator, createAuthHandler } from "./auth/mod.ts";
 import { createChatHandlers } from "./chat/commands.ts";
 import { ChatHub } from "./chat/hub.ts";
 import { MemoryEngine } from "./chat/memory/engine.ts";
-import { DEFAULT_CONFIG, type ServerConfig, validateConfig } from "./config.ts";
+import { DEFAULT_CONFIG, parseHttpAddr, type ServerConfig, validateConfig } from "./config.ts";
 import { Congestion } from "./conn/congestion.ts";
 import { Acceptor, formatAddr } from "./conn/listener.ts";
 import { type Command, Session, type SessionConn, type SessionContext } from "./conn/session.ts";
@@ -20,7 +21,17 @@ import type { Hub } from "./core/hub.ts";
 import type { Logger } from "./core/logger.ts";
 import { createFileHandlers, FileStore, HashCache } from "./files/mod.ts";
 import { createLogger } from "./observe/log.ts";
+import {
+  type DisconnectStatus,
+  type HttpEndpoint,
+  startHttp,
+  type StatusReport,
+  type StatusSource,
+} from "./observe/http.ts";
 import { MetricsSink, type MetricsSnapshot } from "./observe/metrics.ts";
+
+/** Disconnects `/api/status` remembers. */
+const RECENT_DISCONNECTS = 50;
 
 /** Options of {@linkcode startServer} beyond the configuration. */
 export interface StartOptions {
@@ -52,6 +63,8 @@ export interface Server extends AsyncDisposable {
   readonly addr: Deno.NetAddr;
   /** The bound port (useful with `port: 0`). */
   readonly port: number;
+  /** The HTTP endpoint's bound address (`--http`), `null` when it is off. */
+  readonly httpAddr: Deno.NetAddr | null;
   /** Number of connected clients. */
   readonly clients: number;
   /** The hub's node id (unique per process start). */
@@ -117,7 +130,9 @@ export function startServer(
       metrics.engineErrors++;
       log.warn("engine error", { action: "publish", error: String(e) });
     },
+    fanoutTime: metrics.fanoutTime,
   });
+  if (options.hub !== undefined) options.hub.observeFanout(metrics.fanoutTime);
   // The shared folder: created if missing (a failure here stops the start-up).
   const store = FileStore.create(cfg.files, {
     readOnly: cfg.readOnly,
@@ -173,6 +188,8 @@ export function startServer(
   }
 
   const sessions = new Set<Session>();
+  const startedAt = Date.now();
+  const disconnects: DisconnectStatus[] = [];
   const ctx: SessionContext<Session> = {
     config: cfg,
     hub: hub as Hub,
@@ -188,11 +205,75 @@ export function startServer(
     },
     guest: auth?.guest ?? null,
     congestion: new Congestion(),
-    onClose: (s) => sessions.delete(s),
+    onClose: (s) => {
+      sessions.delete(s);
+      disconnects.push({
+        nick: s.nick,
+        address: s.peer,
+        reason: s.reason,
+        at: new Date().toISOString(),
+      });
+      if (disconnects.length > RECENT_DISCONNECTS) disconnects.shift();
+    },
   };
   const listener = options.listener ??
     Deno.listen({ hostname: cfg.host, port: cfg.port, transport: "tcp" });
   const addr = listener.addr as Deno.NetAddr;
+
+  let shuttingDown: Promise<void> | null = null;
+  const source: StatusSource = {
+    health() {
+      if (shuttingDown !== null) return "shutting down";
+      const why = hub.unavailable();
+      return why === null ? null : `engine unavailable: ${why}`;
+    },
+    metrics: () => metrics.snapshot(),
+    extra: () => ({ history: hub.logStats(), uptimeSeconds: (Date.now() - startedAt) / 1000 }),
+    status: () => statusReport(),
+  };
+
+  async function statusReport(): Promise<StatusReport> {
+    const clients = [...sessions].map((s) => ({
+      nick: s.nick,
+      address: s.peer,
+      rooms: hub.roomsOf(s),
+      since: new Date(s.since).toISOString(),
+      queued_bytes: s.outbox.pending,
+    }));
+    const rooms = await Promise.all(
+      (await hub.rooms()).map(async (r) => ({
+        room: r.room,
+        members: r.members,
+        last_id: await hub.lastId(r.room),
+      })),
+    );
+    return {
+      uptime_seconds: Math.floor((Date.now() - startedAt) / 1000),
+      version: VERSION,
+      node: hub.node,
+      started_at: new Date(startedAt).toISOString(),
+      limits: limitsOf(cfg),
+      counters: { ...metrics.snapshot(), history: hub.logStats() },
+      clients,
+      rooms,
+      transfers: [],
+      recent_disconnects: [...disconnects],
+    };
+  }
+
+  let http: HttpEndpoint | null = null;
+  if (cfg.http !== "") {
+    try {
+      http = startHttp(source, {
+        ...parseHttpAddr(cfg.http),
+        token: cfg.httpToken,
+        onError: (e) => log.error("http request failed", { error: String(e) }),
+      });
+    } catch (e) {
+      listener.close();
+      throw e;
+    }
+  }
 
   const tick = Math.max(
     10,
@@ -227,8 +308,6 @@ export function startServer(
 
   let finish!: () => void;
   const finished = new Promise<void>((resolve) => finish = resolve);
-  let shuttingDown: Promise<void> | null = null;
-
   function shutdown(graceMs = 2000): Promise<void> {
     shuttingDown ??= (async () => {
       await acceptor.stop();
@@ -242,6 +321,7 @@ export function startServer(
       await store.abortAll();
       clearInterval(sweeper);
       if (options.hub === undefined) await hub.close();
+      await http?.close();
       log.info("stopped", { clients: all.length });
       finish();
     })();
@@ -255,6 +335,7 @@ export function startServer(
     tls: tls !== null,
     auth: auth ? auth.methods.join(",") : "none",
     users: auth?.usersFile ? auth.userCount : undefined,
+    http: http === null ? undefined : formatAddr(http.addr),
   });
 
   // Temporary upload files left by a crash: swept in the background (this process's own are kept).
@@ -292,6 +373,7 @@ export function startServer(
     config: cfg,
     addr,
     port: addr.port,
+    httpAddr: http?.addr ?? null,
     get clients() {
       return sessions.size;
     },
@@ -302,4 +384,15 @@ export function startServer(
     reloadUsers,
     [Symbol.asyncDispose]: () => shutdown(500),
   };
+}
+
+/** The numeric options, by their snake_case names (`/api/status` limits). */
+function limitsOf(config: ServerConfig): Record<string, number> {
+  const limits: Record<string, number> = {};
+  for (const [key, value] of Object.entries(config)) {
+    if (typeof value === "number") {
+      limits[key.replace(/[A-Z]/g, (c) => "_" + c.toLowerCase())] = value;
+    }
+  }
+  return limits;
 }

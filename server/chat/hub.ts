@@ -14,10 +14,11 @@
 import { encodeFrame, encodeLine, FrameBatch } from "../../lib/protocol/encoder.ts";
 import { LOBBY } from "../../lib/protocol/limits.ts";
 import type { RoomEntry, WhoEntry } from "../../lib/protocol/rows.ts";
-import type { Engine, EngineNode, HistoryQuery, NodeEvents } from "../core/engine.ts";
+import type { Engine, EngineNode, HistoryQuery, LogStats, NodeEvents } from "../core/engine.ts";
 import { EngineUnavailableError } from "../core/handler.ts";
 import type { HistoryResult, Hub, LeaveResult, Published, PublishResult } from "../core/hub.ts";
 import { type Awaitable, type Member, then } from "../core/member.ts";
+import type { Observer } from "../core/metrics.ts";
 import { LocalFanout, type LocalRoom } from "./local_fanout.ts";
 import { MemoryEngine } from "./memory/engine.ts";
 
@@ -81,6 +82,8 @@ export interface ChatHubOptions {
   engine?: Engine;
   /** Told about engine failures nobody waits for (a batch published after its replies). */
   onError?: (error: unknown) => void;
+  /** Told how long each batch took to reach this node's members (milliseconds). */
+  fanoutTime?: Observer;
 }
 
 /** Payloads larger than this are not batched (encoded and fanned out on their own). */
@@ -135,6 +138,7 @@ export class ChatHub implements Hub {
   readonly #members = new Map<Member, LocalMember>();
   readonly #byId = new Map<string, Member>();
   readonly #onError: (error: unknown) => void;
+  #fanoutTime: Observer | null;
   #node!: EngineNode;
   #batch: Batch | null = null;
   #fallbackArmed = false;
@@ -167,6 +171,7 @@ export class ChatHub implements Hub {
   /** @param options See {@linkcode ChatHubOptions}. */
   constructor(options: ChatHubOptions = {}) {
     this.#onError = options.onError ?? (() => {});
+    this.#fanoutTime = options.fanoutTime ?? null;
     if (connecting) return;
     const node = (options.engine ?? new MemoryEngine()).connect(this.#events);
     if (node instanceof Promise) {
@@ -183,6 +188,46 @@ export class ChatHub implements Hub {
   /** The number of members attached to this node. */
   get size(): number {
     return this.#members.size;
+  }
+
+  /**
+   * Times the delivery of every batch from now on (a hub made before the metrics sink).
+   *
+   * @param observer Told the milliseconds of each batch's local delivery.
+   */
+  observeFanout(observer: Observer): void {
+    this.#fanoutTime = observer;
+  }
+
+  /**
+   * The rooms a member of this node is in (read-only, for status pages).
+   *
+   * @param member A member.
+   * @returns Room display names, `lobby` first; none when it is not attached.
+   */
+  roomsOf(member: Member): string[] {
+    const local = this.#members.get(member);
+    return local === undefined ? [] : [...local.rooms.values()].map((r) => r.name);
+  }
+
+  /**
+   * The last id given in a room, when the engine's log tells it cheaply.
+   *
+   * @param room A room (any case).
+   * @returns The id, `0` when the room's log gave none, `null` when the engine cannot say.
+   */
+  lastId(room: string): Awaitable<number | null> {
+    return this.#node.log.last?.(room.toLowerCase()) ?? null;
+  }
+
+  /** What the engine's room logs hold, when it tells (`null` otherwise). */
+  logStats(): LogStats | null {
+    return this.#node.log.stats?.() ?? null;
+  }
+
+  /** Why the engine cannot be used now, or `null` when it can (or does not tell). */
+  unavailable(): string | null {
+    return this.#node.unavailable?.() ?? null;
   }
 
   readonly #events: NodeEvents = {
@@ -425,7 +470,13 @@ export class ChatHub implements Hub {
     if (batch === null) return;
     this.#batch = null; // before delivering: a member cut by it detaches, which flushes again
     const bytes = batch.frames.bytes();
-    this.#fanout.deliverRuns(batch.room.key, bytes, batch.runs);
+    const timer = this.#fanoutTime;
+    if (timer === null) this.#fanout.deliverRuns(batch.room.key, bytes, batch.runs);
+    else {
+      const started = performance.now();
+      this.#fanout.deliverRuns(batch.room.key, bytes, batch.runs);
+      timer.observe(performance.now() - started);
+    }
     // Nobody on the other nodes sent these: they go to every member there.
     const sent = this.#node.broker.publish(batch.room.key, bytes, null);
     if (sent instanceof Promise) sent.catch(this.#onError);

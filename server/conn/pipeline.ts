@@ -23,6 +23,11 @@ import {
   type StreamSink,
 } from "../core/handler.ts";
 import type { Member } from "../core/member.ts";
+import type { Observer } from "../core/metrics.ts";
+
+/** One command in this many has its latency measured (all sessions together). */
+export const LATENCY_SAMPLE = 64;
+let sampleTick = 0;
 
 /** What the contexts of a pipeline act on: the session, as far as a handler may touch it. */
 export interface PipelineOwner extends SessionView {
@@ -132,15 +137,19 @@ export class Pipeline {
   /** The context of the next command when nothing is queued. */
   #free: Scope;
   #waiter: { below: number; resolve: () => void } | null = null;
+  readonly #latency: Observer | null;
 
   /**
    * @param owner The session.
    * @param max Most commands in flight; the read loop waits beyond it.
+   * @param latency Told, for one command in {@linkcode LATENCY_SAMPLE}, the milliseconds from
+   *   its dispatch until its handler is done (its reply is queued, or held behind an earlier one).
    */
-  constructor(owner: PipelineOwner, max: number) {
+  constructor(owner: PipelineOwner, max: number, latency: Observer | null = null) {
     this.#owner = owner;
     this.#max = Math.max(1, max);
     this.#free = new Scope(owner, this);
+    this.#latency = latency;
   }
 
   /** The context for a command that runs when nothing is in flight (a streamed command). */
@@ -163,6 +172,29 @@ export class Pipeline {
    *   or a full pipeline), else `undefined`.
    */
   run(handler: Handler, frame: Frame, overlap: boolean): void | Promise<void> {
+    if (this.#latency !== null && (++sampleTick & (LATENCY_SAMPLE - 1)) === 0) {
+      return this.#timed(handler, frame, overlap);
+    }
+    return this.#run(handler, frame, overlap);
+  }
+
+  #timed(handler: Handler, frame: Frame, overlap: boolean): void | Promise<void> {
+    const latency = this.#latency!;
+    const started = performance.now();
+    const done = () => latency.observe(performance.now() - started);
+    return this.#run(
+      (ctx, f) => {
+        const result = handler(ctx, f);
+        if (result === undefined) done();
+        else result.then(done, done);
+        return result;
+      },
+      frame,
+      overlap,
+    );
+  }
+
+  #run(handler: Handler, frame: Frame, overlap: boolean): void | Promise<void> {
     if (!overlap) {
       if (this.#queue.length === 0) return this.#runSerial(handler, frame);
       // Everything before it finishes first (the frame's views stay valid: nothing is read).

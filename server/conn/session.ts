@@ -88,7 +88,7 @@ export class Session implements Member, PipelineOwner {
       cmdBurst: ctx.config.cmdBurst,
     });
     this.#pushes = ctx.guest?.pushes ?? true;
-    this.#pipeline = new Pipeline(this, ctx.config.maxInflight);
+    this.#pipeline = new Pipeline(this, ctx.config.maxInflight, ctx.metrics.commandLatency);
     this.stream = this.outbox.replyStream();
   }
 
@@ -124,6 +124,11 @@ export class Session implements Member, PipelineOwner {
     const nick = this.#ctx.hub.nick(this);
     if (nick !== "") this.#nickSeen = nick;
     return this.#nickSeen;
+  }
+
+  /** Why the session ended (`""` while it runs). */
+  get reason(): string {
+    return this.#reason;
   }
 
   /** True once the session stopped taking commands. */

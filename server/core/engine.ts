@@ -152,6 +152,23 @@ export interface RoomLog {
   has(room: string): Awaitable<boolean>;
   /** A page of `room`'s log; starts the log (a new epoch) when the room has none. */
   history(room: string, query: HistoryQuery): Awaitable<HistoryPage>;
+  /**
+   * The last id given in `room` (`0` for none yet), for status pages; optional: an engine for
+   * which it is not cheap leaves it out.
+   */
+  last?(room: string): Awaitable<number>;
+  /** What the logs hold now, for metrics; optional like `last`. */
+  stats?(): LogStats;
+}
+
+/** What room logs hold, for metrics. */
+export interface LogStats {
+  /** Rooms with a log. */
+  readonly rooms: number;
+  /** Messages kept, all logs together. */
+  readonly messages: number;
+  /** Bytes kept, as counted against the memory bound. */
+  readonly bytes: number;
 }
 
 /** One node's connection to an engine. */
@@ -166,6 +183,11 @@ export interface EngineNode {
   readonly log: RoomLog;
   /** Leaves the engine: the node's members are forgotten by the others. */
   close(): Awaitable<void>;
+  /**
+   * Why the engine cannot be used now (`/healthz` answers 503 with it), or `null`; optional: the
+   * memory engine is always there.
+   */
+  unavailable?(): string | null;
 }
 
 /** A shared store that server processes join as nodes. */

@@ -6,6 +6,12 @@
  * @module
  */
 
+/** Takes one measurement into a histogram. */
+export interface Observer {
+  /** Records `ms` milliseconds. */
+  observe(ms: number): void;
+}
+
 /** Counters of one server process. */
 export interface Metrics {
   /** Bytes read from clients. */
@@ -34,6 +40,10 @@ export interface Metrics {
   stalls: number;
   /** Milliseconds those holds lasted, in total. */
   stallTime: number;
+  /** Milliseconds from dispatch to reply of one command in 64 (sampled). */
+  readonly commandLatency: Observer;
+  /** Milliseconds the hub took to deliver one batch of room messages to this node's members. */
+  readonly fanoutTime: Observer;
   /** A client connected. */
   connected(): void;
   /** A client is gone, for `reason` (`eof`, `quit`, `idle`, `slow consumer`, ...). */

@@ -11,7 +11,7 @@
  * @module
  */
 
-import type { HistoryPage, HistoryQuery, RoomLog } from "../../core/engine.ts";
+import type { HistoryPage, HistoryQuery, LogStats, RoomLog } from "../../core/engine.ts";
 
 /** Options of {@linkcode MemoryLog}. */
 export interface MemoryLogOptions {
@@ -342,6 +342,17 @@ export class MemoryLog implements RoomLog {
 
   has(room: string): boolean {
     return this.#logs.has(room);
+  }
+
+  last(room: string): number {
+    const log = this.#logs.get(room);
+    return log === undefined ? 0 : log.next - 1;
+  }
+
+  stats(): LogStats {
+    let messages = 0;
+    for (const log of this.#logs.values()) messages += log.count;
+    return { rooms: this.#logs.size, messages, bytes: this.#bytes };
   }
 
   history(room: string, query: HistoryQuery): HistoryPage {
