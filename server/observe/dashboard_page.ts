@@ -26,7 +26,7 @@ header .meta { color: var(--dim); font-size: .85rem; }
 #state { margin-left: auto; font-size: .8rem; padding: .1rem .5rem; border-radius: 1rem;
   border: 1px solid var(--line); }
 #state.live { color: var(--accent2); } #state.down { color: var(--bad); }
-main { display: grid; gap: 1rem; padding: 1rem; grid-template-columns: repeat(auto-fit, minmax(20rem, 1fr)); }
+main { display: grid; gap: 1rem; padding: 1rem; grid-template-columns: repeat(2, minmax(0, 1fr)); }
 section { background: var(--card); border: 1px solid var(--line); border-radius: .5rem;
   padding: .8rem 1rem; min-width: 0; }
 section h2 { font-size: .8rem; text-transform: uppercase; letter-spacing: .05em; color: var(--dim);
@@ -52,6 +52,7 @@ td.empty { color: var(--dim); font-style: italic; }
   display: inline-block; vertical-align: middle; margin-right: .4rem; }
 .bar i { display: block; height: 100%; background: var(--accent2); }
 .reason { color: var(--bad); }
+@media (max-width: 48rem) { main { grid-template-columns: minmax(0, 1fr); } }
 @media (max-width: 30rem) { main { padding: .5rem; gap: .5rem; } .big { font-size: 1.5rem; } }
 `;
 
@@ -92,17 +93,21 @@ function push(series, value) {
 }
 
 function draw(svgId, series) {
-  var svg = $(svgId), w = 300, h = 60, max = 1;
-  for (var i = 0; i < series.length; i++) if (series[i] > max) max = series[i];
-  var pts = [], off = WINDOW - series.length;
+  var svg = $(svgId), w = 300, h = 60, peak = 0;
+  for (var i = 0; i < series.length; i++) if (series[i] > peak) peak = series[i];
+  var max = Math.max(1, peak);
+  // The x axis spans the samples kept, at least a minute and at most WINDOW seconds.
+  var span = Math.max(60, series.length), pts = [], off = span - series.length;
   for (var j = 0; j < series.length; j++) {
-    pts.push(((off + j) * w / (WINDOW - 1)).toFixed(1) + "," + (h - series[j] / max * (h - 4)).toFixed(1));
+    pts.push(((off + j) * w / (span - 1)).toFixed(1) + "," + (h - series[j] / max * (h - 4)).toFixed(1));
   }
   var line = pts.join(" ");
   var area = pts.length ? "M" + pts[0].split(",")[0] + "," + h + " L" + line + " L" + pts[pts.length - 1].split(",")[0] + "," + h + " Z" : "";
   svg.innerHTML = '<line x1="0" y1="' + h + '" x2="' + w + '" y2="' + h + '"/><path d="' + area + '"/><polyline points="' + line + '"/>';
   svg.setAttribute("data-points", String(series.length));
+  svg.setAttribute("data-max", String(peak));
   svg.setAttribute("data-last", String(series.length ? series[series.length - 1] : 0));
+  $(svgId + "-from").textContent = Math.round(span / 60) + " min ago";
   $(svgId + "-max").textContent = "max " + fmtNum(Math.round(max * 10) / 10);
 }
 
@@ -238,13 +243,13 @@ export const DASHBOARD_HTML: string = `<!doctype html>
     <h2><span>Connections</span><span id="conn-chart-max"></span></h2>
     <div class="big" id="connections">-</div>
     <svg class="chart" id="conn-chart" viewBox="0 0 300 60" preserveAspectRatio="none" role="img" aria-label="connections over the last 5 minutes"></svg>
-    <div class="axis"><span>5 min ago</span><span>now</span></div>
+    <div class="axis"><span id="conn-chart-from"></span><span>now</span></div>
   </section>
   <section>
     <h2><span>Messages delivered</span><span id="rate-chart-max"></span></h2>
     <div class="big"><span id="rate">-</span><span class="unit">msg/s</span></div>
     <svg class="chart" id="rate-chart" viewBox="0 0 300 60" preserveAspectRatio="none" role="img" aria-label="message rate over the last 5 minutes"></svg>
-    <div class="axis"><span>5 min ago</span><span>now</span></div>
+    <div class="axis"><span id="rate-chart-from"></span><span>now</span></div>
   </section>
   <section class="wide"><h2><span>Totals</span></h2><div class="totals" id="totals"></div></section>
   <section class="wide"><h2><span>Clients</span><span id="clients-count">0</span></h2><div class="scroll">
