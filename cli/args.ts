@@ -94,7 +94,8 @@ export interface ParsedCli {
   help: boolean;
   /** `--version` was given. */
   version: boolean;
-  /** Command options by name (`room`, `samples`, `count`, `no-resume`, `history`, `limit`, `after`). */
+  /** Command options by name (`room`, `samples`, `count`, `no-resume`, `history`, `limit`, `after`,
+   * `http`). */
   values: Record<string, string | boolean | undefined>;
 }
 
@@ -127,6 +128,7 @@ export const COMMAND_OPTIONS: Record<string, readonly string[]> = {
   get: ["json", "no-resume"],
   put: ["json"],
   rm: ["json"],
+  status: ["json", "http"],
 };
 
 const PARSE_OPTIONS = {
@@ -147,6 +149,7 @@ const PARSE_OPTIONS = {
   history: { type: "string" },
   limit: { type: "string" },
   after: { type: "string" },
+  http: { type: "string" },
 } as const;
 
 /**

@@ -13,6 +13,7 @@ import { runGet, runLs, runPut, runRm } from "./files.ts";
 import { runPing, runRooms, runSend, runTime, runWho } from "./commands.ts";
 import { runHistory } from "./history.ts";
 import { runListen } from "./listen.ts";
+import { runStatus } from "./status.ts";
 import { COMMAND_HELP, OVERVIEW } from "./help.ts";
 import { env, printable } from "./term.ts";
 
@@ -32,6 +33,7 @@ const RUNNERS: Record<string, Runner> = {
   get: runGet,
   put: runPut,
   rm: runRm,
+  status: runStatus,
 };
 
 /**

@@ -42,6 +42,7 @@ Commands:
   get <path> [local]         download a file (resumes an interrupted download)
   put <local> [path]         upload a file
   rm <path>                  delete a shared file or empty folder
+  status [--http URL]        the server's status from its HTTP endpoint, as tables (--json)
   help [command]             this overview, or a command's help
 
 ${WHERE}
@@ -255,4 +256,21 @@ ${WHERE}
 Examples:
   switchboard rm old/notes.txt
   switchboard rm old`,
+
+  status: `switchboard status [--http URL] [--token TOKEN] [--json]: a server's status
+
+Reads GET /api/status from the server's HTTP endpoint (switchboard-server --http ADDR) and
+prints it as tables: the counters, the clients (nick, address, rooms, since, queued bytes), the
+rooms (members, last message id), transfers in flight and the recent disconnects with their
+reasons. It does not connect to the chat port: --host and --port do not apply.
+
+Options:
+  --http URL         the endpoint: host:port or an http(s) URL (default http://127.0.0.1:7374)
+  --token TOKEN      sent as Authorization: Bearer TOKEN (the server's --http-token)
+  --json             the status JSON as the server sent it, on one line
+
+Examples:
+  switchboard status
+  switchboard status --http 10.0.0.5:7374 --token "$SWITCHBOARD_HTTP_TOKEN"
+  switchboard status --json | jq '.clients[].nick'`,
 };
