@@ -238,6 +238,18 @@ Deno.test("with --http-token, every path but /healthz wants the bearer token", a
   const health = await get(`${url}/healthz`);
   assert.equal(health.status, 200);
   assert.equal(health.body, "ok\n");
+  // The dashboard (a browser's EventSource sends no headers) may carry it as ?token=.
+  assert.equal((await get(`${url}/?token=s3cret`)).status, 200);
+  assert.equal((await get(`${url}/?token=s3crex`)).status, 401);
+  assert.equal((await get(`${url}/?token=`)).status, 401);
+  assert.equal((await get(`${url}/metrics?token=s3cret`)).status, 401, "not for the others");
+  assert.equal((await get(`${url}/api/status?token=s3cret`)).status, 401);
+  const controller = new AbortController();
+  const events = await fetch(`${url}/events?token=s3cret`, { signal: controller.signal });
+  assert.equal(events.status, 200);
+  assert.match(events.headers.get("content-type")!, /^text\/event-stream/);
+  controller.abort();
+  await events.body?.cancel().catch(() => {});
 });
 
 Deno.test("/healthz turns 503 shutting down once shutdown begins, and the endpoint stops after", async () => {

@@ -197,14 +197,19 @@ export function startHttp(source: StatusSource, options: HttpOptions): HttpEndpo
   }
 
   async function handle(request: Request): Promise<Response> {
-    const path = new URL(request.url).pathname;
+    const url = new URL(request.url);
+    const path = url.pathname;
     const get = request.method === "GET" || request.method === "HEAD";
     if (path === "/healthz") {
       if (!get) return text(405, "method not allowed\n", { allow: "GET, HEAD" });
       const why = source.health();
       return why === null ? text(200, "ok\n") : text(503, `${why}\n`);
     }
-    if (token !== "" && !authorized(request.headers.get("authorization"), token)) {
+    // A browser cannot send headers with EventSource: the dashboard page and its stream may
+    // carry the token as `?token=` instead (the page passes on the one it was opened with).
+    const asQuery = (path === "/" || path === "/events") && url.searchParams.has("token") &&
+      sameToken(url.searchParams.get("token")!, token);
+    if (token !== "" && !asQuery && !authorized(request.headers.get("authorization"), token)) {
       return text(401, "unauthorized: send Authorization: Bearer <token>\n", {
         "www-authenticate": 'Bearer realm="switchboard"',
       });
@@ -280,8 +285,16 @@ export function authorized(header: string | null, token: string): boolean {
   if (header === null) return false;
   const m = /^Bearer[ ]+(\S+)\s*$/i.exec(header);
   if (m === null) return false;
-  const given = ENCODER.encode(m[1]!);
-  const wanted = ENCODER.encode(token);
+  return sameToken(m[1]!, token);
+}
+
+/** Whether `given` is `token`, compared in constant time. */
+function sameToken(given: string, token: string): boolean {
+  return sameBytes(ENCODER.encode(given), ENCODER.encode(token));
+}
+
+function sameBytes(given: Uint8Array, wanted: Uint8Array): boolean {
+  if (given.length === 0) return wanted.length === 0;
   let diff = given.length ^ wanted.length;
   for (let i = 0; i < wanted.length; i++) diff |= wanted[i]! ^ (given[i % given.length] ?? 0);
   return diff === 0;
