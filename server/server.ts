@@ -5,6 +5,7 @@
  * @module
  */
 
+import { Transfers } from "./files/transfers.ts";
 import { VERB_TABLE } from "../lib/protocol/verbs.ts";
 import { VERSION } from "../lib/version.ts";
 import { AbuseGuard, Authenticator, createAuthHandler } from "./auth/mod.ts";
@@ -141,7 +142,9 @@ export function startServer(
     cache: new HashCache({ maxConcurrent: cfg.maxHashes }),
     timeout: cfg.fileTimeout,
   });
+  const transfers = new Transfers();
   const files = createFileHandlers(store, {
+    transfers,
     budget: cfg.downloadMemory,
     listPage: cfg.listPage,
     maxListPage: cfg.maxListPage,
@@ -256,7 +259,7 @@ export function startServer(
       counters: { ...metrics.snapshot(), history: hub.logStats() },
       clients,
       rooms,
-      transfers: [],
+      transfers: transfers.list(),
       recent_disconnects: [...disconnects],
     };
   }

@@ -377,3 +377,20 @@ Deno.test("at most 32 /events clients at once (503 beyond), and shutdown ends th
     await server[Symbol.asyncDispose]();
   }
 });
+
+Deno.test("/api/status lists a transfer in flight with its progress, and forgets it once done", async () => {
+  await using server = await startTestServer({ http: "127.0.0.1:0" });
+  const url = base(server);
+  await using up = await rawClient(server.port, { nick: "uploader" });
+  const status = async () => JSON.parse((await get(`${url}/api/status`)).body) as StatusReport;
+  await up.send("PUT big.bin 100000\r\n");
+  await up.send(new Uint8Array(40_000).fill(7));
+  await waitFor(async () => (await status()).transfers.some((t) => t.bytes === 40_000), 5000);
+  assert.deepEqual((await status()).transfers, [
+    { nick: "uploader", path: "big.bin", direction: "up", bytes: 40_000, size: 100_000 },
+  ]);
+  await up.send(new Uint8Array(60_000).fill(7));
+  await up.send("\r\n");
+  assert.match(await up.next(), /^OK /);
+  assert.deepEqual((await status()).transfers, []);
+});

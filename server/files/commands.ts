@@ -9,6 +9,7 @@
  * @module
  */
 
+import { Transfers } from "./transfers.ts";
 import { encodeFrame, encodePath, utf8Length } from "../../lib/protocol/encoder.ts";
 import { ErrorCode } from "../../lib/protocol/errors.ts";
 import type { Frame, StreamStart } from "../../lib/protocol/frame.ts";
@@ -31,6 +32,8 @@ export interface FileHandlers {
 
 /** Options of {@linkcode createFileHandlers}. */
 export interface FileHandlerOptions {
+  /** Where transfers in flight are listed (status pages). */
+  transfers?: Transfers;
   /**
    * Bytes read from a file at a time for a download (each piece is one outbox write).
    * @default {1048576}
@@ -203,7 +206,9 @@ export function createFileHandlers(
       `Cannot create file handlers: listPage and maxListPage must be at least 1, got ${listPage}`,
     );
   }
+  const transfers = options.transfers ?? new Transfers();
   const downloads = new Downloads({
+    transfers,
     chunkSize: chunkOption,
     window: windowOption,
     budget,
@@ -323,9 +328,11 @@ export function createFileHandlers(
       (upload): StreamSink => {
         let failed = false;
         let received = 0;
+        const transfer = transfers.start(() => s.nick, upload.path, "up", start.size);
         return {
           async data(bytes) {
             received += bytes.length;
+            transfer.bytes = received;
             if (failed) return;
             metrics.fileBytesIn += bytes.length;
             try {
@@ -338,6 +345,7 @@ export function createFileHandlers(
             }
           },
           async end() {
+            transfers.end(transfer);
             if (failed) return;
             try {
               s.replyLine(`OK ${await upload.commit()}`);
@@ -346,6 +354,7 @@ export function createFileHandlers(
             }
           },
           abort() {
+            transfers.end(transfer);
             return upload.abort();
           },
         };

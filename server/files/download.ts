@@ -6,6 +6,7 @@
  * @module
  */
 
+import { Transfers } from "./transfers.ts";
 import { encodeLine, encodePath } from "../../lib/protocol/encoder.ts";
 import type { CommandContext } from "../core/handler.ts";
 import type { Logger } from "../core/logger.ts";
@@ -31,6 +32,8 @@ export interface DownloadOptions {
   log: Logger;
   /** Where file bytes sent are counted. */
   metrics: Pick<Metrics, "fileBytesOut">;
+  /** Where downloads in flight are listed. */
+  transfers?: Transfers;
   /** Deadline of each read of a file, ms (0 = none): past it the connection is closed. */
   readTimeout?: number;
 }
@@ -51,6 +54,7 @@ export class Downloads {
   readonly #maxPending: number;
   readonly #log: Logger;
   readonly #metrics: Pick<Metrics, "fileBytesOut">;
+  readonly #transfers: Transfers;
   readonly #readTimeout: number;
   // Downloads running now, and the bytes of their buffers, across all sessions.
   #running = 0;
@@ -65,6 +69,7 @@ export class Downloads {
     this.#log = options.log;
     this.#metrics = options.metrics;
     this.#readTimeout = options.readTimeout ?? 0;
+    this.#transfers = options.transfers ?? new Transfers();
   }
 
   /**
@@ -106,6 +111,7 @@ export class Downloads {
     let left = size - offset;
     // Hashing on first use moved the position: always seek.
     await file.seek(offset, Deno.SeekMode.Start);
+    const transfer = this.#transfers.start(() => s.nick, opened.path, "down", left);
     outbox.begin();
     try {
       outbox.send(encodeLine(`FILE ${encodePath(opened.path)} ${size} ${sha256} ${left}`));
@@ -164,11 +170,13 @@ export class Downloads {
         }
         outbox.send(got === buf.length ? buf : buf.subarray(0, got));
         this.#metrics.fileBytesOut += got;
+        transfer.bytes += got;
         queued.push(buf);
         left -= got;
       }
       outbox.send(CRLF);
     } finally {
+      this.#transfers.end(transfer);
       outbox.end();
       this.#held -= mine;
     }

@@ -62,7 +62,7 @@ export interface StatusReport {
   counters: MetricsSnapshot & { history: MetricsExtra["history"] };
   clients: ClientStatus[];
   rooms: RoomStatus[];
-  /** Transfers in flight (empty: the file part does not report them yet). */
+  /** File transfers in flight, oldest first. */
   transfers: TransferStatus[];
   /** The last disconnects, oldest first. */
   recent_disconnects: DisconnectStatus[];
