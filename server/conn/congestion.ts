@@ -71,6 +71,30 @@ export class Congestion {
   }
 
   /**
+   * Holds the session that is running back, before it reads its client again, for the members
+   * its commands left behind: low-water `max_pending/16`, danger `max_pending/2` (see
+   * {@linkcode Congestion.wait}); a wait is counted in `metrics`.
+   *
+   * @param own The session's own outbox.
+   * @param limits `maxPending` and `maxStall` of the configuration.
+   * @param metrics Where stalls and their milliseconds are counted.
+   */
+  async hold(
+    own: Backlog,
+    limits: { maxPending: number; maxStall: number },
+    metrics: { stalls: number; stallTime: number },
+  ): Promise<void> {
+    const behind = this.take();
+    if (behind === null) return;
+    const started = performance.now();
+    const marks = { below: limits.maxPending / 16, danger: limits.maxPending / 2 };
+    if (await Congestion.wait(behind, own, marks, limits.maxStall)) {
+      metrics.stalls++;
+      metrics.stallTime += performance.now() - started;
+    }
+  }
+
+  /**
    * Waits until every one of `boxes` (but `own`) holds at most `below` bytes, or `maxStall`
    * passes, whichever is first. A member past `danger` bytes (near its cut) that made progress
    * in that time is waited for again, in steps of `DANGER_STEPS` x `maxStall`, as long as it keeps

@@ -21,7 +21,6 @@ import { Gate } from "./gate.ts";
 import { helloLine } from "./hello.ts";
 import { noteBigPayload } from "./gc.ts";
 import { Liveness } from "./liveness.ts";
-import { Congestion } from "./congestion.ts";
 import { Outbox } from "./outbox.ts";
 import { Pipeline, type PipelineOwner } from "./pipeline.ts";
 
@@ -231,7 +230,9 @@ export class Session implements Member, PipelineOwner {
         else if (this.#lineSince === 0) this.#lineSince = Date.now();
         // Flow control: members this read's commands left behind get up to max_stall to catch
         // up before this client is read again.
-        return congestion.any ? this.#stall() : undefined;
+        return congestion.any
+          ? this.#unread(congestion.hold(this.outbox, config, metrics))
+          : undefined;
       },
     });
     const highWater = config.maxPending / 2;
@@ -245,19 +246,14 @@ export class Session implements Member, PipelineOwner {
             release();
             // While a command runs (a download, a first-use hash, a disk write), we are the ones
             // not reading: the client's silence meanwhile is not idleness.
-            liveness.pause();
-            try {
-              await r;
-            } finally {
-              liveness.resume();
-            }
+            await this.#unread(r);
           }
           if (this.#ending) return;
           // Back-pressure: a client that does not read its replies stops being read (one read can
           // hold thousands of pipelined commands whose replies would pass max_pending).
           if (this.outbox.pending > highWater) {
             release();
-            await this.#pauseReads();
+            await this.#unread(this.outbox.drain(config.maxPending / 4));
             if (this.#ending) return;
           }
         }
@@ -268,29 +264,11 @@ export class Session implements Member, PipelineOwner {
     if (!this.#ending) this.close(this.#sink ? "eof during upload" : "eof");
   }
 
-  /** Waits (up to max_stall) for the members behind that this session's commands fed. */
-  async #stall(): Promise<void> {
-    const { congestion, config, metrics } = this.#ctx;
-    const behind = congestion.take();
-    if (behind === null) return;
-    const started = performance.now();
+  /** Waits for `work` while not reading this client: its silence meanwhile is not idleness. */
+  async #unread(work: Promise<unknown>): Promise<void> {
     this.#liveness.pause();
     try {
-      const marks = { below: config.maxPending / 16, danger: config.maxPending / 2 };
-      if (await Congestion.wait(behind, this.outbox, marks, config.maxStall)) {
-        metrics.stalls++;
-        metrics.stallTime += performance.now() - started;
-      }
-    } finally {
-      this.#liveness.resume();
-    }
-  }
-
-  // Waits for the outbox to drain. Meanwhile the client is not idle: we are the ones not reading.
-  async #pauseReads(): Promise<void> {
-    this.#liveness.pause();
-    try {
-      await this.outbox.drain(this.#ctx.config.maxPending / 4);
+      await work;
     } finally {
       this.#liveness.resume();
     }
