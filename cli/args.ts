@@ -125,9 +125,9 @@ export const COMMAND_OPTIONS: Record<string, readonly string[]> = {
   ping: ["json", "count"],
   time: ["json", "samples"],
   ls: ["json"],
-  get: ["json", "no-resume"],
-  put: ["json"],
-  rm: ["json"],
+  get: ["json", "no-resume", "recursive", "force"],
+  put: ["json", "no-resume", "recursive", "force"],
+  rm: ["json", "recursive", "yes"],
   status: ["json", "http"],
 };
 
@@ -146,6 +146,9 @@ const PARSE_OPTIONS = {
   samples: { type: "string" },
   count: { type: "string", short: "c" },
   "no-resume": { type: "boolean" },
+  recursive: { type: "boolean" },
+  force: { type: "boolean", short: "f" },
+  yes: { type: "boolean", short: "y" },
   history: { type: "string" },
   limit: { type: "string" },
   after: { type: "string" },
@@ -256,6 +259,11 @@ export function countOption(
  * @throws {UsageError} On an unknown command or option, a missing value, a bad port or URL.
  */
 export function parseCli(args: string[], env: (name: string) => string | undefined): ParsedCli {
+  // `-r` is --room, except for the file commands, where it is --recursive (get -r, put -r, rm -r).
+  const verb = args.find((a) => Object.hasOwn(COMMAND_OPTIONS, a));
+  if (verb === "get" || verb === "put" || verb === "rm") {
+    args = args.map((a) => a === "-r" ? "--recursive" : a);
+  }
   let parsed;
   try {
     parsed = parseArgs({ args, options: PARSE_OPTIONS, strict: true, allowPositionals: true });

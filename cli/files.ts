@@ -1,6 +1,7 @@
 /**
- * The file commands of the client command line: `ls`, `get` (resumable, verified), `put`,
- * `rm`. A progress bar with bytes, rate and ETA shows on a terminal; `--json` prints one
+ * The file commands of the client command line: `ls`, `get` (resumable, verified), `put`
+ * (resumable, verified), `rm`; neither `get` nor `put` replaces a file without `--force`. With
+ * `-r` they move whole folders (files_tree.ts). A progress bar with bytes, rate and ETA shows on a terminal; `--json` prints one
  * result line instead.
  *
  * @module
@@ -15,6 +16,7 @@ import { openFromCli, table } from "./commands.ts";
 import { ProgressBar } from "./progress.ts";
 import { formatBytes, printable } from "./term.ts";
 import { type Client, downloadFile, TransferError, uploadFile } from "../client/mod.ts";
+import { isRemoteExists, runGetTree, runPutTree, runRmTree } from "./files_tree.ts";
 
 function printJson(value: unknown): void {
   console.log(JSON.stringify(value));
@@ -33,7 +35,7 @@ function remoteBase(path: string): string {
  * @param action `download reports/a.pdf`.
  * @returns The error to print.
  */
-function fileError(e: unknown, p: ParsedCli, action: string): Error {
+export function fileError(e: unknown, p: ParsedCli, action: string): Error {
   if (e instanceof ServerError) {
     const what = serverFailure(e, action);
     switch (e.code) {
@@ -63,7 +65,7 @@ function fileError(e: unknown, p: ParsedCli, action: string): Error {
  * @param run The transfer, given the signal.
  * @returns What it returned.
  */
-async function withInterrupt<T>(run: (signal: AbortSignal) => Promise<T>): Promise<T> {
+export async function withInterrupt<T>(run: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const controller = new AbortController();
   const onSignal = () => controller.abort(new Error("interrupted"));
   const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
@@ -145,6 +147,7 @@ async function localTarget(remote: string, local: string | undefined): Promise<s
  * @returns The exit code.
  */
 export async function runGet(p: ParsedCli): Promise<number> {
+  if (p.values.recursive === true) return await runGetTree(p);
   const [remote, localArg, ...extra] = p.positionals;
   if (remote === undefined || remote === "") {
     throw new UsageError("Cannot download: no path given. Usage: switchboard get <path> [local]");
@@ -161,6 +164,7 @@ export async function runGet(p: ParsedCli): Promise<number> {
       downloadFile(client, remote, local, {
         signal,
         resume: p.values["no-resume"] !== true,
+        createOnly: p.values.force !== true,
         onProgress: (x) => bar.update(x),
       })
     );
@@ -180,6 +184,9 @@ export async function runGet(p: ParsedCli): Promise<number> {
     }
     if (e instanceof TransferError && e.reason === "connection" && client.closed) {
       throw new CliError(`${e.message} (${p.target.label})`);
+    }
+    if (e instanceof TransferError && e.reason === "exists") {
+      throw new CliError(`${e.message}. Use --force to replace it`);
     }
     throw fileError(e, p, `download ${remote}`);
   }
@@ -210,6 +217,7 @@ export async function runGet(p: ParsedCli): Promise<number> {
  * @returns The exit code.
  */
 export async function runPut(p: ParsedCli): Promise<number> {
+  if (p.values.recursive === true) return await runPutTree(p);
   const [local, remoteArg, ...extra] = p.positionals;
   if (local === undefined || local === "") {
     throw new UsageError("Cannot upload: no file given. Usage: switchboard put <local> [path]");
@@ -226,7 +234,7 @@ export async function runPut(p: ParsedCli): Promise<number> {
   }
   if (!info.isFile) {
     throw new UsageError(
-      `Cannot upload ${local}: it is not a file (folders are not uploaded whole)`,
+      `Cannot upload ${local}: it is a folder (put -r uploads a whole folder)`,
     );
   }
   const name = basename(local);
@@ -240,22 +248,42 @@ export async function runPut(p: ParsedCli): Promise<number> {
   let result;
   try {
     result = await withInterrupt((signal) =>
-      uploadFile(client, local, remote, { signal, onProgress: (x) => bar.update(x) })
+      uploadFile(client, local, remote, {
+        signal,
+        resume: p.values["no-resume"] !== true,
+        createOnly: p.values.force !== true,
+        onProgress: (x) => bar.update(x),
+      })
     );
   } catch (e) {
     bar.clear();
     if (e instanceof TransferError && e.reason === "aborted") {
       throw new CliError(e.message.replace(": aborted", ": interrupted"), 130);
     }
+    if (isRemoteExists(e)) {
+      throw new CliError(
+        `Cannot upload ${local}: ${remote} exists on the server. Use --force to replace it`,
+      );
+    }
     throw fileError(e, p, `upload ${local} to ${remote}`);
   }
   bar.finish();
-  if (p.json) printJson({ path: result.path, local, size: result.size, sha256: result.sha256 });
-  else {console.log(
+  if (p.json) {
+    printJson({
+      path: result.path,
+      local,
+      size: result.size,
+      sha256: result.sha256,
+      resumed_from: result.resumedFrom,
+    });
+  } else {
+    const resumed = result.resumedFrom > 0 ? `, resumed at ${formatBytes(result.resumedFrom)}` : "";
+    console.log(
       `Uploaded ${local} to ${result.path} (${
         formatBytes(result.size)
-      }; sha256 ${result.sha256} verified)`,
-    );}
+      }${resumed}; sha256 ${result.sha256} verified)`,
+    );
+  }
   return 0;
 }
 
@@ -266,6 +294,7 @@ export async function runPut(p: ParsedCli): Promise<number> {
  * @returns The exit code.
  */
 export async function runRm(p: ParsedCli): Promise<number> {
+  if (p.values.recursive === true) return await runRmTree(p);
   const [path, ...extra] = p.positionals;
   if (path === undefined || path === "") {
     throw new UsageError("Cannot delete: no path given. Usage: switchboard rm <path>");

@@ -218,14 +218,18 @@ Examples:
   switchboard ls
   switchboard ls reports --json`,
 
-  get: `switchboard get <path> [local] [--json] [--no-resume]: download a shared file
+  get: `switchboard get [-r] <path> [local] [--json] [--no-resume] [--force]: download a shared file
 
 Writes to LOCAL (default: the file's name in the current folder; a folder means inside it)
 through LOCAL.part, checks the whole file's sha256, then renames it into place. If a
 download is interrupted (Ctrl-C, network drop), run the same command again: it resumes from
 the .part file. A progress bar shows on a terminal; --json prints one result line instead.
+An existing LOCAL is never replaced without --force. With -r, PATH is a folder, downloaded
+whole into LOCAL; files already complete there (same size and sha256) are skipped.
 
 Options:
+  -r, --recursive    a whole folder
+  --force, -f        replace existing local files
   --no-resume        throw away a .part file and start over
   --json             one line: {"path":..,"local":..,"size":..,"sha256":..,"resumed_from":..}
 
@@ -235,27 +239,38 @@ Examples:
   switchboard get reports/2024.pdf
   switchboard get big.iso /tmp/ && sha256sum /tmp/big.iso`,
 
-  put: `switchboard put <local> [path] [--json]: upload a file
+  put: `switchboard put [-r] <local> [path] [--json] [--no-resume] [--force]: upload a file
 
 Streams LOCAL to PATH (default: its file name at the top of the share). The server's sha256
-is checked against this file's. A progress bar shows on a terminal.
+is checked against this file's. A progress bar shows on a terminal. If an upload is cut,
+the server keeps what arrived for a while (its --upload-resume-ttl): run the same command
+again to send only the rest. An existing PATH is never replaced without --force. With -r,
+LOCAL is a folder, uploaded whole; files already complete on the server are skipped.
 
 Options:
+  -r, --recursive    a whole folder (symlinks leading out of it are not followed)
+  --force, -f        replace existing files on the server
+  --no-resume        start over instead of resuming a cut upload
   --json             one line: {"path":..,"local":..,"size":..,"sha256":..}
 
 ${WHERE}
 
 Examples:
   switchboard put notes.txt
-  switchboard put build/app.tar.gz releases/app-1.2.tar.gz`,
+  switchboard put build/app.tar.gz releases/app-1.2.tar.gz
+  switchboard put -r photos shared/photos`,
 
-  rm: `switchboard rm <path> [--json]: delete a shared file or an empty folder
+  rm: `switchboard rm [-r] <path> [--json] [--yes]: delete a shared file or an empty folder
+
+With -r, a folder and everything in it, after a confirmation on a terminal (--yes, -y
+skips it; it is required when standard input is not a terminal).
 
 ${WHERE}
 
 Examples:
   switchboard rm old/notes.txt
-  switchboard rm old`,
+  switchboard rm old
+  switchboard rm -r old --yes`,
 
   status: `switchboard status [--http URL] [--token TOKEN] [--json]: a server's status
 

@@ -91,7 +91,7 @@ export function renderProgress(s: ProgressState, columns: number): string {
 
 /** A progress bar on one terminal line. */
 export class ProgressBar {
-  readonly #label: string;
+  #label: string;
   readonly #stream: typeof Deno.stderr | typeof Deno.stdout;
   readonly #enabled: boolean;
   readonly #now: () => number;
@@ -120,6 +120,11 @@ export class ProgressBar {
       }
     });
     this.#interval = options.interval ?? 100;
+  }
+
+  /** What is being transferred: a tree transfer shows its file count here (`12/1000 files`). */
+  set label(text: string) {
+    this.#label = text;
   }
 
   /** Whether anything is drawn. */

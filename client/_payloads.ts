@@ -61,6 +61,38 @@ export interface PutOptions {
    * @default {undefined}
    */
   sha256?: string;
+  /**
+   * Ask the server to keep the bytes it received if the upload is cut, so it can be resumed
+   * (`PUT ... resume`). Servers that do not know the option refuse the upload (400).
+   * @default {false}
+   */
+  resume?: boolean;
+  /**
+   * Resume a kept upload: the server holds this many bytes of the file already (see
+   * `resumeInfo()` in transfer.ts), and the source yields the rest (`PUT ... from=<offset>`; the whole
+   * size is `from + size`).
+   * @default {0}
+   */
+  from?: number;
+  /**
+   * Refuse to replace a file at the path: `ERR 409` (`PUT ... new`), checked atomically by the
+   * server when it puts the file in place.
+   * @default {false}
+   */
+  createOnly?: boolean;
+}
+
+/**
+ * The words of a `PUT` line between the path and the byte count.
+ *
+ * @param options The upload's options.
+ * @returns The words, each with a leading space.
+ */
+function putWords(options: PutOptions): string {
+  const sha = options.sha256 === undefined ? "" : ` ${options.sha256.toLowerCase()}`;
+  const from = options.from ?? 0;
+  return sha + (options.resume && from === 0 ? " resume" : "") +
+    (from > 0 ? ` from=${from}` : "") + (options.createOnly ? " new" : "");
 }
 
 const CRLF = new Uint8Array([13, 10]);
@@ -171,6 +203,10 @@ export async function putFile(
       `Cannot upload ${path}: size must be a whole number, got ${source.size}`,
     );
   }
+  const from = options.from ?? 0;
+  if (!Number.isSafeInteger(from) || from < 0) {
+    throw new RangeError(`Cannot upload ${path}: from must be a whole number, got ${from}`);
+  }
   if (options.sha256 !== undefined && !/^[0-9A-Fa-f]{64}$/.test(options.sha256)) {
     throw new RangeError(`Cannot upload ${path}: sha256 must be 64 hex digits`);
   }
@@ -179,9 +215,8 @@ export async function putFile(
   const { reply } = await conn.exclusive(async (section) => {
     let reply: Promise<string | undefined> | undefined;
     try {
-      const sha = options.sha256 === undefined ? "" : ` ${options.sha256.toLowerCase()}`;
       reply = section.request(
-        encodeLine(`PUT ${encodePath(path)}${sha} ${source.size}`),
+        encodeLine(`PUT ${encodePath(path)}${putWords(options)} ${source.size}`),
         firstArg,
       );
       reply.catch(() => {});

@@ -40,6 +40,7 @@ export * from "./client.ts";
 export * from "./connection.ts";
 export * from "./reconnect.ts";
 export * from "./transfer.ts";
+export * from "./folders.ts";
 export * from "./transport.ts";
 export { ServerError } from "../lib/protocol/errors.ts";
 export type { Hello, ListEntry, RoomEntry, WhoEntry } from "../lib/protocol/rows.ts";

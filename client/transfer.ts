@@ -1,24 +1,34 @@
 /**
  * File transfers on top of the client library: {@linkcode downloadFile} (resumable, verified,
- * atomic) and {@linkcode uploadFile} (streamed, hashed on the way, checked against the server's
- * answer). Neither ever holds a whole file in memory.
+ * atomic, optionally never replacing a local file) here, and `uploadFile` (streamed, hashed on
+ * the way, resumable, optionally create-only; upload.ts) re-exported. Neither ever holds a whole
+ * file in memory.
  *
  * @module
  */
 
-import { createHash, type Hash } from "node:crypto";
+import { createHash } from "node:crypto";
 import { ServerError } from "../lib/protocol/errors.ts";
 import { WriteBehind } from "../lib/write_behind.ts";
 import type { Client, FileHead } from "./client.ts";
 import { ConnectionClosedError } from "./transport.ts";
+import {
+  aborted,
+  CHUNK,
+  hashPrefix,
+  syncQuietly,
+  TransferError,
+  type TransferProgress,
+} from "./_transfer_common.ts";
 
-/** Progress of a transfer, in bytes of the whole file. */
-export interface TransferProgress {
-  /** Bytes of the file in place so far (a resumed download starts at its offset). */
-  done: number;
-  /** Size of the whole file. */
-  total: number;
-}
+export { TransferError, type TransferFailure, type TransferProgress } from "./_transfer_common.ts";
+export {
+  type ResumeInfo,
+  resumeInfo,
+  uploadFile,
+  type UploadOptions,
+  type UploadResult,
+} from "./upload.ts";
 
 /** Options of {@linkcode downloadFile}. */
 export interface DownloadOptions {
@@ -34,6 +44,13 @@ export interface DownloadOptions {
    * @default {true}
    */
   resume?: boolean;
+  /**
+   * Refuse to replace a file at `local`: checked before anything is fetched, and again, without
+   * a race, when the verified file is put in place (a hard link, which fails if a file is
+   * there; the complete `.part` is then kept). Fails with `TransferError` reason `exists`.
+   * @default {false}
+   */
+  createOnly?: boolean;
 }
 
 /** Result of {@linkcode downloadFile}. */
@@ -46,112 +63,6 @@ export interface DownloadResult {
   sha256: string;
   /** Bytes that were already in the `.part` file and were not fetched again (0 for a fresh start). */
   resumedFrom: number;
-}
-
-/** Options of {@linkcode uploadFile}. */
-export interface UploadOptions {
-  /** Called as bytes are sent (once at the start, then after every piece read). */
-  onProgress?: (p: TransferProgress) => void;
-  /**
-   * Stops the upload. Protocol v1 cannot abandon a payload half-way, so this closes the client's
-   * connection; the server keeps nothing.
-   */
-  signal?: AbortSignal;
-  /**
-   * The sha256 of the local file when already known (hex): sent with `PUT`, so the server refuses
-   * a mismatch (409) and keeps nothing.
-   */
-  sha256?: string;
-  /**
-   * Read the file twice: hash it first, then send `PUT path sha256 N`, so that anything that
-   * differs from the hash (the file changed between the passes, corruption) is refused by the
-   * server and nothing is kept. Without it (the default) the file is read once, hashed while it
-   * streams, and the server's `OK <sha256>` is compared with the local hash afterwards.
-   * @default {false}
-   */
-  hashFirst?: boolean;
-}
-
-/** Result of {@linkcode uploadFile}. */
-export interface UploadResult {
-  /** The remote path written. */
-  path: string;
-  /** Size of the file. */
-  size: number;
-  /** sha256 of the file, as computed on both sides, lower-case hex. */
-  sha256: string;
-}
-
-/** Why a transfer failed. */
-export type TransferFailure =
-  /** The sha256 of what arrived is not the one announced. */
-  | "mismatch"
-  /** The signal aborted it. */
-  | "aborted"
-  /** The connection was lost mid-way (a download can be resumed). */
-  | "connection"
-  /** The local file changed while it was read (an upload). */
-  | "changed"
-  /** A local file could not be read or written. */
-  | "local";
-
-/**
- * A transfer failed for a reason of its own (see {@linkcode TransferError.reason}). Refusals by
- * the server are not wrapped: they reject with the library's `ServerError` (404, 403, 409, 413...).
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { TransferError } from "./transfer.ts";
- * const e = new TransferError("Cannot download a.txt: aborted", "aborted");
- * assert.equal(e.reason, "aborted");
- * assert.equal(e.name, "TransferError");
- * ```
- */
-export class TransferError extends Error {
-  /** Why. */
-  readonly reason: TransferFailure;
-
-  /**
-   * Makes the error.
-   *
-   * @param message What happened, and what to do.
-   * @param reason Why.
-   * @param options Standard error options (`cause`).
-   */
-  constructor(message: string, reason: TransferFailure = "local", options?: ErrorOptions) {
-    super(message, options);
-    this.name = "TransferError";
-    this.reason = reason;
-  }
-}
-
-const CHUNK = 1024 * 1024;
-
-function aborted(action: string, what: string, signal: AbortSignal, kept: string): TransferError {
-  return new TransferError(`Cannot ${action} ${what}: aborted${kept}`, "aborted", {
-    cause: signal.reason,
-  });
-}
-
-/** Hashes the first `size` bytes of `file` into `hash`, leaving the position at `size`. */
-async function hashPrefix(file: Deno.FsFile, size: number, hash: Hash): Promise<void> {
-  await file.seek(0, Deno.SeekMode.Start);
-  const buf = new Uint8Array(Math.min(CHUNK, Math.max(1, size)));
-  for (let left = size; left > 0;) {
-    const n = await file.read(left < buf.length ? buf.subarray(0, left) : buf);
-    if (n === null) throw new Error("the partial file shrank while it was read");
-    hash.update(n === buf.length ? buf : buf.subarray(0, n));
-    left -= n;
-  }
-}
-
-async function syncQuietly(file: Deno.FsFile): Promise<void> {
-  try {
-    await file.sync();
-  } catch {
-    // Some file systems cannot sync; the rename below is still atomic.
-  }
 }
 
 /**
@@ -168,7 +79,7 @@ async function syncQuietly(file: Deno.FsFile): Promise<void> {
  * @param options See {@linkcode DownloadOptions}.
  * @returns What was written.
  * @throws {TransferError} `mismatch` (the `.part` was deleted), `aborted`, `connection` (the
- *   `.part` is kept), `local` (cannot write the local file).
+ *   `.part` is kept), `local` (cannot write the local file), `exists` (with `createOnly`).
  * @throws {ServerError} When the server refuses (404 missing, 400 a folder, 403 forbidden).
  * @example
  * ```ts
@@ -202,6 +113,9 @@ export async function downloadFile(
   const { signal, onProgress } = options;
   const part = `${local}.part`;
   if (signal?.aborted) throw aborted("download", remote, signal, "");
+  if (options.createOnly && await Deno.lstat(local).then(() => true, () => false)) {
+    throw existsLocally(remote, local);
+  }
   let file: Deno.FsFile;
   try {
     file = await Deno.open(part, { read: true, write: true, create: true });
@@ -333,8 +247,10 @@ export async function downloadFile(
     try {
       await syncQuietly(file);
       closeFile();
-      await Deno.rename(part, local);
+      if (options.createOnly) await createLocal(remote, part, local);
+      else await Deno.rename(part, local);
     } catch (e) {
+      if (e instanceof TransferError) throw e;
       throw new TransferError(
         `Cannot download ${remote}: cannot move ${part} to ${local}: ${(e as Error).message}`,
         "local",
@@ -350,148 +266,20 @@ export async function downloadFile(
   }
 }
 
-/** Hashes a whole local file (the first pass of `hashFirst`). */
-async function hashLocal(file: Deno.FsFile, size: number): Promise<string> {
-  const hash = createHash("sha256");
-  await hashPrefix(file, size, hash);
-  await file.seek(0, Deno.SeekMode.Start);
-  return hash.digest("hex");
+function existsLocally(remote: string, local: string): TransferError {
+  return new TransferError(`Cannot download ${remote}: ${local} exists already`, "exists");
 }
 
-/**
- * Uploads a local file: streams it in 1 MiB pieces (never whole in memory) with `PUT path N`,
- * hashing it on the way, then checks the server's `OK <sha256>` against the local hash. Before the
- * payload's last line ending is sent the file is checked for a change of size or mtime: if it
- * changed, the connection is closed instead, so the server keeps nothing. With `sha256` or
- * `hashFirst`, the hash goes on the `PUT` line and the server itself refuses a mismatch.
- *
- * @param client A connected client.
- * @param local The local file.
- * @param remote The shared path to write (plain); missing parent folders are created.
- * @param options See {@linkcode UploadOptions}.
- * @returns What was stored.
- * @throws {TransferError} `changed` (nothing kept), `mismatch` (the server's hash of what it
- *   stored differs from the local one; upload again), `aborted`, `connection`, `local`.
- * @throws {ServerError} When the server refuses (403 read-only, 413 past max_file_size, 409 a
- *   folder is there or the announced sha256 did not match, 400 bad path).
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { startServer } from "../server/mod.ts";
- * import { connect } from "./client.ts";
- * import { uploadFile } from "./transfer.ts";
- * const quiet = { info() {}, warn() {}, error() {} };
- * const files = await Deno.makeTempDir();
- * await using server = startServer({ port: 0, files }, { log: quiet });
- * await using client = await connect({ port: server.port });
- * const local = await Deno.makeTempFile();
- * await Deno.writeTextFile(local, "meeting notes");
- * const r = await uploadFile(client, local, "docs/notes.txt");
- * assert.equal(r.size, 13);
- * assert.equal(await Deno.readTextFile(`${files}/docs/notes.txt`), "meeting notes");
- * ```
- */
-export async function uploadFile(
-  client: Client,
-  local: string,
-  remote: string,
-  options: UploadOptions = {},
-): Promise<UploadResult> {
-  const { signal, onProgress } = options;
-  if (signal?.aborted) throw aborted("upload", local, signal, "");
-  let file: Deno.FsFile;
-  let info: Deno.FileInfo;
+/** Puts the verified `.part` at `local` only if nothing is there (a hard link fails if it is). */
+async function createLocal(remote: string, part: string, local: string): Promise<void> {
   try {
-    file = await Deno.open(local, { read: true });
-    info = await file.stat();
+    await Deno.link(part, local);
   } catch (e) {
-    throw new TransferError(`Cannot upload ${local}: ${(e as Error).message}`, "local", {
-      cause: e,
-    });
+    if (e instanceof Deno.errors.AlreadyExists) throw existsLocally(remote, local);
+    // No hard links on this file system: check, then rename (not atomic).
+    if (await Deno.lstat(local).then(() => true, () => false)) throw existsLocally(remote, local);
+    await Deno.rename(part, local);
+    return;
   }
-  const onAbort = () => client.close();
-  signal?.addEventListener("abort", onAbort, { once: true });
-  try {
-    if (!info.isFile) throw new TransferError(`Cannot upload ${local}: it is not a file`, "local");
-    const size = info.size;
-    let announced = options.sha256?.toLowerCase();
-    if (announced === undefined && options.hashFirst) {
-      try {
-        announced = await hashLocal(file, size);
-      } catch (e) {
-        throw new TransferError(`Cannot upload ${local}: ${(e as Error).message}`, "local", {
-          cause: e,
-        });
-      }
-    }
-    const hash = createHash("sha256");
-    let sent = 0;
-    let changed: TransferError | null = null;
-    const chunks = async function* (): AsyncGenerator<Uint8Array> {
-      // Two buffers: put() writes one while this fills the other.
-      const buffers = [
-        new Uint8Array(Math.min(CHUNK, Math.max(1, size))),
-        new Uint8Array(Math.min(CHUNK, Math.max(1, size))),
-      ];
-      onProgress?.({ done: 0, total: size });
-      for (let i = 0; sent < size; i ^= 1) {
-        const buf = buffers[i]!;
-        const want = Math.min(buf.length, size - sent);
-        let got = 0;
-        while (got < want) {
-          const n = await file.read(buf.subarray(got, want));
-          if (n === null) break;
-          got += n;
-        }
-        if (got < want) {
-          changed = new TransferError(
-            `Cannot upload ${local}: it shrank while being sent; nothing was stored`,
-            "changed",
-          );
-          throw changed;
-        }
-        const piece = got === buf.length ? buf : buf.subarray(0, got);
-        hash.update(piece);
-        sent += got;
-        yield piece;
-        onProgress?.({ done: sent, total: size });
-      }
-      // Last chance to keep the server from storing a mix: the payload is not complete yet.
-      const after = await file.stat();
-      if (after.size !== size || after.mtime?.getTime() !== info.mtime?.getTime()) {
-        changed = new TransferError(
-          `Cannot upload ${local}: it changed while being sent; nothing was stored`,
-          "changed",
-        );
-        throw changed;
-      }
-    };
-    let stored: string;
-    try {
-      stored = await client.put(remote, { size, chunks: chunks() }, { sha256: announced });
-    } catch (e) {
-      if (changed !== null) throw changed;
-      if (signal?.aborted) throw aborted("upload", local, signal, "; nothing was stored");
-      if (e instanceof ConnectionClosedError) {
-        throw new TransferError(
-          `Cannot upload ${local}: the connection was lost after ${sent} of ${size} bytes; nothing was stored`,
-          "connection",
-          { cause: e },
-        );
-      }
-      throw e;
-    }
-    const sha256 = hash.digest("hex");
-    if (stored !== sha256) {
-      throw new TransferError(
-        `Cannot upload ${local}: sha256 mismatch (the server stored ${stored}, the local file hashes to ${sha256}); ` +
-          `upload it again`,
-        "mismatch",
-      );
-    }
-    return { path: remote, size, sha256 };
-  } finally {
-    signal?.removeEventListener("abort", onAbort);
-    file.close();
-  }
+  await Deno.remove(part);
 }
