@@ -234,7 +234,7 @@ export async function runPut(p: ParsedCli): Promise<number> {
   }
   if (!info.isFile) {
     throw new UsageError(
-      `Cannot upload ${local}: it is a folder (put -r uploads a whole folder)`,
+      `Cannot upload ${local}: it is not a file (put -r uploads a whole folder)`,
     );
   }
   const name = basename(local);

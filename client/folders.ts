@@ -225,7 +225,7 @@ export async function uploadTree(
   for (const f of todo) {
     const r = await uploadFile(client, join(localDir, f.rel), remoteJoin(remoteDir, f.rel), {
       signal: options.signal,
-      resume: options.resume,
+      resume: options.resume !== false,
       createOnly: !options.force,
       onProgress: (x) => tally.file(x.done),
     });

@@ -1,6 +1,6 @@
 /**
  * Uploads on top of the client library: {@linkcode uploadFile} streams a local file (never whole
- * in memory), hashed on the way and checked against the server's answer; by default it asks the
+ * in memory), hashed on the way and checked against the server's answer; with `resume` it asks the
  * server to keep what arrived if the upload is cut, and a later run sends only the rest, once the
  * kept bytes are checked against the local file's own first bytes. With `createOnly` the server
  * refuses (atomically) to replace a file. Re-exported by transfer.ts.
@@ -46,8 +46,9 @@ export interface UploadOptions {
   /**
    * Resume what the server kept of an earlier cut upload of this file (`RESUME`, then
    * `PUT ... from=`), and ask it to keep what arrives if this one is cut (`PUT ... resume`).
-   * `false` starts over. Older servers upload whole, as before.
-   * @default {true}
+   * Without it a cut upload leaves nothing on the server, as before (`switchboard put` turns it
+   * on unless `--no-resume`). Older servers upload whole.
+   * @default {false}
    */
   resume?: boolean;
   /**
@@ -145,7 +146,7 @@ async function resumePoint(file: Deno.FsFile, kept: ResumeInfo | null, size: num
  * payload's last line ending is sent the file is checked for a change of size or mtime: if it
  * changed, the connection is closed instead, so the server keeps nothing. With `sha256` or
  * `hashFirst`, the hash goes on the `PUT` line and the server itself refuses a mismatch. With
- * `resume` (the default) it first asks what the server kept of an earlier cut upload and, when
+ * `resume` it first asks what the server kept of an earlier cut upload and, when
  * those bytes hash like the local file's first ones, sends only the rest; if the kept bytes are
  * gone meanwhile (another client resumed them, they expired) it starts over once.
  *
@@ -210,7 +211,7 @@ export async function uploadFile(
         throw localError(e);
       });
     }
-    const resume = options.resume !== false;
+    const resume = options.resume === true;
     const kept = resume || options.createOnly
       ? await resumeInfo(client, remote, size, announced)
       : null;

@@ -358,12 +358,7 @@ export function startServer(
       });
     }
   };
-  try {
-    store.uploads.start(sweptLog);
-  } catch (e) {
-    // A read-only folder: no uploads to protect, nothing to sweep.
-    log.warn("cannot write the node heartbeat", { files: cfg.files, error: String(e) });
-  }
+  store.uploads.start(sweptLog);
 
   async function reloadUsers(): Promise<number> {
     if (!auth?.usersFile) {

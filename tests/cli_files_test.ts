@@ -37,6 +37,7 @@ Deno.test(
         local: `${work}/report v1.bin`,
         size: data.length,
         sha256: sha256(data),
+        resumed_from: 0,
       });
       // Not a terminal: no progress bar, nothing on stderr.
       assert.equal(put.stderr, "");
@@ -75,12 +76,14 @@ Deno.test(
       assert.deepEqual(await Deno.readFile(`${work}/copy.bin`), data);
       assert.equal(await sizeOf(`${work}/copy.bin.part`), null);
 
-      // Into a folder, with the remote name; in the working directory by default.
+      // Into a folder, with the remote name; in the working directory by default. The source
+      // file is there with that name already: --force replaces it (without it get refuses).
       const intoDir = await runCli([
         "get",
         "docs/2024/report v1.bin",
         work,
         "--json",
+        "--force",
         ...addressArgs(server.port),
       ]);
       assert.equal(intoDir.code, 0, intoDir.stderr);
@@ -89,6 +92,7 @@ Deno.test(
         "get",
         "docs/2024/report v1.bin",
         "--json",
+        "--force",
         ...addressArgs(server.port),
       ], {
         cwd: work,
@@ -284,33 +288,46 @@ Deno.test("get --no-resume throws away a .part and starts over", opts, async () 
   assert.equal(await sizeOf(`${f.work}/big.bin.part`), null);
 });
 
-Deno.test("Ctrl-C during put stops the upload and the server keeps nothing", opts, async () => {
-  await using server = await startTestServer();
-  const work = await Deno.makeTempDir({ prefix: "sb-cli-put-" });
-  try {
-    const data = randomBytes(4 * 1024 * 1024);
-    await Deno.writeFile(`${work}/big.bin`, data);
-    const stall = 64 * 1024 + Math.floor(Math.random() * (data.length - 128 * 1024));
-    await using proxy = startProxy(server.port, { upLimit: () => stall, atLimit: "stall" });
-    await using cli = spawnCli(["put", `${work}/big.bin`, ...addressArgs(proxy.port)]);
-    await waitFor(() => proxy.connections[0]?.up === stall, 10_000, "the proxy to reach the stall");
-    cli.kill("SIGINT");
-    assert.equal(await cli.exit(), 130, cli.stderr);
-    assert.match(cli.stderr, /Cannot upload .*big\.bin: interrupted; nothing was stored/);
-    // The server drops the half upload once the connection is gone: nothing in LIST, nothing on disk.
-    proxy.connections[0]!.close();
-    await waitFor(
-      () => [...Deno.readDirSync(server.files)].length === 0,
-      10_000,
-      "the temporary upload to go",
-    );
-    const ls = await runCli(["ls", "--json", ...addressArgs(server.port)]);
-    assert.deepEqual(JSON.parse(ls.stdout), []);
-    // And the same upload straight to the server works.
-    const put = await runCli(["put", `${work}/big.bin`, "--json", ...addressArgs(server.port)]);
-    assert.equal(put.code, 0, put.stderr);
-    assert.equal(JSON.parse(put.stdout).sha256, sha256(data));
-  } finally {
-    await Deno.remove(work, { recursive: true });
-  }
-});
+Deno.test(
+  "Ctrl-C during put --no-resume stops the upload and the server keeps nothing",
+  opts,
+  async () => {
+    await using server = await startTestServer();
+    const work = await Deno.makeTempDir({ prefix: "sb-cli-put-" });
+    try {
+      const data = randomBytes(4 * 1024 * 1024);
+      await Deno.writeFile(`${work}/big.bin`, data);
+      const stall = 64 * 1024 + Math.floor(Math.random() * (data.length - 128 * 1024));
+      await using proxy = startProxy(server.port, { upLimit: () => stall, atLimit: "stall" });
+      await using cli = spawnCli([
+        "put",
+        `${work}/big.bin`,
+        "--no-resume",
+        ...addressArgs(proxy.port),
+      ]);
+      await waitFor(
+        () => proxy.connections[0]?.up === stall,
+        10_000,
+        "the proxy to reach the stall",
+      );
+      cli.kill("SIGINT");
+      assert.equal(await cli.exit(), 130, cli.stderr);
+      assert.match(cli.stderr, /Cannot upload .*big\.bin: interrupted; nothing was stored/);
+      // The server drops the half upload once the connection is gone: nothing in LIST, nothing on disk.
+      proxy.connections[0]!.close();
+      await waitFor(
+        () => [...Deno.readDirSync(server.files)].length === 0,
+        10_000,
+        "the temporary upload to go",
+      );
+      const ls = await runCli(["ls", "--json", ...addressArgs(server.port)]);
+      assert.deepEqual(JSON.parse(ls.stdout), []);
+      // And the same upload straight to the server works.
+      const put = await runCli(["put", `${work}/big.bin`, "--json", ...addressArgs(server.port)]);
+      assert.equal(put.code, 0, put.stderr);
+      assert.equal(JSON.parse(put.stdout).sha256, sha256(data));
+    } finally {
+      await Deno.remove(work, { recursive: true });
+    }
+  },
+);

@@ -118,7 +118,7 @@ for (const size of [0, 1]) {
     const bytes = randomBytes(size);
     await Deno.writeFile(`${local.path}/src`, bytes);
     const up = await uploadFile(client, `${local.path}/src`, `tiny/${size}.bin`);
-    assert.deepEqual(up, { path: `tiny/${size}.bin`, size, sha256: sha256(bytes) });
+    assert.deepEqual(up, { path: `tiny/${size}.bin`, size, sha256: sha256(bytes), resumedFrom: 0 });
     assert.deepEqual(await Deno.readFile(`${server.files}/tiny/${size}.bin`), bytes);
     const down = await downloadFile(client, `tiny/${size}.bin`, `${local.path}/dst`);
     assert.deepEqual(down, {

@@ -2,7 +2,8 @@
  * Which server processes (nodes) share the folder and which of them are alive, so that a node
  * sweeps only its own upload files, and those of nodes that are gone. Each node keeps a heartbeat
  * file `.sb-upload-nodes/<node>.json` in the shared folder (hidden and unreachable like every
- * `.sb-upload-` name) that says where it runs and is touched every `timeout / 3`. Another node
+ * `.sb-upload-` name) while it has upload files (in progress or kept), saying where it runs, and
+ * touched every `timeout / 3`; without upload files it has nothing to protect and no heartbeat. Another node
  * judges it gone when, on the same host (same boot and pid namespace, Linux), its process no
  * longer exists; elsewhere, when its heartbeat is older than `timeout` compared with the
  * judge's own heartbeat (both times come from the file system holding the folder, so clocks of
@@ -61,10 +62,10 @@ function startOf(pid: number | "self"): string {
  * import { Nodes } from "./nodes.ts";
  * const root = await Deno.realPath(await Deno.makeTempDir());
  * const nodes = new Nodes(root, "abc", 30_000);
- * nodes.start();
+ * nodes.ensure();
  * console.assert(await nodes.alive("abc"));
  * console.assert(!(await nodes.alive("gone")));
- * await nodes.stop();
+ * nodes.idle();
  * await Deno.remove(root, { recursive: true });
  * ```
  */
@@ -92,32 +93,57 @@ export class Nodes {
   }
 
   /**
-   * Writes this node's heartbeat (at once, before any upload can start) and keeps it fresh until
-   * {@linkcode Nodes.stop}.
+   * Makes sure this node's heartbeat is in the folder, and kept fresh (every `timeout / 3`) until
+   * {@linkcode Nodes.idle}: called before this node creates any upload file. Synchronous, so no
+   * upload file can exist without it.
    *
    * @throws {Error} When the heartbeat cannot be written (a read-only folder).
    */
-  start(): void {
-    this.#host = hostId();
+  ensure(): void {
+    if (this.#timer !== undefined) return;
+    this.#host ||= hostId();
     const beat: Beat = { node: this.node, host: this.#host, pid: Deno.pid, start: startOf("self") };
-    Deno.mkdirSync(this.#dir, { recursive: true });
-    Deno.writeTextFileSync(this.#file(this.node), JSON.stringify(beat));
+    const text = JSON.stringify(beat);
+    for (let attempt = 0;; attempt++) {
+      Deno.mkdirSync(this.#dir, { recursive: true });
+      try {
+        Deno.writeTextFileSync(this.#file(this.node), text);
+        break;
+      } catch (e) {
+        // Another node removed the empty folder just now: once more.
+        if (!(e instanceof Deno.errors.NotFound) || attempt > 0) throw e;
+      }
+    }
     const timer = setInterval(() => {
       const now = new Date();
       Deno.utime(this.#file(this.node), now, now).catch(() => {
         // Removed by hand or by a node that thought this one gone: write it again.
-        Deno.writeTextFile(this.#file(this.node), JSON.stringify(beat)).catch(() => {});
+        if (this.#timer === timer) Deno.writeTextFile(this.#file(this.node), text).catch(() => {});
       });
     }, Math.max(100, Math.floor(this.#timeout / 3)));
     Deno.unrefTimer(timer);
     this.#timer = timer;
   }
 
-  /** Stops the heartbeat and removes its file (this node leaves nothing in progress). */
-  async stop(): Promise<void> {
+  /**
+   * Removes this node's heartbeat (and the heartbeat folder when it is empty): called when this
+   * node has no upload files left. Synchronous, like {@linkcode Nodes.ensure}.
+   */
+  idle(): void {
+    if (this.#timer === undefined) return;
     clearInterval(this.#timer);
     this.#timer = undefined;
-    await Deno.remove(this.#file(this.node)).catch(() => {});
+    try {
+      Deno.removeSync(this.#file(this.node));
+      Deno.removeSync(this.#dir);
+    } catch {
+      // Gone already, or other nodes' heartbeats are there.
+    }
+  }
+
+  /** Whether this node's heartbeat is in the folder. */
+  get beating(): boolean {
+    return this.#timer !== undefined;
   }
 
   /**

@@ -186,10 +186,10 @@ export class Upload {
       if (this.#createOnly) await this.#create();
       else await Deno.rename(this.temp, this.#target);
       await this.#releaseFolders(true);
+      await this.#kept?.dropFor(this.#target, this.#size, this.#expected ?? "");
       this.#onDone(this);
       this.#cache.set(this.#target, version, sha256);
       await syncDir(this.#parent);
-      await this.#kept?.dropFor(this.#target, this.#size, this.#expected ?? "");
       return sha256;
     } catch (e) {
       this.#done = false;

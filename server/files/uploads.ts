@@ -41,7 +41,7 @@ export interface ResumeInfo {
  * const root = await Deno.makeTempDir();
  * const store = FileStore.create(root);
  * store.uploads.start();
- * console.assert(store.uploads.active === 0);
+ * console.assert(store.uploads.active === 0 && !store.uploads.nodes.beating);
  * await store.uploads.stop();
  * await Deno.remove(root, { recursive: true });
  * ```
@@ -60,6 +60,8 @@ export class Uploads {
   readonly #folders: PendingFolders;
   readonly #bufferBudget: number;
   #bufferUsed = 0;
+  // Uploads between their heartbeat check and their entry in #uploads.
+  #starting = 0;
   readonly #resumeTtl: number;
   #timer: ReturnType<typeof setInterval> | undefined;
   #upkeep: Promise<void> = Promise.resolve();
@@ -171,7 +173,9 @@ export class Uploads {
       : join(parentReal, [plainName(this.nodes.node)]);
     let file: Deno.FsFile;
     let hash: Hash | undefined;
+    this.#starting++;
     try {
+      this.nodes.ensure(); // Before any upload file of this node exists.
       if (from > 0) {
         const claimed = await this.kept.claim(target, size, sha256 ?? "", from, r.path);
         temp = claimed.path;
@@ -189,7 +193,9 @@ export class Uploads {
         file = await Deno.open(temp, { write: true, createNew: true });
       }
     } catch (e) {
+      this.#starting--;
       this.#temps.delete(temp);
+      this.#settle();
       await this.#folders.release(folders, false);
       if (e instanceof FileError) throw e;
       throw new FileError(
@@ -223,10 +229,12 @@ export class Uploads {
         if (!this.#uploads.delete(u)) return;
         this.#temps.delete(u.temp);
         this.#bufferUsed -= 2 * bufSize;
+        this.#settle();
       },
     });
     this.#bufferUsed += 2 * bufSize;
     this.#uploads.add(upload);
+    this.#starting--;
     return upload;
   }
 
@@ -246,22 +254,23 @@ export class Uploads {
   }
 
   /**
-   * Starts this node's upkeep: its heartbeat in the folder (so other nodes leave its uploads
-   * alone), the start-up sweep in the background, and then, every quarter of the resume ttl (at
+   * Starts this node's upkeep: the start-up sweep in the background, and then, every quarter of the resume ttl (at
    * most a minute), the expiry of kept uploads and a sweep when a node sharing the folder is gone.
    *
    * @param onSweep Told what each sweep did, or why it failed.
-   * @throws {Error} When the heartbeat cannot be written (then nothing runs).
    */
   start(onSweep?: (r: SweepResult | null, error?: unknown) => void): void {
-    this.nodes.start();
     const sweep = () =>
-      sweepUploads(this.#context()).then((r) => onSweep?.(r), (e) => onSweep?.(null, e));
+      sweepUploads(this.#context()).then((r) => {
+        this.#settle();
+        onSweep?.(r);
+      }, (e) => onSweep?.(null, e));
     this.#upkeep = sweep();
     const every = Math.max(200, Math.min(60_000, Math.floor(this.#resumeTtl / 4) || 60_000));
     const timer = setInterval(() => {
       this.#upkeep = this.#upkeep.then(async () => {
         await this.kept.expire();
+        this.#settle();
         for (const node of await this.nodes.known()) {
           if (!(await this.nodes.alive(node))) return await sweep();
         }
@@ -271,11 +280,22 @@ export class Uploads {
     this.#timer = timer;
   }
 
-  /** Stops the upkeep and removes this node's heartbeat (after {@linkcode Uploads.abortAll}). */
+  /**
+   * Stops the upkeep (after {@linkcode Uploads.abortAll}). A heartbeat stays while this node
+   * keeps uploads, so that no other node adopts them while this process lives; the next process
+   * adopts them.
+   */
   async stop(): Promise<void> {
     clearInterval(this.#timer);
     await this.#upkeep.catch(() => {});
-    await this.nodes.stop();
+    this.#settle();
+  }
+
+  /** Removes the heartbeat when this node has no upload files left. */
+  #settle(): void {
+    if (this.#uploads.size === 0 && this.kept.count === 0 && this.#starting === 0) {
+      this.nodes.idle();
+    }
   }
 
   /**
