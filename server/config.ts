@@ -71,7 +71,7 @@ export interface ServerConfig {
   uploadResumeTtl: number;
   /** Bytes this server's kept uploads may hold together. */
   uploadResumeSpace: number;
-  /** Age of another machine's heartbeat in the shared folder before its uploads count as left. */
+  /** Age of an unlocked heartbeat in the shared folder before that server's uploads count as left. */
   filesNodeTimeout: number;
   /** PEM certificate chain file: the port speaks TLS when set ("" = plain TCP). */
   tlsCert: string;
@@ -178,7 +178,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     key: "filesNodeTimeout",
     flag: "files-node-timeout",
     kind: "duration",
-    help: "servers sharing --files on other machines: a silent heartbeat this old means gone",
+    help: "servers sharing --files: an unlocked heartbeat untouched this long means gone",
   },
   { key: "maxClients", flag: "max-clients", kind: "int", help: "most clients at once" },
   {
@@ -373,7 +373,7 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = {
   fileTimeout: 10_000,
   uploadResumeTtl: 3_600_000,
   uploadResumeSpace: 10 * 1024 ** 3,
-  filesNodeTimeout: 30_000,
+  filesNodeTimeout: 5000,
   maxInflight: 64,
   maxStall: 25,
   tlsHandshakeTimeout: 10_000,

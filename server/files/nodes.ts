@@ -1,13 +1,13 @@
 /**
  * Which server processes (nodes) share the folder and which of them are alive, so that a node
- * sweeps only its own upload files, and those of nodes that are gone. Each node keeps a heartbeat
- * file `.sb-upload-nodes/<node>.json` in the shared folder (hidden and unreachable like every
- * `.sb-upload-` name) while it has upload files (in progress or kept), saying where it runs, and
- * touched every `timeout / 3`; without upload files it has nothing to protect and no heartbeat. Another node
- * judges it gone when, on the same host (same boot and pid namespace, Linux), its process no
- * longer exists; elsewhere, when its heartbeat is older than `timeout` compared with the
- * judge's own heartbeat (both times come from the file system holding the folder, so clocks of
- * different machines do not matter).
+ * sweeps only its own upload files, and those of nodes that are gone. While a node has upload
+ * files (in progress or kept) it keeps a heartbeat file `.sb-upload-nodes/<node>.json` in the
+ * shared folder (hidden and unreachable like every `.sb-upload-` name), holds a lock on it, and
+ * touches it every `timeout / 3`. Another node judges it gone only when both say so: nobody holds
+ * the lock (a process that dies lets go of its locks at once) and the heartbeat has not been
+ * touched for `timeout`. The lock protects a live node whose clock or disk stalls; the age
+ * protects a live node on another machine where the file system does not share locks. Ages are
+ * compared with the judge's own heartbeat, whose time comes from the same file system.
  *
  * @module
  */
@@ -17,41 +17,11 @@ import { join } from "./paths.ts";
 /** The folder of heartbeat files, under the shared folder's root. */
 export const NODES_DIR = ".sb-upload-nodes";
 
-/** What a heartbeat file holds. */
+/** What a heartbeat file holds (for people looking at the folder). */
 interface Beat {
   node: string;
-  host: string;
   pid: number;
-  start: string;
-}
-
-function readText(path: string): string {
-  try {
-    return Deno.readTextFileSync(path).trim();
-  } catch {
-    return "";
-  }
-}
-
-/** This machine and pid namespace (Linux), or `""` where it cannot be told. */
-function hostId(): string {
-  const boot = readText("/proc/sys/kernel/random/boot_id");
-  if (boot === "") return "";
-  let ns = "";
-  try {
-    ns = Deno.readLinkSync("/proc/self/ns/pid");
-  } catch {
-    // No namespaces to tell apart.
-  }
-  return `${boot}/${ns}`;
-}
-
-/** A process's start time (field 22 of /proc/<pid>/stat), or `""`. */
-function startOf(pid: number | "self"): string {
-  const stat = readText(`/proc/${pid}/stat`);
-  if (stat === "") return "";
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return fields[19] ?? "";
+  since: string;
 }
 
 /**
@@ -74,8 +44,9 @@ export class Nodes {
   readonly node: string;
   readonly #dir: string;
   readonly #timeout: number;
-  #host = "";
   #timer: ReturnType<typeof setInterval> | undefined;
+  // The heartbeat file, open and locked while this node beats.
+  #lock: Deno.FsFile | undefined;
 
   /**
    * @param rootReal The shared folder's real path.
@@ -101,8 +72,7 @@ export class Nodes {
    */
   ensure(): void {
     if (this.#timer !== undefined) return;
-    this.#host ||= hostId();
-    const beat: Beat = { node: this.node, host: this.#host, pid: Deno.pid, start: startOf("self") };
+    const beat: Beat = { node: this.node, pid: Deno.pid, since: new Date().toISOString() };
     const text = JSON.stringify(beat);
     for (let attempt = 0;; attempt++) {
       Deno.mkdirSync(this.#dir, { recursive: true });
@@ -123,6 +93,13 @@ export class Nodes {
     }, Math.max(100, Math.floor(this.#timeout / 3)));
     Deno.unrefTimer(timer);
     this.#timer = timer;
+    try {
+      const lock = Deno.openSync(this.#file(this.node), { read: true, write: true });
+      lock.lockSync(true);
+      this.#lock = lock;
+    } catch {
+      // No locks on this file system: the heartbeat's age alone tells.
+    }
   }
 
   /**
@@ -133,6 +110,12 @@ export class Nodes {
     if (this.#timer === undefined) return;
     clearInterval(this.#timer);
     this.#timer = undefined;
+    try {
+      this.#lock?.close();
+    } catch {
+      // Closed already.
+    }
+    this.#lock = undefined;
     try {
       Deno.removeSync(this.#file(this.node));
       Deno.removeSync(this.#dir);
@@ -172,25 +155,30 @@ export class Nodes {
    */
   async alive(node: string): Promise<boolean> {
     if (node === this.node) return true;
-    let beat: Beat;
+    const path = this.#file(node);
     let info: Deno.FileInfo;
     try {
-      const path = this.#file(node);
       info = await Deno.stat(path);
-      beat = JSON.parse(await Deno.readTextFile(path)) as Beat;
+      // A live node holds a lock on its heartbeat: a process that died holds none.
+      using file = await Deno.open(path, { read: true });
+      if (!(await file.tryLock(true))) return true;
+      await file.unlock();
     } catch (e) {
-      // Unreadable (being written): alive; missing: gone.
-      return !(e instanceof Deno.errors.NotFound);
+      // Missing: gone. Unreadable, or no locks here: judged by its age alone.
+      if (e instanceof Deno.errors.NotFound) return false;
+      if (info! === undefined) return true;
     }
-    if (this.#host !== "" && beat.host === this.#host) {
-      return beat.start !== "" && startOf(beat.pid) === beat.start;
+    // Free (or no locks): gone once it has not been touched for `timeout`. Where locks are not
+    // shared between machines, this age is what protects a node on another machine.
+    let now = Date.now();
+    if (this.#timer !== undefined) {
+      try {
+        now = (await Deno.stat(this.#file(this.node))).mtime?.getTime() ?? now;
+      } catch {
+        // Use this machine's clock.
+      }
     }
-    try {
-      const mine = (await Deno.stat(this.#file(this.node))).mtime?.getTime() ?? Date.now();
-      return mine - (info.mtime?.getTime() ?? 0) < this.#timeout;
-    } catch {
-      return true;
-    }
+    return now - (info.mtime?.getTime() ?? 0) < this.#timeout;
   }
 
   /**

@@ -95,9 +95,9 @@ export interface FileStoreOptions {
    */
   node?: string;
   /**
-   * How old the heartbeat of a node on another machine may be before its upload files count as
-   * left by a crash, ms.
-   * @default {30000}
+   * How long the heartbeat of a node sharing the folder may go untouched (and unlocked) before its
+   * upload files count as left by a crash, ms.
+   * @default {5000}
    */
   nodeTimeout?: number;
   /**

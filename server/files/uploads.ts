@@ -63,6 +63,7 @@ export class Uploads {
   // Uploads between their heartbeat check and their entry in #uploads.
   #starting = 0;
   readonly #resumeTtl: number;
+  readonly #nodeTimeout: number;
   #timer: ReturnType<typeof setInterval> | undefined;
   #upkeep: Promise<void> = Promise.resolve();
 
@@ -78,7 +79,8 @@ export class Uploads {
     this.#bufferBudget = options.bufferBudget ?? 64 * 1024 * 1024;
     this.#folders = new PendingFolders(rootReal);
     const node = options.node ?? newNodeId();
-    this.nodes = new Nodes(rootReal, node, options.nodeTimeout ?? 30_000);
+    this.#nodeTimeout = options.nodeTimeout ?? 5000;
+    this.nodes = new Nodes(rootReal, node, this.#nodeTimeout);
     this.#resumeTtl = options.resumeTtl ?? 3_600_000;
     this.kept = new KeptUploads({
       node,
@@ -254,8 +256,9 @@ export class Uploads {
   }
 
   /**
-   * Starts this node's upkeep: the start-up sweep in the background, and then, every quarter of the resume ttl (at
-   * most a minute), the expiry of kept uploads and a sweep when a node sharing the folder is gone.
+   * Starts this node's upkeep: the start-up sweep in the background, and then, every quarter of
+   * the resume ttl or of the node timeout (at most a minute), the expiry of kept uploads and a
+   * sweep when a node sharing the folder is gone.
    *
    * @param onSweep Told what each sweep did, or why it failed.
    */
@@ -266,7 +269,14 @@ export class Uploads {
         onSweep?.(r);
       }, (e) => onSweep?.(null, e));
     this.#upkeep = sweep();
-    const every = Math.max(200, Math.min(60_000, Math.floor(this.#resumeTtl / 4) || 60_000));
+    const every = Math.max(
+      200,
+      Math.min(
+        60_000,
+        Math.floor(this.#resumeTtl / 4) || 60_000,
+        Math.floor(this.#nodeTimeout / 4),
+      ),
+    );
     const timer = setInterval(() => {
       this.#upkeep = this.#upkeep.then(async () => {
         await this.kept.expire();
