@@ -15,7 +15,8 @@ import { encodeLine } from "../../../lib/protocol/encoder.ts";
 import type { Engine, EngineNode, NodeEvents, Said, SayBatch } from "../../core/engine.ts";
 import type { Logger } from "../../core/logger.ts";
 import { Channels, Keys } from "./channels.ts";
-import { describe, parseRedisUrl, RedisLink, type RedisTarget } from "./link.ts";
+import { describe, RedisLink } from "./link.ts";
+import { parseRedisUrl, type RedisTarget } from "./url.ts";
 import { RedisLog, type RedisLogOptions } from "./log.ts";
 import { RedisPresence } from "./presence.ts";
 import { COUNT, HEARTBEAT, REAP } from "./scripts.ts";
@@ -84,6 +85,9 @@ export class RedisNode implements EngineNode {
   #probeBack = 0;
   #recovering: Promise<void> | null = null;
   #mustRestore = false;
+  #settle: () => void = () => {};
+  /** Whether the first outcome of connecting was logged. */
+  #told = false;
   #waiting: { n: number; resolve: () => void }[] = [];
 
   constructor(target: RedisTarget, options: RedisEngineOptions, events: NodeEvents) {
@@ -109,6 +113,9 @@ export class RedisNode implements EngineNode {
       options.history ?? { size: 1000, ttl: 86400e3 },
     );
     this.#say = (room, batch) => this.log.say(room, batch);
+    let settle!: () => void;
+    this.presence.settled = new Promise<void>((resolve) => settle = resolve);
+    this.#settle = settle;
     this.#start();
   }
 
@@ -164,7 +171,9 @@ export class RedisNode implements EngineNode {
 
   #down(why: string): void {
     if (this.#closed) return;
-    if (this.#why === null) this.#logger.warn("redis unavailable", { why });
+    if (this.#why === null || !this.#told) this.#logger.warn("redis unavailable", { why });
+    this.#told = true;
+    this.#settle();
     this.#why = why;
     this.#mustRestore = true;
   }
@@ -182,12 +191,13 @@ export class RedisNode implements EngineNode {
             String(this.#timeout),
           ]),
         );
-        if (known === 0 || this.#mustRestore) {
-          this.#mustRestore = false;
-          await this.presence.restore((member, nick) => this.#events.renamed?.(member, nick));
-        }
+        const all = known === 0 || this.#mustRestore;
+        this.#mustRestore = false;
+        await this.presence.restore((member, nick) => this.#events.renamed?.(member, nick), all);
         await this.#writeCounts([...this.broker.rooms, "lobby"]);
         if (this.#why !== null) this.#logger.info("redis available", { node: this.id });
+        this.#told = true;
+        this.#settle();
         this.#why = null;
       } catch (e) {
         this.#down(`redis ${this.#link.target.where}: ${describe(e)}`);

@@ -11,6 +11,7 @@
 import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
 import { createClient, createCluster, RESP_TYPES } from "@redis/client";
+import type { RedisTarget } from "./url.ts";
 
 /** A Lua script, sent by its sha1 (`EVALSHA`), whole only when the server does not know it. */
 export interface Script {
@@ -25,49 +26,6 @@ export function script(source: string): Script {
 
 /** An argument of a command: text or bytes. */
 export type Arg = string | Uint8Array;
-
-/** Where `--redis` points, read from its URL. */
-export interface RedisTarget {
-  /** The URL as given (it may hold a password: never log it). */
-  readonly url: string;
-  /** `host:port` (what logs and errors may say). */
-  readonly where: string;
-  /** A Redis Cluster (`--redis-cluster`, or a `redis+cluster://` URL). */
-  readonly cluster: boolean;
-}
-
-/**
- * Reads a `--redis` URL: `redis://[user:password@]host:port[/db]`, `rediss://` for TLS,
- * `redis+cluster://` or `rediss+cluster://` for a Redis Cluster.
- *
- * @throws {TypeError} When it is not such a URL.
- */
-export function parseRedisUrl(url: string, cluster = false): RedisTarget {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    throw new TypeError("--redis must be a URL like redis://host:6379 (got something else)");
-  }
-  let scheme = u.protocol.slice(0, -1);
-  if (scheme.endsWith("+cluster")) {
-    cluster = true;
-    scheme = scheme.slice(0, -"+cluster".length);
-  }
-  if (scheme !== "redis" && scheme !== "rediss") {
-    throw new TypeError(`--redis must start with redis:// or rediss:// (got ${scheme}://)`);
-  }
-  if (u.hostname === "") throw new TypeError("--redis names no host");
-  const db = u.pathname.replace(/^\//, "");
-  if (db !== "" && !/^\d{1,2}$/.test(db)) {
-    throw new TypeError(`--redis database must be a number (got "${db}")`);
-  }
-  if (cluster && db !== "" && db !== "0") {
-    throw new TypeError("a Redis Cluster has only database 0");
-  }
-  u.protocol = `${scheme}:`;
-  return { url: u.href, where: `${u.hostname}:${u.port || "6379"}`, cluster };
-}
 
 // deno-lint-ignore no-explicit-any
 type AnyClient = any;
@@ -159,7 +117,7 @@ export class RedisLink {
       this.#events.down(`${what} ${this.target.where}: ${describe(e)}`);
     });
     client.on("ready", () => {
-      if (!this.#closed) this.#events.up();
+      if (!this.#closed && this.ready) this.#events.up();
     });
   }
 
@@ -175,8 +133,15 @@ export class RedisLink {
     return this.#raw.isReady === true && this.#sub.isReady === true;
   }
 
+  // Fails at once while a connection is down (a command must not wait for Redis to come back).
+  #check(client: AnyClient = this.#raw): void {
+    const open = this.target.cluster ? client.isOpen !== false : client.isReady === true;
+    if (!open) throw new Error(`not connected to ${this.target.where}`);
+  }
+
   /** Runs a script whose keys all live in `keys[0]`'s slot. */
   async eval(s: Script, keys: string[], args: Arg[]): Promise<unknown> {
+    this.#check();
     const options = { keys, arguments: args.map(toArg) };
     try {
       return await this.#cmd.evalSha(s.sha, options);
@@ -188,6 +153,7 @@ export class RedisLink {
 
   /** Sends a command routed by `key`. */
   send(key: string, args: Arg[]): Promise<unknown> {
+    this.#check();
     const argv = args.map(toArg);
     if (this.target.cluster) return this.#cmd.sendCommand(key, false, argv);
     return this.#cmd.sendCommand(argv);
@@ -195,11 +161,13 @@ export class RedisLink {
 
   /** `SPUBLISH`: how many subscribers (connections) got it. */
   publish(channel: string, message: Uint8Array): Promise<number> {
+    this.#check();
     return this.#cmd.sPublish(channel, toArg(message));
   }
 
   /** `SSUBSCRIBE`, the messages handed over as bytes. */
   async subscribe(channel: string, listener: (message: Uint8Array) => void): Promise<void> {
+    this.#check(this.#sub);
     const plain = (m: Uint8Array) => listener(new Uint8Array(m.buffer, m.byteOffset, m.byteLength));
     await this.#sub.sSubscribe(channel, plain, true);
     this.#channels.set(channel, plain);

@@ -49,9 +49,13 @@ export class RedisPresence implements Presence {
     return this.#link.eval(script, [this.#key], args);
   }
 
+  /** Resolves once the node's first attempt to reach Redis has an outcome. */
+  settled: Promise<void> = Promise.resolve();
+
   async attach(member: { readonly id: string; readonly since: number }): Promise<string> {
     let nick: string;
     let pending = false;
+    await this.settled;
     try {
       nick = String(await this.#run(ATTACH, [this.#node, member.id, String(member.since)]));
     } catch {
@@ -70,7 +74,13 @@ export class RedisPresence implements Presence {
     await this.#run(DETACH, [member]);
   }
 
+  /** A member that connected while Redis was away cannot act before it is registered. */
+  #registered(member: string): void {
+    if (this.mine.get(member)?.pending) throw new Error("this connection is not registered yet");
+  }
+
   async rename(member: string, nick: string): Promise<boolean> {
+    this.#registered(member);
     const ok = Number(await this.#run(RENAME, [member, nick])) === 1;
     const mine = this.mine.get(member);
     if (ok && mine !== undefined) mine.nick = nick;
@@ -96,6 +106,7 @@ export class RedisPresence implements Presence {
   }
 
   async join(member: string, room: string): Promise<Joined> {
+    this.#registered(member);
     const r = await this.#run(JOIN, [member, room]) as unknown[];
     const joined = { room: String(r[0]), added: Number(r[1]) === 1 };
     const mine = this.mine.get(member);
@@ -104,6 +115,7 @@ export class RedisPresence implements Presence {
   }
 
   async leave(member: string, room: string): Promise<string | null> {
+    this.#registered(member);
     const r = await this.#run(LEAVE, [member, room]);
     if (r === null || r === false || r === undefined) return null;
     const name = String(r);
@@ -144,8 +156,8 @@ export class RedisPresence implements Presence {
    *
    * @param renamed Told of each member whose nick was taken meanwhile, with the one it has now.
    */
-  async restore(renamed: Renamed): Promise<void> {
-    const calls = [...this.mine].map(async ([id, m]) => {
+  async restore(renamed: Renamed, all = true): Promise<void> {
+    const calls = [...this.mine].filter(([, m]) => all || m.pending).map(async ([id, m]) => {
       const nick = String(
         await this.#run(RESTORE, [this.#node, id, String(m.since), m.nick, ...m.rooms]),
       );
