@@ -247,3 +247,89 @@ test("a node started while Redis is down says so in HELLO, and joins when Redis 
     await stop(servers);
   }
 });
+
+test("/healthz answers 503 while Redis is down and 200 once it is back", async () => {
+  await using redis = await RedisProcess.start();
+  const [server] = await nodes(redis, 1, ["--http", "127.0.0.1:0"]);
+  try {
+    const m = /"?http"?[=:]"?127\.0\.0\.1:(\d+)/.exec(server!.log());
+    assert.ok(m, `the log names the HTTP address:\n${server!.log()}`);
+    const url = `http://127.0.0.1:${m[1]}/healthz`;
+    const status = async () => {
+      const r = await fetch(url);
+      const body = await r.text();
+      return { code: r.status, body };
+    };
+    await waitFor(async () => (await status()).code === 200, 5000, "healthz 200");
+    await redis.kill();
+    await waitFor(async () => (await status()).code === 503, 5000, "healthz 503");
+    assert.match((await status()).body, /redis/);
+    await redis.restart();
+    await waitFor(async () => (await status()).code === 200, 10_000, "healthz 200 again");
+  } finally {
+    await stop([server!]);
+  }
+});
+
+test("on a 3-master Redis Cluster: two nodes, rooms on every shard, SAY and HISTORY across", async () => {
+  const { RedisCluster } = await import("./helpers/redis.ts");
+  await using cluster = await RedisCluster.start(3);
+  const servers = await Promise.all(
+    [0, 1].map(() =>
+      startServerProcess(["--redis", cluster.url, "--redis-cluster", "--node-timeout", "2s"])
+    ),
+  );
+  try {
+    const a = await rawClient(servers[0]!.port, { nick: "alice" });
+    const b = await rawClient(servers[1]!.port, { nick: "bob" });
+    // Rooms whose keys hash to different shards.
+    const rooms = ["r1", "r2", "r3", "r4", "r5", "r6"];
+    for (const room of rooms) {
+      await a.line(`JOIN ${room}`);
+      assert.equal(await reply(a), `OK ${room}`);
+      await b.line(`JOIN ${room}`);
+      assert.equal(await reply(b), `OK ${room}`);
+    }
+    for (const room of rooms) {
+      await a.line(`SAY ${room} :in ${room}`);
+      assert.equal(await reply(a), "OK 1 1");
+      assert.equal(await until(b, /^MSG /), `MSG ${room} alice id 1 in ${room}`);
+    }
+    await b.line("HISTORY r4");
+    assert.match(await reply(b), /^HISTORY r4 \S+ 1 1 1$/);
+    assert.equal(await b.next(), "MSG r4 alice id 1 in r4");
+    a.close();
+    b.close();
+  } finally {
+    await stop(servers);
+  }
+});
+
+test("a pub/sub connection Redis closes is made again: pushes keep crossing nodes", async () => {
+  await using redis = await RedisProcess.start();
+  const servers = await nodes(redis, 2);
+  try {
+    const a = await rawClient(servers[0]!.port, { nick: "alice", room: "ops" });
+    const b = await rawClient(servers[1]!.port, { nick: "bob", room: "ops" });
+    await until(a, /^JOINED ops bob$/);
+    await redis.cli("CLIENT", "KILL", "TYPE", "pubsub");
+    let n = 0;
+    await waitFor(
+      async () => {
+        await a.line(`SAY ops :try ${++n}`);
+        assert.match(await reply(a), /^OK \d+ \d+$|^ERR 503 /);
+        try {
+          return /^MSG ops alice id \d+ try \d+$/.test(await until(b, /^MSG /, 300));
+        } catch {
+          return false;
+        }
+      },
+      10_000,
+      "a message to cross nodes again",
+    );
+    a.close();
+    b.close();
+  } finally {
+    await stop(servers);
+  }
+});
