@@ -31,6 +31,13 @@ async function stopAll(servers: RunningServer[]): Promise<void> {
   await Promise.all(servers.map((s) => s.stop()));
 }
 
+/** `--profile DIR`: each Switchboard process of this workload profiles into `DIR/<name>`. */
+async function profileFolder(dir: string | undefined, name: string): Promise<string | undefined> {
+  if (dir === undefined) return undefined;
+  await Deno.mkdir(`${dir}/${name}`, { recursive: true });
+  return `${dir}/${name}`;
+}
+
 /** Waits until a nats-server's monitoring endpoint lists at least one route. */
 async function waitRoute(monitor: number, what: string): Promise<void> {
   const deadline = Date.now() + 15_000;
@@ -79,18 +86,19 @@ async function natsCluster(maxClients: number): Promise<Service> {
 }
 
 /** One redis-server and two Switchboard servers on it (`--redis`): one service. */
-async function switchboardCluster(maxClients: number): Promise<Service> {
+async function switchboardCluster(maxClients: number, profileDir?: string): Promise<Service> {
   const redis = await startServer("redis", { maxClients: 1000 });
   const started: RunningServer[] = [redis];
   try {
-    const node = () =>
+    const node = async (name: string) =>
       startServer("switchboard", {
         maxClients,
+        profileDir: await profileFolder(profileDir, name),
         extraArgs: ["--redis", `redis://127.0.0.1:${redis.port}`],
       });
-    const a = await node();
+    const a = await node("cluster-node-a");
     started.push(a);
-    const b = await node();
+    const b = await node("cluster-node-b");
     started.push(b);
     const all = { "node A": a, "node B": b, "redis-server": redis };
     return { a, b, all, stop: () => stopAll(started) };
@@ -101,8 +109,11 @@ async function switchboardCluster(maxClients: number): Promise<Service> {
 }
 
 /** One Switchboard server as both A and B. */
-async function singleNode(maxClients: number): Promise<Service> {
-  const a = await startServer("switchboard", { maxClients });
+async function singleNode(maxClients: number, profileDir?: string): Promise<Service> {
+  const a = await startServer("switchboard", {
+    maxClients,
+    profileDir: await profileFolder(profileDir, "cluster-single-node"),
+  });
   return { a, b: a, all: { "node A": a }, stop: () => a.stop() };
 }
 
@@ -122,11 +133,11 @@ async function measured(
 async function runService(
   proto: Proto,
   label: "single-node" | "cross-node",
-  start: (maxClients: number) => Promise<Service>,
+  start: (maxClients: number, profileDir?: string) => Promise<Service>,
   opts: Options,
 ): Promise<Record<string, number>> {
   const s = opts.scale;
-  const service = await start(s.fanoutSubscribers + 100);
+  const service = await start(s.fanoutSubscribers + 100, opts.profileDir);
   try {
     const ports = { proto, port: service.a.port, subPort: service.b.port, deadlineMs: 120_000 };
     const { r, cpu } = await measured(service, {
@@ -146,6 +157,7 @@ async function runService(
     for (const [name, c] of Object.entries(cpu)) {
       out[`${label}: CPU of ${name}`] = (100 * c) / seconds;
     }
+    out[`${label}: CPU of the load client`] = (100 * (r.clientCpu as number)) / seconds;
     const p = await runLoad({
       workload: "probe",
       ...ports,

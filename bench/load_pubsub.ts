@@ -6,6 +6,7 @@
  */
 
 import { deadline, Gate, type Link, open, payloadOf, pump, readAt, syncWith } from "./load_link.ts";
+import process from "node:process";
 import { awaitInterest, openFanout } from "./load_cluster.ts";
 import type { LoadSpec } from "./load_spec.ts";
 import { Histogram, summarize } from "./stats.ts";
@@ -38,10 +39,12 @@ export async function fanout(
   }
   let sent = 0;
   let t0 = performance.now();
+  let cpu0 = process.cpuUsage();
   try {
     if (subPort !== spec.port) {
       base = await awaitInterest(pub, subs, frame, gate);
       t0 = performance.now();
+      cpu0 = process.cpuUsage();
     }
     while (sent < spec.messages) {
       if (sent - least() > spec.window) await gate.wait(() => sent - least() <= spec.window / 2);
@@ -54,11 +57,18 @@ export async function fanout(
     clearTimeout(timer);
   }
   const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
   stop.done = true;
   for (const l of [pub, ...subs]) l.close();
   await Promise.all(pumps);
   const delivered = subs.reduce((n, s, i) => n + s.scanner.msgs - base[i]!, 0);
-  return { delivered, seconds, rate: delivered / seconds, bytes: delivered * frame.length };
+  return {
+    delivered,
+    seconds,
+    rate: delivered / seconds,
+    bytes: delivered * frame.length,
+    clientCpu: (cpu.user + cpu.system) / 1e6,
+  };
 }
 
 /**

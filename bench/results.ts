@@ -53,6 +53,7 @@ const UNITS: Record<string, { unit: string; better: "higher" | "lower" }> = {
   "CPU of node A": { unit: "% of a core", better: "lower" },
   "CPU of node B": { unit: "% of a core", better: "lower" },
   "CPU of redis-server": { unit: "% of a core", better: "lower" },
+  "CPU of the load client": { unit: "% of a core", better: "lower" },
   "probe rate": { unit: "msgs/s", better: "higher" },
 };
 
