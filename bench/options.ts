@@ -105,7 +105,8 @@ Workloads (all by default; pick with --only):
   cluster  publisher on node A, 10 subscribers on node B: 2 Switchboard servers on one
            redis-server (--redis) and 2 nats-server routed as a cluster, beside 1 Switchboard
            server of the same shape; 300,000 messages of 128 B: delivered msgs/s, CPU of every
-           process; then 5,000 timestamped messages, one a millisecond: p50/p99 latency
+           process; then 5,000 timestamped messages paced by 1 ms timers (about 500/s):
+           p50/p99 latency from the publisher's send to a subscriber's read
   idle     10,000 idle clients: server RSS growth per connection, connects/s
   files    GET and PUT of 1 GiB (Switchboard only), beside the raw TCP ceiling (socat or nc
            pipe of the same bytes), the sha256 rate of one core and the disk's write+fsync rate
