@@ -199,6 +199,8 @@ export function startServer(
     });
   }
 
+  /** What the engine's room logs hold, when it tells (`null` otherwise). */
+  const logStats = () => hub.engineNode.log.stats?.() ?? null;
   const sessions = new Set<Session>();
   const startedAt = Date.now();
   const disconnects: DisconnectStatus[] = [];
@@ -242,7 +244,7 @@ export function startServer(
       return why === null ? null : `engine unavailable: ${why}`;
     },
     metrics: () => metrics.snapshot(),
-    extra: () => ({ history: hub.logStats(), uptimeSeconds: (Date.now() - startedAt) / 1000 }),
+    extra: () => ({ history: logStats(), uptimeSeconds: (Date.now() - startedAt) / 1000 }),
     status: () => statusReport(),
   };
 
@@ -258,7 +260,7 @@ export function startServer(
       (await hub.rooms()).map(async (r) => ({
         room: r.room,
         members: r.members,
-        last_id: await hub.lastId(r.room),
+        last_id: await (hub.engineNode.log.last?.(r.room.toLowerCase()) ?? null),
       })),
     );
     return {
@@ -267,7 +269,7 @@ export function startServer(
       node: hub.node,
       started_at: new Date(startedAt).toISOString(),
       limits: limitsOf(cfg),
-      counters: { ...metrics.snapshot(), history: hub.logStats() },
+      counters: { ...metrics.snapshot(), history: logStats() },
       clients,
       rooms,
       transfers: transfers.list(),
