@@ -52,8 +52,15 @@ export const CLIENT_ENV_VARS: readonly string[] = [
   "SWITCHBOARD_USER",
   "SWITCHBOARD_PASSWORD",
   "SWITCHBOARD_TOKEN",
+  "SWITCHBOARD_CONTEXT",
   "NO_COLOR",
   "TERM",
+  // Where the client keeps contexts and chat history (cli/paths.ts).
+  "HOME",
+  "XDG_CONFIG_HOME",
+  "XDG_STATE_HOME",
+  "APPDATA",
+  "LOCALAPPDATA",
 ];
 
 /** Where the server is. */

@@ -10,6 +10,7 @@ import { isValidNick, isValidRoom, LOBBY } from "../lib/protocol/limits.ts";
 import type { Client, Push, TimeSample } from "../client/mod.ts";
 import { CliError, intOption, type ParsedCli, UsageError } from "./args.ts";
 import { describeError, openClient } from "./connect.ts";
+import { actionOf } from "./slash.ts";
 import { clock, formatBytes, formatMs, type makeStyles, printable } from "./term.ts";
 
 /**
@@ -182,7 +183,8 @@ export function pushJson(m: Exclude<Push, { type: "bye" }>, now: Date): Record<s
 }
 
 /**
- * One push as a line for people: `12:01:02 [lobby] <bob> hi`.
+ * One push as a line for people: `12:01:02 [lobby] <bob> hi`; an action (`/me waves`) as
+ * `12:01:02 [lobby] * bob waves`.
  *
  * @param m The push.
  * @param now When it arrived.
@@ -192,8 +194,13 @@ export function pushJson(m: Exclude<Push, { type: "bye" }>, now: Date): Record<s
 export function formatPush(m: Push, now: Date, s: ReturnType<typeof makeStyles>): string {
   const t = s.dim(clock(now));
   switch (m.type) {
-    case "msg":
+    case "msg": {
+      const action = actionOf(m.text);
+      if (action !== null) {
+        return `${t} ${s.cyan(`[${m.room}]`)} * ${s.nick(m.from)} ${printable(action)}`;
+      }
       return `${t} ${s.cyan(`[${m.room}]`)} <${s.nick(m.from)}> ${printable(m.text)}`;
+    }
     case "dm":
       return `${t} *${s.nick(m.from)}* ${printable(m.text)}`;
     case "joined":
