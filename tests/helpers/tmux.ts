@@ -104,4 +104,3 @@ export function startCli(args: string[], env: Record<string, string>): Promise<T
     env,
   );
 }
-
