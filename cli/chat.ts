@@ -443,7 +443,7 @@ class ChatSession {
     const client = this.#needClient("ask the time");
     if (client === null) return;
     try {
-      const best = await bestTimeSample(client, 4);
+      const { best } = await bestTimeSample(client, 4);
       this.#info(`Server time ${best.iso}; offset ${describeOffset(best)}`);
     } catch (e) {
       this.#fail("ask the time", e);

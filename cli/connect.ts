@@ -151,7 +151,7 @@ async function authenticate(client: Client, target: Target, options: OpenOptions
     if (e instanceof ServerError && e.code === 401) {
       throw new LoginRefusedError(
         `Cannot log in to ${target.label}${creds.kind === "password" ? ` as ${creds.user}` : ""}: ${
-          serverText(e)
+          serverReason(e)
         }. ` +
           `Check the ${creds.kind === "password" ? "user name and password" : "token"}`,
       );
@@ -160,7 +160,7 @@ async function authenticate(client: Client, target: Target, options: OpenOptions
       // Not final: a full login queue (a crowd reconnecting after a restart) or a ban passes.
       throw new CliError(
         `Cannot log in to ${target.label}: ${
-          serverText(e)
+          serverReason(e)
         } (429). Wait a while before trying again`,
       );
     }
@@ -195,6 +195,26 @@ async function takeNick(client: Client, nick: string, target: Target): Promise<v
  */
 export function serverText(e: ServerError): string {
   return e.message.replace(/^\d+ /, "");
+}
+
+/**
+ * The server's reason alone: its text without a leading `Cannot <action>: ` (for a sentence
+ * that says the action in its own words, so it is not said twice).
+ *
+ * @param e The error.
+ * @returns `wrong user name or password` for `401 Cannot log in: wrong user name or password`.
+ * @example
+ * ```ts
+ * import { ServerError } from "../lib/protocol/errors.ts";
+ * import { serverReason } from "./connect.ts";
+ * const e = new ServerError(401, "Cannot log in: wrong token");
+ * console.assert(serverReason(e) === "wrong token");
+ * ```
+ */
+export function serverReason(e: ServerError): string {
+  const text = serverText(e);
+  const m = /^Cannot [^:]*: (.+)$/s.exec(text);
+  return m === null ? text : m[1]!;
 }
 
 /**

@@ -10,7 +10,7 @@ import { basename, join } from "node:path";
 import { ServerError } from "../lib/protocol/errors.ts";
 import type { ListEntry } from "../lib/protocol/rows.ts";
 import { CliError, type ParsedCli, UsageError } from "./args.ts";
-import { describeError, serverFailure } from "./connect.ts";
+import { describeError, serverFailure, serverText } from "./connect.ts";
 import { openFromCli, table } from "./commands.ts";
 import { ProgressBar } from "./progress.ts";
 import { formatBytes, printable } from "./term.ts";
@@ -44,8 +44,13 @@ function fileError(e: unknown, p: ParsedCli, action: string): Error {
           `${what}. Paths are relative, with / between folders and no . or .. parts`,
         );
       case 403:
+        // The server says why (read-only, a permission, outside the folder): say it once.
         return new CliError(
-          `${what}. The server refuses it (read-only, no permission, or outside the shared folder)`,
+          serverText(e) === ""
+            ? `${what}. The server refuses it (read-only, no permission, or outside the shared folder)`
+            : what,
+          1,
+          { cause: e },
         );
       case 409:
         return new CliError(what);

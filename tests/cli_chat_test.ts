@@ -111,6 +111,17 @@ Deno.test(
         from,
         timeout: 15_000,
       });
+      // One line per attempt: why the last one failed, and when the next comes.
+      const attempts = chat.stdout.split("\n").filter((l) =>
+        /connection refused|Reconnecting in/.test(l)
+      );
+      assert.ok(attempts.length > 0, chat.stdout);
+      for (const l of attempts) {
+        assert.match(
+          l,
+          /^\d\d:\d\d:\d\d -- Cannot connect to 127\.0\.0\.1:\d+: connection refused\. Is switchboard-server running\?; retrying in \d+\.\d s \(attempt \d+\)$/,
+        );
+      }
       await using bob = await connect({ port, nick: "bob" });
       await bob.join("ops");
       const who = await bob.who("ops");
