@@ -16,7 +16,7 @@ import { ServerError } from "../lib/protocol/errors.ts";
 import { isValidNick, isValidRoom, LOBBY } from "../lib/protocol/limits.ts";
 import { type Client, type ReconnectEvent, ReconnectingClient } from "../client/mod.ts";
 import { CliError, countOption, type ParsedCli, UsageError } from "./args.ts";
-import { describeConnectError, LoginRefusedError, openClient, serverText } from "./connect.ts";
+import { describeConnectError, LoginRefusedError, openClient, serverFailure } from "./connect.ts";
 import { bestTimeSample, describeOffset, formatPush } from "./commands.ts";
 import { chatNote, roomLines, whoLines } from "./chat_events.ts";
 import { ChatInput, type CompletionState } from "./chat_input.ts";
@@ -265,7 +265,7 @@ class ChatSession {
   }
 
   #fail(what: string, e: unknown): void {
-    if (e instanceof ServerError) this.#error(`Cannot ${what}: ${serverText(e)} (${e.code})`);
+    if (e instanceof ServerError) this.#error(serverFailure(e, what));
     else this.#error(`Cannot ${what}: ${(e as Error).message}`);
   }
 
@@ -478,10 +478,12 @@ export async function runChat(p: ParsedCli): Promise<number> {
     if (e instanceof ServerError && e.code === 409) {
       throw new CliError(
         `Cannot take nick "${p.nick}": it is in use on ${p.target.label}. Pick another with --nick`,
+        1,
+        { cause: e },
       );
     }
     if (e instanceof ServerError) {
-      throw new CliError(`Cannot join room "${room}": ${serverText(e)} (${e.code})`);
+      throw new CliError(serverFailure(e, `join room "${room}"`), 1, { cause: e });
     }
     throw e;
   }

@@ -135,6 +135,8 @@ export async function runSend(p: ParsedCli): Promise<number> {
       if (e instanceof ServerError && e.code === 404 && isTell) {
         throw new CliError(
           `Cannot send a direct message to ${to}${where}: nobody has that nick. See switchboard who`,
+          1,
+          { cause: e },
         );
       }
       throw describeError(
