@@ -356,7 +356,8 @@ Options:
   --json             only errors change: one JSON line on stderr
 
 Examples:
-  source <(switchboard completions bash)      # in ~/.bashrc
+  switchboard completions bash > ~/.local/share/bash-completion/completions/switchboard
+  source <(switchboard completions bash)      # or this in ~/.bashrc
   source <(switchboard completions zsh)       # in ~/.zshrc
   switchboard completions fish > ~/.config/fish/completions/switchboard.fish`,
 };
