@@ -101,6 +101,14 @@ export interface ServerConfig {
   http: string;
   /** Bearer token every HTTP endpoint but `/healthz` requires (`""` = none). */
   httpToken: string;
+  /** The Redis engine's URL (`""` = the in-process engine). */
+  redis: string;
+  /** The URL names a node of a Redis Cluster. */
+  redisCluster: boolean;
+  /** Prefix of every Redis key and channel. */
+  redisPrefix: string;
+  /** A node silent this long is taken for dead by the others. */
+  nodeTimeout: number;
 }
 
 export type Kind = "string" | "int" | "size" | "duration" | "bool" | "format";
@@ -333,6 +341,34 @@ export const OPTIONS: readonly OptionSpec[] = [
     arg: "TOKEN",
     help: "bearer token for every HTTP endpoint but /healthz (required off loopback)",
   },
+  {
+    key: "redis",
+    flag: "redis",
+    kind: "string",
+    arg: "URL",
+    empty: true,
+    help: "Redis engine: redis://[user:password@]host:port[/db] (rediss:// for TLS); several " +
+      "servers on one Redis are one service",
+  },
+  {
+    key: "redisCluster",
+    flag: "redis-cluster",
+    kind: "bool",
+    help: "--redis names a node of a Redis Cluster (sharded pub/sub, rooms spread over shards)",
+  },
+  {
+    key: "redisPrefix",
+    flag: "redis-prefix",
+    kind: "string",
+    arg: "PREFIX",
+    help: "prefix of every Redis key and channel (services sharing one Redis need their own)",
+  },
+  {
+    key: "nodeTimeout",
+    flag: "node-timeout",
+    kind: "duration",
+    help: "a server silent this long is taken for dead: its clients' nicks freed, LEFT pushed",
+  },
 ];
 
 /** The defaults of every option. */
@@ -370,6 +406,10 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = {
   loginTimeout: 10_000,
   http: "",
   httpToken: "",
+  redis: "",
+  redisCluster: false,
+  redisPrefix: "sb:",
+  nodeTimeout: 15_000,
 };
 
 /** The environment variable of an option: `max-line` → `SWITCHBOARD_MAX_LINE`. */

@@ -12,6 +12,7 @@ import { AbuseGuard, Authenticator, createAuthHandler } from "./auth/mod.ts";
 import { createChatHandlers } from "./chat/commands.ts";
 import { ChatHub } from "./chat/hub.ts";
 import { MemoryEngine } from "./chat/memory/engine.ts";
+import { RedisEngine } from "./chat/redis/engine.ts";
 import { DEFAULT_CONFIG, parseHttpAddr, type ServerConfig, validateConfig } from "./config.ts";
 import { Congestion } from "./conn/congestion.ts";
 import { Acceptor, formatAddr } from "./conn/listener.ts";
@@ -123,8 +124,16 @@ export function startServer(
   const tls = cfg.tlsCert !== ""
     ? loadTlsContext({ certFile: cfg.tlsCert, keyFile: cfg.tlsKey })
     : null;
+  const redis = cfg.redis === "" ? null : new RedisEngine({
+    url: cfg.redis,
+    cluster: cfg.redisCluster,
+    prefix: cfg.redisPrefix,
+    nodeTimeout: cfg.nodeTimeout,
+    history: { size: cfg.historySize, ttl: cfg.historyTtl },
+    log,
+  });
   const hub = options.hub ?? new ChatHub({
-    engine: new MemoryEngine({
+    engine: redis ?? new MemoryEngine({
       history: { size: cfg.historySize, ttl: cfg.historyTtl, memory: cfg.historyMemory },
     }),
     onError: (e) => {
@@ -202,6 +211,8 @@ export function startServer(
     commands,
     streams,
     hello: {
+      node: hub.node,
+      ...(redis !== null && options.hub === undefined ? { cluster: true } : {}),
       ...(tls ? { tls: true } : {}),
       ...(auth ? { auth_required: true, auth_methods: auth.methods } : {}),
       ...options.hello,
@@ -339,6 +350,12 @@ export function startServer(
     auth: auth ? auth.methods.join(",") : "none",
     users: auth?.usersFile ? auth.userCount : undefined,
     http: http === null ? undefined : formatAddr(http.addr),
+    node: hub.node,
+    engine: redis === null
+      ? "memory"
+      : `redis ${redis.target.where}${
+        cfg.redisCluster || redis.target.cluster ? " (cluster)" : ""
+      }`,
   });
 
   // Temporary upload files left by a crash: swept in the background (this process's own are kept).

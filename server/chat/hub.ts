@@ -21,6 +21,7 @@ import { type Awaitable, type Member, then } from "../core/member.ts";
 import type { Observer } from "../core/metrics.ts";
 import { LocalFanout, type LocalRoom } from "./local_fanout.ts";
 import { MemoryEngine } from "./memory/engine.ts";
+import { SayQueue } from "./say_queue.ts";
 
 export type {
   HistoryResult,
@@ -91,12 +92,17 @@ const BATCH_PAYLOAD = 16 * 1024;
 /** A batch is delivered once it holds this many bytes. */
 const BATCH_BYTES = 256 * 1024;
 
-/** Turns an engine's rejection into `EngineUnavailableError` (the command's `ERR 503`). */
+/** An engine's rejection as `EngineUnavailableError` (the command's `ERR 503`). */
+function engineError(e: unknown): EngineUnavailableError {
+  if (e instanceof EngineUnavailableError) return e;
+  return new EngineUnavailableError(e instanceof Error ? e.message : String(e), { cause: e });
+}
+
+/** Turns an engine's rejection into `EngineUnavailableError`. */
 function engineCall<T>(value: Awaitable<T>): Awaitable<T> {
   if (!(value instanceof Promise)) return value;
   return value.catch((e: unknown) => {
-    if (e instanceof EngineUnavailableError) throw e;
-    throw new EngineUnavailableError(e instanceof Error ? e.message : String(e), { cause: e });
+    throw engineError(e);
   });
 }
 
@@ -148,6 +154,8 @@ export class ChatHub implements Hub {
   readonly #orphans = new Set<string>();
   /** Per room, the last message published through an engine that gives ids asynchronously. */
   readonly #tails = new Map<string, Promise<unknown>>();
+  /** Room messages for an engine that publishes them itself (`EngineNode.say`), or `null`. */
+  #says: SayQueue | null = null;
 
   /**
    * Connects a hub to an engine that may answer asynchronously (Redis).
@@ -164,7 +172,7 @@ export class ChatHub implements Hub {
     } finally {
       connecting = false;
     }
-    hub.#node = await engine.connect(hub.#events);
+    hub.#use(await engine.connect(hub.#events));
     return hub;
   }
 
@@ -177,12 +185,28 @@ export class ChatHub implements Hub {
     if (node instanceof Promise) {
       throw new TypeError("Cannot connect the hub synchronously: use ChatHub.connect()");
     }
+    this.#use(node);
+  }
+
+  #use(node: EngineNode): void {
     this.#node = node;
+    const say = node.say;
+    if (say === undefined) return;
+    this.#says = new SayQueue(
+      (r, b) => say.call(node, r, b),
+      (room, except) => this.#fanout.audience(room, except.id),
+      engineError,
+    );
   }
 
   /** This node's id in the engine. */
   get node(): string {
     return this.#node.id;
+  }
+
+  /** This node's handle on the engine (for status and tests). */
+  get engineNode(): EngineNode {
+    return this.#node;
   }
 
   /** The number of members attached to this node. */
@@ -235,6 +259,17 @@ export class ChatHub implements Hub {
     direct: (member, bytes) => this.#byId.get(member)?.deliver(bytes) ?? false,
     audience: (room, except) => this.#fanout.audience(room, except),
     once: (rooms, bytes, except) => this.#fanout.deliverOnce(rooms, bytes, except),
+    renamed: (id, nick) => {
+      const member = this.#byId.get(id);
+      const local = member && this.#members.get(member);
+      if (member === undefined || local === undefined || local.nick === nick) return;
+      // Its nick was taken while the engine was away: it and its rooms' members are told.
+      const bytes = encodeLine(`RENAMED ${local.nick} ${nick}`);
+      local.nick = nick;
+      member.deliver(bytes);
+      const keys = [...local.rooms.keys()].filter((k) => k !== LOBBY);
+      if (keys.length > 0) this.#fanout.deliverOnce(keys, bytes, member);
+    },
   };
 
   attach(member: Member): Awaitable<string> {
@@ -244,8 +279,8 @@ export class ChatHub implements Hub {
       const local: LocalMember = { nick, head: null, rooms: new Map(), joined: new Set() };
       this.#members.set(member, local);
       this.#byId.set(member.id, member);
-      this.#addTo(local, LOBBY, member);
-      return nick;
+      // Pushes reach it once its node hears the lobby (the first member subscribes).
+      return then(this.#addTo(local, LOBBY, member), () => nick);
     });
   }
 
@@ -258,6 +293,7 @@ export class ChatHub implements Hub {
     const calls: Awaitable<unknown>[] = [];
     for (const room of local.rooms.values()) {
       if (this.#fanout.remove(room, member)) calls.push(this.#node.broker.unsubscribe(room.key));
+      this.#node.touched?.(room.key);
       if (room.key !== LOBBY) calls.push(this.#push(room, `LEFT ${room.name} ${local.nick}`));
     }
     calls.push(this.#forget(member.id));
@@ -325,6 +361,7 @@ export class ChatHub implements Hub {
         local.rooms.delete(key);
         const calls: Awaitable<unknown>[] = [];
         if (this.#fanout.remove(room, member)) calls.push(this.#node.broker.unsubscribe(key));
+        this.#node.touched?.(key);
         calls.push(this.#push(room, `LEFT ${room.name} ${local.nick}`));
         return then(all(calls), () => ({ room: room.name }));
       },
@@ -358,6 +395,9 @@ export class ChatHub implements Hub {
         engineCall(this.#node.presence.hasRoom(name)),
         (exists): PublishResult => exists ? "not-member" : "no-room",
       );
+    }
+    if (this.#says !== null) {
+      return this.#says.push(room.key, member, `MSG ${room.name} ${local.nick}`, payload);
     }
     const id = this.#node.log.next(room.key);
     if (typeof id !== "number") return this.#publishLater(room, member, payload, id);
@@ -466,6 +506,7 @@ export class ChatHub implements Hub {
 
   /** Delivers the pending batch of room messages now. */
   flush(): void {
+    this.#says?.flush();
     const batch = this.#batch;
     if (batch === null) return;
     this.#batch = null; // before delivering: a member cut by it detaches, which flushes again
@@ -574,6 +615,7 @@ export class ChatHub implements Hub {
   #addTo(local: LocalMember, name: string, member: Member): Awaitable<void> {
     const { room, first } = this.#fanout.add(name, member);
     local.rooms.set(room.key, room);
+    this.#node.touched?.(room.key);
     if (first) return this.#node.broker.subscribe(room.key);
   }
 

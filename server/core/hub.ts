@@ -80,4 +80,6 @@ export interface Hub {
   isIn(member: Member, room: string): boolean;
   /** The number of rooms `member` has joined, `lobby` included (known locally). */
   roomCount(member: Member): number;
+  /** Why the engine cannot be used now (`HELLO` says so), or `null`; optional. */
+  unavailable?(): string | null;
 }
