@@ -105,7 +105,12 @@ export async function runSend(p: ParsedCli): Promise<number> {
   await using client = await openFromCli(p);
   if (!isTell && to.toLowerCase() !== LOBBY) {
     try {
-      await client.join(to);
+      // Quietly: the members see the message, not a stranger joining and leaving around it. A
+      // server without quiet joins says 400: join as before.
+      await client.join(to, true).catch((e) => {
+        if (e instanceof ServerError && e.code === 400) return client.join(to);
+        throw e;
+      });
     } catch (e) {
       throw describeError(e, p.target, `join room ${to}`);
     }

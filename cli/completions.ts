@@ -2,7 +2,7 @@
  * `switchboard completions bash|zsh|fish`: a shell completion script, made from the command
  * and option tables, so it never lags behind the CLI. It completes commands, options, contexts,
  * local files for `put` and `--ca`, and remote paths for `get`, `rm` and `ls` by asking the
- * server (`switchboard __complete paths PREFIX WORDS...`, which LISTs the folder typed so far
+ * server (`switchboard __complete paths PREFIX -- WORDS...`, which LISTs the folder typed so far
  * with the same `--host`/`--port`/`--context` as the command line, gives up after 2 s and prints
  * nothing on any failure).
  *
@@ -100,7 +100,7 @@ ${perCommand}
   case "$cmd" in
     get|rm|ls)
       if [[ $npos -eq 0 ]]; then
-        mapfile -t COMPREPLY < <(switchboard __complete paths "$cur" "\${COMP_WORDS[@]:1:COMP_CWORD-1}" 2>/dev/null)
+        mapfile -t COMPREPLY < <(switchboard __complete paths "$cur" -- "\${COMP_WORDS[@]:1:COMP_CWORD-1}" 2>/dev/null)
         compopt -o nospace 2>/dev/null
       else
         mapfile -t COMPREPLY < <(compgen -f -- "$cur")
@@ -157,7 +157,7 @@ export function fishScript(): string {
     }
   }
   lines.push(
-    'complete -c switchboard -n "__fish_seen_subcommand_from get rm ls" -a "(switchboard __complete paths (commandline -ct) (commandline -opc)[2..-1] 2>/dev/null)"',
+    'complete -c switchboard -n "__fish_seen_subcommand_from get rm ls" -a "(switchboard __complete paths (commandline -ct) -- (commandline -opc)[2..-1] 2>/dev/null)"',
     'complete -c switchboard -n "__fish_seen_subcommand_from put" -F',
     `complete -c switchboard -n "__fish_seen_subcommand_from completions" -a "${SHELLS.join(" ")}"`,
     'complete -c switchboard -n "__fish_seen_subcommand_from context" -a "add use ls rm (switchboard __complete contexts 2>/dev/null)"',
@@ -183,7 +183,7 @@ export function runCompletions(p: ParsedCli): Promise<number> {
 }
 
 /**
- * `__complete contexts` and `__complete paths PREFIX [WORDS...]`: candidates for the shell, one
+ * `__complete contexts` and `__complete paths PREFIX -- [WORDS...]`: candidates for the shell, one
  * per line; nothing at all when they cannot be had (no server, no permission), and always exit 0.
  *
  * @param p The parsed command line.
