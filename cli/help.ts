@@ -92,7 +92,11 @@ Examples:
   chat: `switchboard chat [--room ROOM] [--history N]: chat interactively
 
 Plain lines go to the current room; incoming messages appear above the line you are typing.
-Joining a room shows its last messages. Up/Down recall earlier lines. When the server goes
+Joining a room shows its last messages. Up/Down recall earlier lines, of earlier runs too (kept
+in XDG_STATE_HOME/switchboard/history, 1000 lines, mode 0600). Tab completes commands, nicks
+(the current room's first) and rooms. Messages of rooms other than the current one are counted
+as unread: the prompt shows "lobby [ops 3]>", /rooms and /join say how many. Ctrl-C at an
+empty prompt quits with exit code 130. When the server goes
 away, chat reconnects with backoff, takes its nick back, rejoins its rooms and shows what was
 said meanwhile ("(3 messages you missed in ops)"), or says "(some messages were lost in ops)"
 when the room's log no longer has them. Nick changes show as "bob is now known as bob2". With
