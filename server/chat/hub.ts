@@ -74,6 +74,8 @@ export class ChatHub implements Hub {
   readonly #fanout = new LocalFanout();
   readonly #members = new Map<Member, LocalMember>();
   readonly #byId = new Map<string, Member>();
+  /** `<member id> <room key>` of rooms joined with `JOIN room quiet`: no JOINED, and no LEFT. */
+  readonly #quiet = new Set<string>();
   readonly #onError: (error: unknown) => void;
   #fanoutTime: Observer | null;
   #node!: EngineNode;
@@ -211,7 +213,10 @@ export class ChatHub implements Hub {
     for (const room of local.rooms.values()) {
       if (this.#fanout.remove(room, member)) calls.push(this.#node.broker.unsubscribe(room.key));
       this.#node.touched?.(room.key);
-      if (room.key !== LOBBY) calls.push(this.#push(room, `LEFT ${room.name} ${local.nick}`));
+      const quiet = this.#quiet.delete(`${member.id} ${room.key}`);
+      if (room.key !== LOBBY && !quiet) {
+        calls.push(this.#push(room, `LEFT ${room.name} ${local.nick}`));
+      }
     }
     calls.push(this.#orphans.forget(member.id));
     return all(calls);
@@ -239,7 +244,7 @@ export class ChatHub implements Hub {
     });
   }
 
-  join(member: Member, name: string): Awaitable<string> {
+  join(member: Member, name: string, quiet = false): Awaitable<string> {
     this.flush();
     this.#orphans.retry();
     return then(engineCall(this.#node.presence.join(member.id, name)), (joined) => {
@@ -251,11 +256,15 @@ export class ChatHub implements Hub {
       // JOINED to the room's members: here (before the joiner is among them) and elsewhere.
       const line = `JOINED ${joined.room} ${local.nick}`;
       const room = this.#fanout.room(key);
-      const calls: Awaitable<unknown>[] = [
-        room !== undefined
-          ? this.#push(room, line)
-          : this.#node.broker.publish(key, encodeLine(line), null),
-      ];
+      const calls: Awaitable<unknown>[] = [];
+      if (quiet) this.#quiet.add(`${member.id} ${key}`);
+      else {
+        calls.push(
+          room !== undefined
+            ? this.#push(room, line)
+            : this.#node.broker.publish(key, encodeLine(line), null),
+        );
+      }
       calls.push(this.#addTo(local, joined.room, member));
       return then(all(calls), () => joined.room);
     });
@@ -275,7 +284,9 @@ export class ChatHub implements Hub {
         const calls: Awaitable<unknown>[] = [];
         if (this.#fanout.remove(room, member)) calls.push(this.#node.broker.unsubscribe(key));
         this.#node.touched?.(key);
-        calls.push(this.#push(room, `LEFT ${room.name} ${local.nick}`));
+        if (!this.#quiet.delete(`${member.id} ${key}`)) {
+          calls.push(this.#push(room, `LEFT ${room.name} ${local.nick}`));
+        }
         return then(all(calls), () => ({ room: room.name }));
       },
     );
