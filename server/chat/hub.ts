@@ -21,7 +21,7 @@ import type { Observer } from "../core/metrics.ts";
 import { LocalFanout, type LocalRoom } from "./local_fanout.ts";
 import { MemoryEngine } from "./memory/engine.ts";
 import { SayQueue } from "./say_queue.ts";
-import { type LocalMember, remember } from "./local_member.ts";
+import { type LocalMember, remember, renamedWhileAway } from "./local_member.ts";
 import { RoomOrder } from "./room_order.ts";
 import { type Batch, BATCH_BYTES, BATCH_PAYLOAD, deliverBatch, newBatch } from "./batch.ts";
 import { all, engineCall, engineError, Orphans, published } from "./engine_calls.ts";
@@ -181,13 +181,7 @@ export class ChatHub implements Hub {
     renamed: (id, nick) => {
       const member = this.#byId.get(id);
       const local = member && this.#members.get(member);
-      if (member === undefined || local === undefined || local.nick === nick) return;
-      // Its nick was taken while the engine was away: it and its rooms' members are told.
-      const bytes = encodeLine(`RENAMED ${local.nick} ${nick}`);
-      local.nick = nick;
-      member.deliver(bytes);
-      const keys = [...local.rooms.keys()].filter((k) => k !== LOBBY);
-      if (keys.length > 0) this.#fanout.deliverOnce(keys, bytes, member);
+      if (member && local) renamedWhileAway(local, member, nick, this.#fanout);
     },
   };
 
@@ -258,13 +252,8 @@ export class ChatHub implements Hub {
       const room = this.#fanout.room(key);
       const calls: Awaitable<unknown>[] = [];
       if (quiet) this.#quiet.add(`${member.id} ${key}`);
-      else {
-        calls.push(
-          room !== undefined
-            ? this.#push(room, line)
-            : this.#node.broker.publish(key, encodeLine(line), null),
-        );
-      }
+      else if (room !== undefined) calls.push(this.#push(room, line));
+      else calls.push(this.#node.broker.publish(key, encodeLine(line), null));
       calls.push(this.#addTo(local, joined.room, member));
       return then(all(calls), () => joined.room);
     });

@@ -5,7 +5,10 @@
  * @module
  */
 
-import type { LocalRoom } from "./local_fanout.ts";
+import { encodeLine } from "../../lib/protocol/encoder.ts";
+import { LOBBY } from "../../lib/protocol/limits.ts";
+import type { Member } from "../core/member.ts";
+import type { LocalFanout, LocalRoom } from "./local_fanout.ts";
 
 /** What this node knows of one of its members. */
 export interface LocalMember {
@@ -26,4 +29,22 @@ export function remember(local: LocalMember, key: string): void {
   local.joined.delete(key);
   local.joined.add(key);
   if (local.joined.size > JOINED_MEMORY) local.joined.delete(local.joined.values().next().value!);
+}
+
+/**
+ * The engine gave the member another nick (its own was taken while the engine was away): it and
+ * those who share a room with it here are told with `RENAMED old new`.
+ */
+export function renamedWhileAway(
+  local: LocalMember,
+  member: Member,
+  nick: string,
+  fanout: LocalFanout,
+): void {
+  if (local.nick === nick) return;
+  const bytes = encodeLine(`RENAMED ${local.nick} ${nick}`);
+  local.nick = nick;
+  member.deliver(bytes);
+  const keys = [...local.rooms.keys()].filter((k) => k !== LOBBY);
+  if (keys.length > 0) fanout.deliverOnce(keys, bytes, member);
 }
