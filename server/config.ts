@@ -67,6 +67,12 @@ export interface ServerConfig {
   maxListPage: number;
   /** Deadline of one file operation (stat, open, one read); 0 = none. */
   fileTimeout: number;
+  /** How long a cut resumable upload is kept; 0 = never kept. */
+  uploadResumeTtl: number;
+  /** Bytes this server's kept uploads may hold together. */
+  uploadResumeSpace: number;
+  /** Age of another machine's heartbeat in the shared folder before its uploads count as left. */
+  filesNodeTimeout: number;
   /** PEM certificate chain file: the port speaks TLS when set ("" = plain TCP). */
   tlsCert: string;
   /** PEM private key file of `tlsCert`. */
@@ -163,6 +169,24 @@ export const OPTIONS: readonly OptionSpec[] = [
     flag: "file-timeout",
     kind: "duration",
     help: "a file stat, open or read with no answer this long fails (ERR 500), 0 = none",
+  },
+  {
+    key: "uploadResumeTtl",
+    flag: "upload-resume-ttl",
+    kind: "duration",
+    help: "how long a cut resumable upload is kept for a resume (PUT ... resume), 0 = never",
+  },
+  {
+    key: "uploadResumeSpace",
+    flag: "upload-resume-space",
+    kind: "size",
+    help: "disk space this server's kept uploads may use (the oldest go first)",
+  },
+  {
+    key: "filesNodeTimeout",
+    flag: "files-node-timeout",
+    kind: "duration",
+    help: "servers sharing --files on other machines: a silent heartbeat this old means gone",
   },
   { key: "maxClients", flag: "max-clients", kind: "int", help: "most clients at once" },
   {
@@ -383,6 +407,9 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = {
   listPage: 1000,
   maxListPage: 10_000,
   fileTimeout: 10_000,
+  uploadResumeTtl: 3_600_000,
+  uploadResumeSpace: 10 * 1024 ** 3,
+  filesNodeTimeout: 30_000,
   maxInflight: 64,
   maxStall: 25,
   tlsHandshakeTimeout: 10_000,

@@ -21,7 +21,7 @@ import { loadTlsContext } from "./conn/tls.ts";
 import type { Handler, StreamHandler } from "./core/handler.ts";
 import type { Hub } from "./core/hub.ts";
 import type { Logger } from "./core/logger.ts";
-import { createFileHandlers, FileStore, HashCache } from "./files/mod.ts";
+import { createFileHandlers, FileStore, HashCache, type SweepResult } from "./files/mod.ts";
 import { createLogger } from "./observe/log.ts";
 import {
   type DisconnectStatus,
@@ -150,6 +150,9 @@ export function startServer(
     bufferBudget: cfg.uploadMemory,
     cache: new HashCache({ maxConcurrent: cfg.maxHashes }),
     timeout: cfg.fileTimeout,
+    resumeTtl: cfg.uploadResumeTtl,
+    resumeQuota: cfg.uploadResumeSpace,
+    nodeTimeout: cfg.filesNodeTimeout,
   });
   const transfers = new Transfers();
   const files = createFileHandlers(store, {
@@ -335,6 +338,7 @@ export function startServer(
       clearTimeout(timer);
       for (const s of all) s.close("shutdown");
       await store.abortAll();
+      await store.uploads.stop();
       clearInterval(sweeper);
       if (options.hub === undefined) await hub.close();
       await http?.close();
@@ -360,11 +364,25 @@ export function startServer(
       }`,
   });
 
-  // Temporary upload files left by a crash: swept in the background (this process's own are kept).
-  store.sweep().then(
-    (n) => n > 0 && log.info("swept temporary uploads", { files: cfg.files, removed: n }),
-    (e) => log.warn("sweep failed", { files: cfg.files, error: String(e) }),
-  );
+  // This node's heartbeat in the folder, then the sweep of what crashes left, in the background
+  // (uploads of this process and of other live nodes sharing the folder are never touched).
+  const sweptLog = (r: SweepResult | null, e?: unknown) => {
+    if (r === null) log.warn("sweep failed", { files: cfg.files, error: String(e) });
+    else if (r.removed > 0 || r.adopted > 0 || r.gone.length > 0) {
+      log.info("swept temporary uploads", {
+        files: cfg.files,
+        removed: r.removed,
+        kept: r.adopted,
+        gone: r.gone.join(",") || undefined,
+      });
+    }
+  };
+  try {
+    store.uploads.start(sweptLog);
+  } catch (e) {
+    // A read-only folder: no uploads to protect, nothing to sweep.
+    log.warn("cannot write the node heartbeat", { files: cfg.files, error: String(e) });
+  }
 
   async function reloadUsers(): Promise<number> {
     if (!auth?.usersFile) {

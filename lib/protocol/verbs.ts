@@ -146,7 +146,16 @@ export const VERBS: readonly VerbSpec[] = [
     permission: "write",
     order: "serial",
     usage: "PUT path [sha256] N",
-    help: "upload N bytes",
+    help: "upload N bytes (options before N: resume, from=OFFSET, new)",
+  },
+  {
+    verb: "RESUME",
+    kind: "command",
+    payload: "none",
+    permission: "write",
+    order: "serial",
+    usage: "RESUME path size [sha256]",
+    help: "bytes the server kept of a cut upload, and their sha256",
   },
   {
     verb: "DEL",

@@ -46,6 +46,7 @@ Deno.test("accessOf() maps permissions to verbs; NICK is never allowed with acco
         "PONG",
         "PUT",
         "QUIT",
+        "RESUME",
         "ROOMS",
         "SAY",
         "TELL",

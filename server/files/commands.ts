@@ -1,6 +1,6 @@
 /**
- * The file commands of protocol v1: `LIST`, `GET`, `DEL` (ordinary handlers) and `PUT` (a stream
- * handler). Each is a plain verb handler, so a permission gate in the session's dispatch can wrap
+ * The file commands: `LIST`, `GET`, `DEL`, `RESUME` (ordinary handlers) and `PUT` (a stream
+ * handler, with the `resume`, `from=` and `new` options). Each is a plain verb handler, so a permission gate in the session's dispatch can wrap
  * it. This is the protocol edge of the shared folder: paths are decoded here (wire.ts) and the
  * store's failures become `ERR` replies. Downloads stream file → socket paced by the outbox
  * (download.ts); uploads stream socket → temporary file, each piece awaited on disk before the
@@ -19,12 +19,12 @@ import type { Logger } from "../core/logger.ts";
 import type { Metrics } from "../core/metrics.ts";
 import { Downloads } from "./download.ts";
 import { FileError } from "./errors.ts";
-import type { FileStore, ListPage, OpenedFile, Upload } from "./store.ts";
+import type { BeginOptions, FileStore, ListPage, OpenedFile, Upload } from "./store.ts";
 import { decodeWirePath, toWireError, WireError } from "./wire.ts";
 
 /** The handlers to register with the server. */
 export interface FileHandlers {
-  /** `LIST`, `GET`, `DEL`, and `PUT` without a byte count (answered with its usage). */
+  /** `LIST`, `GET`, `DEL`, `RESUME`, and `PUT` without a byte count (answered with its usage). */
   readonly handlers: ReadonlyMap<string, Handler>;
   /** `PUT`. */
   readonly streamHandlers: ReadonlyMap<string, StreamHandler>;
@@ -83,6 +83,53 @@ const PUT_USAGE = "Usage: PUT path N, or PUT path sha256 N";
 const SHA256_RE = /^[0-9A-Fa-f]{64}$/;
 const OFFSET_RE = /^[0-9]{1,16}$/;
 const LIST_USAGE = "Usage: LIST [dir [offset [limit]]]";
+const RESUME_USAGE = "Usage: RESUME path size [sha256]";
+const FROM_RE = /^from=([0-9]{1,16})$/;
+
+/** What a `PUT` line says after its path. */
+interface PutArgs {
+  /** The announced sha256, lower case. */
+  sha: string | undefined;
+  /** `resume`, `from=`, `new`. */
+  options: BeginOptions;
+}
+
+/**
+ * Reads `PUT path [sha256] [resume] [from=OFFSET] [new]` (the byte count taken off).
+ *
+ * @returns What it says, or the text of its `ERR 400`.
+ */
+function parsePut(args: readonly string[]): PutArgs | string {
+  if (args.length < 1 || args.length > 5) return PUT_USAGE;
+  let at = 1;
+  let sha: string | undefined;
+  const word = args[1];
+  if (word !== undefined && SHA256_RE.test(word)) {
+    sha = word.toLowerCase();
+    at = 2;
+  } else if (word !== undefined && !isPutOption(word)) {
+    return args.length === 2 ? "Cannot upload: the sha256 must be 64 hex digits" : PUT_USAGE;
+  }
+  const options: BeginOptions = { from: 0 };
+  const seen = new Set<string>();
+  for (const w of args.slice(at)) {
+    const key = w.startsWith("from=") ? "from" : w;
+    if (!isPutOption(w) || seen.has(key)) return PUT_USAGE;
+    seen.add(key);
+    if (w === "resume") options.resumable = true;
+    else if (w === "new") options.createOnly = true;
+    else {
+      options.from = Number(FROM_RE.exec(w)![1]);
+      if (!Number.isSafeInteger(options.from)) return PUT_USAGE;
+      options.resumable = true;
+    }
+  }
+  return { sha, options };
+}
+
+function isPutOption(word: string): boolean {
+  return word === "resume" || word === "new" || FROM_RE.test(word);
+}
 const utf8 = new TextEncoder();
 
 /** A whole number of at most 16 digits, or `null`. */
@@ -306,25 +353,44 @@ export function createFileHandlers(
   }
 
   /** Starts an upload: read-only and max_file_size are checked before anything else. */
-  async function begin(wire: string, size: number, sha: string | undefined): Promise<Upload> {
-    beforeDecoding(wire, () => store.checkUpload(size));
-    return await store.beginUpload(decodeWirePath(wire, "upload"), size, sha);
+  async function begin(wire: string, size: number, line: PutArgs): Promise<Upload> {
+    const whole = size + line.options.from!;
+    beforeDecoding(wire, () => store.checkUpload(whole));
+    return await store.beginUpload(decodeWirePath(wire, "upload"), whole, line.sha, line.options);
+  }
+
+  async function resume(s: CommandContext, f: Frame): Promise<void> {
+    if (f.args.length < 2 || f.args.length > 3) {
+      return s.replyError(ErrorCode.BadRequest, RESUME_USAGE);
+    }
+    const [wire, sizeText, sha] = f.args as [string, string, string | undefined];
+    const size = wholeNumber(sizeText);
+    if (size === null) {
+      return s.replyError(
+        ErrorCode.BadRequest,
+        `Cannot resume: size "${sizeText.slice(0, 20)}" is not a whole number of bytes`,
+      );
+    }
+    if (sha !== undefined && !SHA256_RE.test(sha)) {
+      return s.replyError(ErrorCode.BadRequest, "Cannot resume: the sha256 must be 64 hex digits");
+    }
+    try {
+      beforeDecoding(wire, () => store.checkUpload(size));
+      const kept = await store.resumeInfo(
+        decodeWirePath(wire, "upload"),
+        size,
+        sha?.toLowerCase() ?? "",
+      );
+      s.replyLine(`OK ${kept.have} ${kept.sha256}`);
+    } catch (e) {
+      fail(s, log, e, "upload");
+    }
   }
 
   function put(s: CommandContext, start: StreamStart): StreamSink | Promise<StreamSink> {
-    const args = start.args;
-    if (args.length < 1 || args.length > 2) {
-      return s.refuseStream(start, ErrorCode.BadRequest, PUT_USAGE);
-    }
-    const sha = args[1];
-    if (sha !== undefined && !SHA256_RE.test(sha)) {
-      return s.refuseStream(
-        start,
-        ErrorCode.BadRequest,
-        "Cannot upload: the sha256 must be 64 hex digits",
-      );
-    }
-    return begin(args[0]!, start.size, sha?.toLowerCase()).then(
+    const parsed = parsePut(start.args);
+    if (typeof parsed === "string") return s.refuseStream(start, ErrorCode.BadRequest, parsed);
+    return begin(start.args[0]!, start.size, parsed).then(
       (upload): StreamSink => {
         let failed = false;
         let received = 0;
@@ -369,10 +435,13 @@ export function createFileHandlers(
   }
 
   return {
-    handlers: new Map<string, Handler>([["LIST", list], ["GET", get], ["DEL", del], [
-      "PUT",
-      putUsage,
-    ]]),
+    handlers: new Map<string, Handler>([
+      ["LIST", list],
+      ["GET", get],
+      ["DEL", del],
+      ["PUT", putUsage],
+      ["RESUME", resume],
+    ]),
     streamHandlers: new Map<string, StreamHandler>([["PUT", put]]),
   };
 }

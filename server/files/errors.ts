@@ -32,6 +32,8 @@ export type FileErrorKind =
   | "too-large"
   /** The upload has ended already (committed or aborted). */
   | "ended"
+  /** The kept part of an upload to resume is not there (or not of the size the client gave). */
+  | "stale"
   /** The server's disk or shared folder failed (the cause says how). */
   | "io";
 

@@ -1,6 +1,7 @@
 /**
  * The shared folder: confined paths, listings, downloads, atomic uploads, and the file commands
- * (`LIST`, `GET`, `DEL`, `PUT`) that speak the protocol for it.
+ * (`LIST`, `GET`, `DEL`, `PUT`, `RESUME`) that speak the protocol for it; resumable uploads kept
+ * for a while when cut; the heartbeat and sweep that let several servers share one folder.
  *
  * @example
  * ```ts
@@ -19,3 +20,5 @@ export { FileError, type FileErrorKind } from "./errors.ts";
 export { HashCache, type HashCacheOptions } from "./hash_cache.ts";
 export { TEMP_PREFIX } from "./paths.ts";
 export { FileStore, type FileStoreOptions, type OpenedFile, Upload } from "./store.ts";
+export type { SweepResult } from "./sweep.ts";
+export { Uploads } from "./uploads.ts";

@@ -11,24 +11,29 @@
 import type { ListEntry } from "../../lib/protocol/rows.ts";
 import { DeadlineError, openForReading, withDeadline } from "./deadline.ts";
 import { describeIoError, errno, FileError, type FileErrorOptions } from "./errors.ts";
-import { PendingFolders } from "./folders.ts";
 import { HashCache, versionOf } from "./hash_cache.ts";
 import { Slots } from "../../lib/slots.ts";
 import { FolderNames } from "./listing.ts";
-import {
-  basename,
-  dirname,
-  isUnder,
-  join,
-  type ResolvedPath,
-  resolveUnder,
-  TEMP_PREFIX,
-  tempName,
-} from "./paths.ts";
-import type { FileStoreOptions, ListPage, ListRow, OpenedFile } from "./store_types.ts";
-import { Upload, WRITE_BUFFER } from "./upload.ts";
+import { isUnder, join, type ResolvedPath, resolveUnder, TEMP_PREFIX } from "./paths.ts";
+import { type ResumeInfo, Uploads } from "./uploads.ts";
+import type {
+  BeginOptions,
+  FileStoreOptions,
+  ListPage,
+  ListRow,
+  OpenedFile,
+} from "./store_types.ts";
+import { Upload } from "./upload.ts";
 
-export type { FileStoreOptions, ListEntry, ListPage, ListRow, OpenedFile, ResolvedPath };
+export type {
+  BeginOptions,
+  FileStoreOptions,
+  ListEntry,
+  ListPage,
+  ListRow,
+  OpenedFile,
+  ResolvedPath,
+};
 export { TEMP_PREFIX, Upload };
 
 /** Refuses a folder or a special file (FIFO, socket, device). */
@@ -36,12 +41,6 @@ function checkRegular(info: Deno.FileInfo, at: FileErrorOptions): void {
   if (info.isDirectory) throw new FileError("not-a-file", "get", "it is a folder", at);
   if (!info.isFile) throw new FileError("not-a-file", "get", "it is not a regular file", at);
 }
-
-/**
- * Temporary files modified this recently before a sweep began are left alone (milliseconds): file
- * times come from a coarse clock, so a file written just after the sweep began may look older.
- */
-const SWEEP_MARGIN = 50;
 
 /** Entries described (stat) at the same time for a listing page. */
 const STAT_BATCH = 64;
@@ -74,15 +73,11 @@ export class FileStore {
   readonly readOnly: boolean;
   /** Largest upload in bytes. */
   readonly maxFileSize: number;
-  readonly #uploads = new Set<Upload>();
-  // Temporary files of this process, from just before they are created until their upload ends.
-  readonly #temps = new Set<string>();
-  readonly #bufferBudget: number;
-  #bufferUsed = 0;
-  readonly #folders: PendingFolders;
   readonly #timeout: number;
   readonly #names: FolderNames;
   readonly #stats = new Slots(STAT_SLOTS);
+  /** The uploads: starting them, kept uploads, this node's upkeep. */
+  readonly uploads: Uploads;
 
   private constructor(root: string, rootReal: string, options: FileStoreOptions) {
     this.root = root;
@@ -90,10 +85,9 @@ export class FileStore {
     this.cache = options.cache ?? new HashCache();
     this.readOnly = options.readOnly ?? false;
     this.maxFileSize = options.maxFileSize ?? 8 * 1024 ** 3;
-    this.#bufferBudget = options.bufferBudget ?? 64 * 1024 * 1024;
-    this.#folders = new PendingFolders(rootReal);
     this.#timeout = options.timeout ?? 10_000;
     this.#names = new FolderNames({ timeout: this.#timeout });
+    this.uploads = new Uploads(rootReal, this.cache, options);
   }
 
   /** Deadline of one file operation, ms (0 = none). */
@@ -122,12 +116,12 @@ export class FileStore {
 
   /** Uploads in progress. */
   get activeUploads(): number {
-    return this.#uploads.size;
+    return this.uploads.active;
   }
 
   /** Bytes of write-behind buffers reserved by the uploads in progress. */
   get bufferedBytes(): number {
-    return this.#bufferUsed;
+    return this.uploads.bufferedBytes;
   }
 
   /**
@@ -323,87 +317,21 @@ export class FileStore {
    * @param path The target.
    * @param size The announced size (checked against `maxFileSize`).
    * @param sha256 The announced sha256 (lower-case hex), checked at commit.
+   * @param options Resumable, resumed at an offset, create only: see {@linkcode BeginOptions}.
    * @returns The upload.
    * @throws {FileError} `read-only`, `too-large`, path kinds (see {@linkcode FileStore.resolve}),
-   *   `exists` (a folder is there, or a parent is a file), `io` (not writable, disk full).
+   *   `exists` (a folder is there, or a parent is a file, or a file with `createOnly`), `stale`
+   *   (nothing kept to resume at `from`), `io` (not writable, disk full).
    */
-  async beginUpload(path: string, size: number, sha256?: string): Promise<Upload> {
+  async beginUpload(
+    path: string,
+    size: number,
+    sha256?: string,
+    options: BeginOptions = {},
+  ): Promise<Upload> {
     this.#checkUpload(size, { path });
     const r = await this.resolve(path, "upload");
-    const at = { path: r.path };
-    let parentReal: string;
-    // Folders of uploads in progress that this upload needs too (see PendingFolders).
-    let folders: string[] = [];
-    try {
-      if (r.exists) {
-        if ((await Deno.stat(r.real)).isDirectory) {
-          throw new FileError("exists", "upload", "a folder has that name", at);
-        }
-        parentReal = dirname(r.real);
-      } else {
-        const parent = dirname(r.real);
-        folders = await this.#folders.create(parent);
-        // Re-check after creating: a parent must still be a real folder under the root.
-        parentReal = await Deno.realPath(parent);
-        if (!isUnder(this.rootReal, parentReal)) {
-          throw new FileError("outside", "upload", "it leads outside the shared folder", at);
-        }
-      }
-    } catch (e) {
-      await this.#folders.release(folders, false);
-      if (e instanceof FileError) throw e;
-      if (
-        e instanceof Deno.errors.NotADirectory || e instanceof Deno.errors.AlreadyExists ||
-        errno(e) === "ENOTDIR" || errno(e) === "EEXIST"
-      ) {
-        throw new FileError("exists", "upload", "a file is in the way of its folder", {
-          ...at,
-          cause: e,
-        });
-      }
-      throw new FileError("io", "upload", `cannot create its folder: ${describeIoError(e)}`, {
-        ...at,
-        cause: e,
-      });
-    }
-    const temp = join(parentReal, [tempName()]);
-    this.#temps.add(temp);
-    let file: Deno.FsFile;
-    try {
-      file = await Deno.open(temp, { write: true, createNew: true });
-    } catch (e) {
-      this.#temps.delete(temp);
-      await this.#folders.release(folders, false);
-      throw new FileError(
-        "io",
-        "upload",
-        `the shared folder is not writable: ${describeIoError(e)}`,
-        { ...at, cause: e },
-      );
-    }
-    // Write-behind buffers while the budget lasts, else direct writes.
-    const want = Math.min(WRITE_BUFFER, Math.max(1, size));
-    const bufSize = this.#bufferUsed + 2 * want <= this.#bufferBudget ? want : 0;
-    const upload = new Upload({
-      path: r.path,
-      bufSize,
-      file,
-      temp,
-      target: join(parentReal, [basename(r.real)]),
-      parent: parentReal,
-      releaseFolders: (kept) => this.#folders.release(folders, kept),
-      park: folders.length > 0 ? this.rootReal : undefined,
-      sha256,
-      cache: this.cache,
-      onDone: (u) => {
-        if (!this.#uploads.delete(u)) return;
-        this.#temps.delete(u.temp);
-        this.#bufferUsed -= 2 * bufSize;
-      },
-    });
-    this.#bufferUsed += 2 * bufSize;
-    this.#uploads.add(upload);
-    return upload;
+    return await this.uploads.begin(r, size, sha256, options);
   }
 
   /**
@@ -457,44 +385,34 @@ export class FileStore {
   }
 
   /**
-   * Removes temporary upload files left anywhere under the root (by a crash): those last modified
-   * before the sweep began (50 ms of margin) and not belonging to an upload of this process (checked
-   * at the moment of removal, so uploads that start while a long sweep walks are safe). Symlinks are
-   * not followed.
+   * Sweeps upload files left under the root by a crash of this node or of a node that is gone
+   * (see `Uploads.sweep`).
    *
-   * @returns How many were removed.
+   * @returns How many files were removed.
    */
-  async sweep(): Promise<number> {
-    const startedAt = Date.now();
-    let removed = 0;
-    const stack = [this.rootReal];
-    while (stack.length > 0) {
-      const dir = stack.pop()!;
-      try {
-        for await (const entry of Deno.readDir(dir)) {
-          const full = join(dir, [entry.name]);
-          if (entry.isDirectory && !entry.isSymlink) stack.push(full);
-          else if (entry.isFile && entry.name.startsWith(TEMP_PREFIX)) {
-            try {
-              const info = await Deno.lstat(full);
-              if ((info.mtime?.getTime() ?? 0) >= startedAt - SWEEP_MARGIN) continue;
-              if (this.#temps.has(full)) continue;
-              await Deno.remove(full);
-              removed++;
-            } catch {
-              // Gone already, or not ours to remove.
-            }
-          }
-        }
-      } catch {
-        // Unreadable folder: skip it.
-      }
-    }
-    return removed;
+  sweep(): Promise<number> {
+    return this.uploads.sweep();
   }
 
-  /** Aborts every upload in progress (server shutdown): their temporary files are removed. */
-  async abortAll(): Promise<void> {
-    await Promise.all([...this.#uploads].map((u) => u.abort()));
+  /**
+   * How much of an upload this node keeps for a resume (`RESUME`): its bytes and their sha256.
+   *
+   * @param path The target.
+   * @param size The whole size.
+   * @param sha256 The announced sha256 (lower-case hex), or `""`.
+   * @returns The bytes kept (0 when none) and the sha256 of those bytes.
+   * @throws {FileError} As {@linkcode FileStore.beginUpload} before any byte.
+   */
+  async resumeInfo(path: string, size: number, sha256: string): Promise<ResumeInfo> {
+    this.#checkUpload(size, { path });
+    const r = await this.resolve(path, "upload");
+    return await this.uploads.resumeInfo(r, size, sha256).catch((e) => {
+      throw e instanceof DeadlineError ? this.#late("upload", r.path, e) : e;
+    });
+  }
+
+  /** Aborts every upload in progress (server shutdown): see `Uploads.abortAll`. */
+  abortAll(): Promise<void> {
+    return this.uploads.abortAll();
   }
 }

@@ -39,6 +39,26 @@ export interface ListPage {
   readonly rows: readonly ListRow[];
 }
 
+/** Options of `FileStore.beginUpload`. */
+export interface BeginOptions {
+  /**
+   * Keep the bytes received when the upload is cut, for a resume (`PUT ... resume`).
+   * @default {false}
+   */
+  resumable?: boolean;
+  /**
+   * Resume the kept upload of this target that holds exactly this many bytes (`from=`); the
+   * upload's bytes follow them. Implies `resumable`.
+   * @default {0}
+   */
+  from?: number;
+  /**
+   * Refuse to replace a file at the target (`new`), at the start and atomically at commit.
+   * @default {false}
+   */
+  createOnly?: boolean;
+}
+
 /** Options of `FileStore.create`. */
 export interface FileStoreOptions {
   /**
@@ -69,4 +89,25 @@ export interface FileStoreOptions {
    * @default {10000}
    */
   timeout?: number;
+  /**
+   * This server process's id in the folder (names its upload files).
+   * @default {12 random hex digits}
+   */
+  node?: string;
+  /**
+   * How old the heartbeat of a node on another machine may be before its upload files count as
+   * left by a crash, ms.
+   * @default {30000}
+   */
+  nodeTimeout?: number;
+  /**
+   * How long a cut resumable upload is kept, ms; 0 = never kept.
+   * @default {3600000}
+   */
+  resumeTtl?: number;
+  /**
+   * Bytes this node's kept uploads may hold together (the oldest are dropped first).
+   * @default {10737418240}
+   */
+  resumeQuota?: number;
 }

@@ -11,6 +11,7 @@ import { WriteBehind } from "../../lib/write_behind.ts";
 import { describeIoError, errno, FileError } from "./errors.ts";
 import { type HashCache, versionOf } from "./hash_cache.ts";
 import { basename } from "./paths.ts";
+import type { KeptUploads } from "./resume.ts";
 
 /** Bytes of an upload buffered before each disk write (two such buffers per upload). */
 export const WRITE_BUFFER = 256 * 1024;
@@ -65,6 +66,18 @@ export interface UploadInit {
   cache: HashCache;
   /** Called once when the upload ends, committed or not. */
   onDone: (u: Upload) => void;
+  /** The kept uploads: a resumable upload that is cut is kept there; a commit drops older ones. */
+  kept?: KeptUploads;
+  /** Keep the bytes for a resume when the upload is cut (see resume.ts). */
+  resumable?: boolean;
+  /** The whole size (a resumed upload's bytes start at `received`). */
+  size?: number;
+  /** Bytes already in the temporary (a resumed upload), hashed into `hash`. */
+  received?: number;
+  /** The sha256 state of those bytes. */
+  hash?: Hash;
+  /** Refuse to replace a file at the target: checked atomically at commit (a hard link). */
+  createOnly?: boolean;
 }
 
 /**
@@ -84,8 +97,14 @@ export class Upload {
   readonly #expected: string | undefined;
   readonly #cache: HashCache;
   readonly #onDone: (u: Upload) => void;
-  readonly #hash: Hash = createHash("sha256");
+  readonly #hash: Hash;
+  readonly #kept: KeptUploads | undefined;
+  readonly #resumable: boolean;
+  readonly #size: number;
+  readonly #createOnly: boolean;
   #received = 0;
+  // Set when what arrived must not be kept (a sha256 mismatch, a failed commit).
+  #discard = false;
   #done = false;
   #aborting: Promise<void> | null = null;
   // Write-behind: bytes are copied into a buffer, which is written while the next ones arrive and
@@ -104,6 +123,12 @@ export class Upload {
     this.#expected = init.sha256?.toLowerCase();
     this.#cache = init.cache;
     this.#onDone = init.onDone;
+    this.#hash = init.hash ?? createHash("sha256");
+    this.#received = init.received ?? 0;
+    this.#kept = init.kept;
+    this.#resumable = init.resumable ?? false;
+    this.#size = init.size ?? 0;
+    this.#createOnly = init.createOnly ?? false;
     this.#behind = new WriteBehind(init.file, init.bufSize);
   }
 
@@ -126,6 +151,7 @@ export class Upload {
     try {
       await this.#behind.write(bytes);
     } catch (e) {
+      this.#discard = true;
       await this.abort();
       throw this.#error("io", describeIoError(e), e);
     }
@@ -144,6 +170,7 @@ export class Upload {
     if (this.#done) throw this.#ended();
     const sha256 = this.#hash.digest("hex");
     if (this.#expected !== undefined && sha256 !== this.#expected) {
+      this.#discard = true;
       await this.abort();
       throw this.#error(
         "mismatch",
@@ -156,15 +183,19 @@ export class Upload {
       const version = versionOf(await this.#file.stat());
       this.#done = true;
       this.#file.close();
-      await Deno.rename(this.temp, this.#target);
+      if (this.#createOnly) await this.#create();
+      else await Deno.rename(this.temp, this.#target);
       await this.#releaseFolders(true);
       this.#onDone(this);
       this.#cache.set(this.#target, version, sha256);
       await syncDir(this.#parent);
+      await this.#kept?.dropFor(this.#target, this.#size, this.#expected ?? "");
       return sha256;
     } catch (e) {
       this.#done = false;
+      this.#discard = true;
       await this.abort();
+      if (e instanceof FileError) throw e;
       if (
         e instanceof Deno.errors.IsADirectory || errno(e) === "EISDIR" || errno(e) === "ENOTEMPTY"
       ) {
@@ -172,6 +203,25 @@ export class Upload {
       }
       throw this.#error("io", describeIoError(e), e);
     }
+  }
+
+  /** Puts the temporary at the target only if nothing is there: a hard link fails if it is. */
+  async #create(): Promise<void> {
+    const taken = () =>
+      this.#error(
+        "exists",
+        "a file has that name (the upload was sent with new: nothing replaced)",
+      );
+    try {
+      await Deno.link(this.temp, this.#target);
+    } catch (e) {
+      if (e instanceof Deno.errors.AlreadyExists || errno(e) === "EEXIST") throw taken();
+      // No hard links here (some file systems): check, then rename (not atomic).
+      if (await Deno.lstat(this.#target).then(() => true, () => false)) throw taken();
+      await Deno.rename(this.temp, this.#target);
+      return;
+    }
+    await removeQuietly(this.temp);
   }
 
   #ended(): FileError {
@@ -187,12 +237,43 @@ export class Upload {
     );
   }
 
-  /** Abandons the upload: closes and removes the temporary file. Idempotent; never rejects. */
+  /** Keeps the bytes of a cut resumable upload; false when they are not kept. */
+  async #keep(): Promise<boolean> {
+    if (!this.#resumable || this.#discard || this.#kept === undefined || this.#received === 0) {
+      return false;
+    }
+    try {
+      await syncFile(this.#file);
+      this.#file.close();
+      return await this.#kept.keep(
+        this.temp,
+        this.#target,
+        this.#size,
+        this.#expected ?? "",
+        this.#hash.copy(),
+      );
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Abandons the upload: closes and removes the temporary file, or, for a resumable upload that
+   * received bytes, syncs it and keeps it for a resume (see resume.ts). Idempotent; never rejects.
+   */
   abort(): Promise<void> {
     if (this.#done && this.#aborting === null) return Promise.resolve();
     this.#aborting ??= (async () => {
       this.#done = true;
-      await this.#behind.settle();
+      const keep = this.#resumable && !this.#discard;
+      const writes = keep
+        ? await this.#behind.finish().then(() => true, () => false)
+        : await this.#behind.settle().then(() => false);
+      if (writes && await this.#keep()) {
+        await this.#releaseFolders(true);
+        this.#onDone(this);
+        return;
+      }
       try {
         this.#file.close();
       } catch {

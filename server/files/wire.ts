@@ -23,6 +23,7 @@ export const FILE_ERROR_CODES: Readonly<Record<FileErrorKind, ErrorCode>> = {
   "mismatch": ErrorCode.Conflict,
   "too-large": ErrorCode.TooLarge,
   "ended": ErrorCode.Internal,
+  "stale": ErrorCode.Conflict,
   "io": ErrorCode.Internal,
 };
 

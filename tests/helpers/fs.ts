@@ -60,7 +60,9 @@ export async function sizeOf(path: string): Promise<number | null> {
 
 /**
  * Visits everything under `root`, depth first, without following symlinks. Folders that vanish
- * meanwhile (the server removes what an unfinished upload created) are skipped.
+ * meanwhile (the server removes what an unfinished upload created) are skipped, and so is the
+ * servers' heartbeat folder `.sb-upload-nodes` at the root (their bookkeeping while they run,
+ * never an upload's leftover: see server/files/nodes.ts).
  *
  * @param root The folder.
  * @param visit Called with the relative path, the entry and the full path.
@@ -78,6 +80,7 @@ export async function walkFolder(
       throw e;
     }
     for (const e of entries) {
+      if (rel === "" && e.name === ".sb-upload-nodes") continue;
       const path = rel === "" ? e.name : `${rel}/${e.name}`;
       await visit(path, e, `${dir}/${e.name}`);
       if (e.isDirectory && !e.isSymlink) await walk(`${dir}/${e.name}`, path);
