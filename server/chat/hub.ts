@@ -206,7 +206,7 @@ export class ChatHub implements Hub {
     const calls: Awaitable<unknown>[] = [];
     for (const room of local.rooms.values()) {
       if (this.#fanout.remove(room, member)) calls.push(this.#node.broker.unsubscribe(room.key));
-      this.#node.touched?.(room.key);
+      calls.push(this.#node.touched?.(room.key));
       const quiet = this.#quiet.delete(`${member.id} ${room.key}`);
       if (room.key !== LOBBY && !quiet) {
         calls.push(this.#push(room, `LEFT ${room.name} ${local.nick}`));
@@ -272,7 +272,7 @@ export class ChatHub implements Hub {
         local.rooms.delete(key);
         const calls: Awaitable<unknown>[] = [];
         if (this.#fanout.remove(room, member)) calls.push(this.#node.broker.unsubscribe(key));
-        this.#node.touched?.(key);
+        calls.push(this.#node.touched?.(key));
         if (!this.#quiet.delete(`${member.id} ${key}`)) {
           calls.push(this.#push(room, `LEFT ${room.name} ${local.nick}`));
         }
@@ -481,8 +481,9 @@ export class ChatHub implements Hub {
   #addTo(local: LocalMember, name: string, member: Member): Awaitable<void> {
     const { room, first } = this.#fanout.add(name, member);
     local.rooms.set(room.key, room);
-    this.#node.touched?.(room.key);
-    if (first) return this.#node.broker.subscribe(room.key);
+    const counted = this.#node.touched?.(room.key);
+    if (first) return all([this.#node.broker.subscribe(room.key), counted]);
+    return counted;
   }
 
   /** A line to the room's members here and on the other nodes. */

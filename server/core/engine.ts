@@ -221,10 +221,10 @@ export interface EngineNode {
    */
   say?(room: string, batch: SayBatch): Promise<Said>;
   /**
-   * The node's members in `room` changed (the hub calls it after its own fan-out changed);
-   * optional.
+   * The node's members in `room` changed (the hub calls it after its own fan-out changed, and
+   * answers the command once it resolves); optional.
    */
-  touched?(room: string): void;
+  touched?(room: string): Awaitable<void>;
 }
 
 /** A shared store that server processes join as nodes. */

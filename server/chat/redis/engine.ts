@@ -78,7 +78,6 @@ export class RedisNode implements EngineNode {
   readonly #say: (room: string, batch: SayBatch) => Promise<Said>;
   readonly #logger: Pick<Logger, "info" | "warn">;
   readonly #timers: number[] = [];
-  readonly #dirty = new Set<string>();
   #why: string | null;
   #closed = false;
   #probeSent = 0;
@@ -141,10 +140,9 @@ export class RedisNode implements EngineNode {
     return this.#why;
   }
 
-  /** Notes that this node's member count in `room` changed (written to Redis soon). */
-  touched(room: string): void {
-    if (this.#dirty.size === 0) setTimeout(() => this.#writeCounts([...this.#dirty]), 0);
-    this.#dirty.add(room);
+  /** Writes this node's member count in `room` (it changed); never rejects. */
+  touched(room: string): Promise<void> {
+    return this.#writeCounts([room]);
   }
 
   async #start(): Promise<void> {
@@ -255,7 +253,6 @@ export class RedisNode implements EngineNode {
   }
 
   async #writeCounts(rooms: string[]): Promise<void> {
-    for (const r of rooms) this.#dirty.delete(r);
     if (this.#why !== null && this.#recovering === null) return;
     const ttl = String(Math.max(this.#timeout * 4, 60_000));
     await Promise.all(rooms.map((room) =>
