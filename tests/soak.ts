@@ -447,6 +447,11 @@ console.log(
     `(seed ${SEED}; rerun with deno task soak --minutes ${MINUTES} --seed ${SEED})`,
 );
 
+// With Redis, the baseline counts its two connections (command, pub/sub): wait for them first.
+for (const until = Date.now() + 10_000; NODES > 1 && Date.now() < until;) {
+  if (server.log().includes("redis available")) break;
+  await sleep(50);
+}
 const fdsStart = await fdCount(server.pid);
 const base = prng(SEED);
 const soakers: Soaker[] = [];
