@@ -56,6 +56,14 @@ async function reply(c: RawClient): Promise<string> {
   }
 }
 
+/** alice on the first node and bob on the second, both in `ops`, alice told bob joined. */
+async function pair(servers: ServerProcess[]): Promise<[RawClient, RawClient]> {
+  const a = await rawClient(servers[0]!.port, { nick: "alice", room: "ops" });
+  const b = await rawClient(servers[1]!.port, { nick: "bob", room: "ops" });
+  await until(a, /^JOINED ops bob$/);
+  return [a, b];
+}
+
 /** Waits for a frame matching `re`, skipping others. */
 async function until(c: RawClient, re: RegExp, ms = 5000): Promise<string> {
   const deadline = Date.now() + ms;
@@ -159,9 +167,7 @@ test("a killed node: the others push LEFT for its clients within --node-timeout 
   await using redis = await RedisProcess.start();
   const servers = await nodes(redis, 2);
   try {
-    const a = await rawClient(servers[0]!.port, { nick: "alice", room: "ops" });
-    const b = await rawClient(servers[1]!.port, { nick: "bob", room: "ops" });
-    await until(a, /^JOINED ops bob$/);
+    const [a, b] = await pair(servers);
     servers[1]!.kill("SIGKILL");
     await servers[1]!.status;
     const t0 = Date.now();
@@ -180,9 +186,7 @@ test("Redis killed and started again: ERR 503 in between, then the same clients 
   await using redis = await RedisProcess.start();
   const servers = await nodes(redis, 2);
   try {
-    const a = await rawClient(servers[0]!.port, { nick: "alice", room: "ops" });
-    const b = await rawClient(servers[1]!.port, { nick: "bob", room: "ops" });
-    await until(a, /^JOINED ops bob$/);
+    const [a, b] = await pair(servers);
     await redis.kill();
     await waitFor(
       async () => {
@@ -309,9 +313,7 @@ test("a pub/sub connection Redis closes is made again: pushes keep crossing node
   await using redis = await RedisProcess.start();
   const servers = await nodes(redis, 2);
   try {
-    const a = await rawClient(servers[0]!.port, { nick: "alice", room: "ops" });
-    const b = await rawClient(servers[1]!.port, { nick: "bob", room: "ops" });
-    await until(a, /^JOINED ops bob$/);
+    const [a, b] = await pair(servers);
     await redis.cli("CLIENT", "KILL", "TYPE", "pubsub");
     let n = 0;
     await waitFor(
