@@ -14,7 +14,7 @@
 import { encodeFrame, encodeLine, FrameBatch } from "../../lib/protocol/encoder.ts";
 import { LOBBY } from "../../lib/protocol/limits.ts";
 import type { RoomEntry, WhoEntry } from "../../lib/protocol/rows.ts";
-import type { Engine, EngineNode, HistoryQuery, LogStats, NodeEvents } from "../core/engine.ts";
+import type { Engine, EngineNode, HistoryQuery, NodeEvents } from "../core/engine.ts";
 import type { HistoryResult, Hub, LeaveResult, Published, PublishResult } from "../core/hub.ts";
 import { type Awaitable, type Member, then } from "../core/member.ts";
 import type { Observer } from "../core/metrics.ts";
