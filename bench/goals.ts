@@ -98,6 +98,22 @@ export const GOALS: Goal[] = [
     )
   ),
   goal(
+    "cluster",
+    "cross-node delivered msgs/s >= the 2-node nats-server cluster's",
+    1,
+    false,
+    (m) => over(m, "cluster", "cross-node: delivered", "nats"),
+  ),
+  goal(
+    "cluster",
+    "cross-node p50 latency <= 2x single-node's",
+    2,
+    true,
+    (m) =>
+      m("cluster", "cross-node: p50 latency", "switchboard") /
+      m("cluster", "single-node: p50 latency", "switchboard"),
+  ),
+  goal(
     "idle",
     "RSS per idle connection <= nats-server's",
     1,

@@ -11,6 +11,7 @@
  */
 
 import { burst } from "./load_burst.ts";
+import { probe } from "./load_cluster.ts";
 import { get, put } from "./load_files.ts";
 import { chat, fanout, idle, latency } from "./load_pubsub.ts";
 import { type Wire, WIRES } from "./wire.ts";
@@ -32,6 +33,7 @@ const RUNNERS: { [W in LoadSpec["workload"]]: Runner<W> } = {
   latency,
   idle,
   burst,
+  probe,
   put,
   get,
 };

@@ -6,6 +6,8 @@
  */
 
 import { deadline, Gate, type Link, open, payloadOf, pump, readAt, syncWith } from "./load_link.ts";
+import process from "node:process";
+import { awaitInterest, openFanout } from "./load_cluster.ts";
 import type { LoadSpec } from "./load_spec.ts";
 import { Histogram, summarize } from "./stats.ts";
 import { concat, repeat, type Wire } from "./wire.ts";
@@ -16,28 +18,34 @@ export async function fanout(
   wire: Wire,
 ): Promise<Record<string, unknown>> {
   const subject = "bench";
-  const pub = await open(wire, spec.port, 64 * 1024, true);
-  await syncWith(wire, pub, wire.prepublish(subject), "the publisher's JOIN");
-  const subs: Link[] = [];
-  for (let i = 0; i < spec.subscribers; i++) {
-    const s = await open(wire, spec.port, 256 * 1024, true);
-    await syncWith(wire, s, wire.subscribe(subject), "SUBSCRIBE");
-    subs.push(s);
-  }
+  const subPort = spec.subPort ?? spec.port;
+  const { pub, subs } = await openFanout(wire, spec.port, subPort, spec.subscribers, subject);
   const frame = wire.publish(subject, payloadOf(spec.size));
   const block = repeat(frame, spec.batch);
   const gate = new Gate();
   const stop = { done: false };
   const timer = deadline(gate, spec.deadlineMs);
   const pumps = [pub, ...subs].map((l) => pump(l, gate, stop));
+  // Across nodes, interest reaches the publisher's node later than the subscriber's reply: wait
+  // until a message gets through to everyone, then count from there.
+  let base = subs.map(() => 0);
   function least(): number {
     let m = Infinity;
-    for (const s of subs) if (s.scanner.msgs < m) m = s.scanner.msgs;
+    for (let i = 0; i < subs.length; i++) {
+      const got = subs[i]!.scanner.msgs - base[i]!;
+      if (got < m) m = got;
+    }
     return m;
   }
   let sent = 0;
-  const t0 = performance.now();
+  let t0 = performance.now();
+  let cpu0 = process.cpuUsage();
   try {
+    if (subPort !== spec.port) {
+      base = await awaitInterest(pub, subs, frame, gate);
+      t0 = performance.now();
+      cpu0 = process.cpuUsage();
+    }
     while (sent < spec.messages) {
       if (sent - least() > spec.window) await gate.wait(() => sent - least() <= spec.window / 2);
       const k = Math.min(spec.batch, spec.messages - sent);
@@ -49,11 +57,18 @@ export async function fanout(
     clearTimeout(timer);
   }
   const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
   stop.done = true;
   for (const l of [pub, ...subs]) l.close();
   await Promise.all(pumps);
-  const delivered = subs.reduce((n, s) => n + s.scanner.msgs, 0);
-  return { delivered, seconds, rate: delivered / seconds, bytes: delivered * frame.length };
+  const delivered = subs.reduce((n, s, i) => n + s.scanner.msgs - base[i]!, 0);
+  return {
+    delivered,
+    seconds,
+    rate: delivered / seconds,
+    bytes: delivered * frame.length,
+    clientCpu: (cpu.user + cpu.system) / 1e6,
+  };
 }
 
 /**

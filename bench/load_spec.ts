@@ -18,6 +18,22 @@ export type LoadSpec =
     window: number;
     batch: number;
     deadlineMs: number;
+    /** The subscribers' server when it is another node of a cluster (absent: `port`). */
+    subPort?: number;
+  }
+  | {
+    /** Cross-node latency: timestamped messages at a moderate rate, from `port` to `subPort`. */
+    workload: "probe";
+    proto: Proto;
+    port: number;
+    subPort: number;
+    subscribers: number;
+    size: number;
+    /** Messages measured, after `warmup` not measured; one every `intervalMs`. */
+    count: number;
+    warmup: number;
+    intervalMs: number;
+    deadlineMs: number;
   }
   | {
     workload: "chat";

@@ -10,6 +10,7 @@
  */
 
 import { burstRuns } from "./burst.ts";
+import { clusterRuns } from "./cluster.ts";
 import { checkTools, HELP, type Options, parseOptions } from "./options.ts";
 import { failedRuns, machine, tables, writeJson, writeMarkdown } from "./report.ts";
 import { Results } from "./results.ts";
@@ -71,6 +72,7 @@ export async function main(args: string[]): Promise<number> {
         fileDir ??= await Deno.makeTempDir({ prefix: "sb-bench-file-" });
         await filesRuns(opts, results, fileDir);
       } else if (workload === "burst") await burstRuns(opts, results);
+      else if (workload === "cluster") await clusterRuns(opts, results);
       else await serverRuns(workload, opts, results);
     }
     const table = tables(results, opts.servers);

@@ -10,7 +10,15 @@ import { hardFdLimit, hasCommand } from "./servers.ts";
 import { type Proto, PROTOS } from "./wire.ts";
 
 /** The workloads, in run order. */
-export const WORKLOADS = ["fanout", "chat", "burst", "latency", "idle", "files"] as const;
+export const WORKLOADS = [
+  "fanout",
+  "chat",
+  "burst",
+  "latency",
+  "cluster",
+  "idle",
+  "files",
+] as const;
 /** One workload. */
 export type Workload = typeof WORKLOADS[number];
 
@@ -38,6 +46,10 @@ export interface Scale {
   chatWindow: number;
   /** Messages of a burst scenario (its long scenario sends 5 times as many). */
   burstMessages: number;
+  /** Messages the cluster workload's publisher sends (to `fanoutSubscribers` on the other node). */
+  clusterMessages: number;
+  /** Timestamped messages of the cluster workload's latency probe (one a millisecond). */
+  clusterProbes: number;
 }
 
 const FULL: Scale = {
@@ -52,6 +64,8 @@ const FULL: Scale = {
   fanoutBatch: 256,
   chatWindow: 16,
   burstMessages: 200_000,
+  clusterMessages: 300_000,
+  clusterProbes: 5000,
 };
 
 const QUICK: Scale = {
@@ -66,6 +80,8 @@ const QUICK: Scale = {
   fanoutBatch: 256,
   chatWindow: 16,
   burstMessages: 20_000,
+  clusterMessages: 30_000,
+  clusterProbes: 1000,
 };
 
 /** The help text of `deno task bench --help`. */
@@ -86,12 +102,18 @@ Workloads (all by default; pick with --only):
            (the longest single socket write that accepted no byte). A scenario ends when every
            receiver has everything or was cut, or after 5 s without a delivery
   latency  20,000 sequential PING (and TIME) round trips: p50, p99, p99.9
+  cluster  publisher on node A, 10 subscribers on node B: 2 Switchboard servers on one
+           redis-server (--redis) and 2 nats-server routed as a cluster, beside 1 Switchboard
+           server of the same shape; 300,000 messages of 128 B: delivered msgs/s, CPU of every
+           process; then 5,000 timestamped messages paced by 1 ms timers (about 500/s):
+           p50/p99 latency from the publisher's send to a subscriber's read
   idle     10,000 idle clients: server RSS growth per connection, connects/s
   files    GET and PUT of 1 GiB (Switchboard only), beside the raw TCP ceiling (socat or nc
            pipe of the same bytes), the sha256 rate of one core and the disk's write+fsync rate
 
 Options:
-  --only LIST      comma-separated workloads (fanout,chat,burst,latency,idle,files)
+  --only LIST      comma-separated workloads (fanout,chat,burst,latency,cluster,idle,
+                   files)
   --servers LIST   comma-separated servers (switchboard,nats,redis); default all three
   --runs N         runs per workload and server, interleaved (default 3)
   --quick          a smaller run (1/10 of the messages, 1,000 idle clients, 128 MiB file)
@@ -179,6 +201,8 @@ export function parseOptions(args: string[]): Options | null {
     base.fanoutMessages = Math.max(1000, Math.round(base.fanoutMessages * f));
     base.chatMessages = Math.max(10, Math.round(base.chatMessages * f));
     base.burstMessages = Math.max(1000, Math.round(base.burstMessages * f));
+    base.clusterMessages = Math.max(1000, Math.round(base.clusterMessages * f));
+    base.clusterProbes = Math.max(100, Math.round(base.clusterProbes * f));
     base.latencyCount = Math.max(100, Math.round(base.latencyCount * f));
     base.idleCount = Math.max(10, Math.round(base.idleCount * f));
     base.fileBytes = Math.max(1024 * 1024, Math.round(base.fileBytes * f));
@@ -213,7 +237,10 @@ export async function checkTools(opts: Options): Promise<string[]> {
   if (needsPeers && opts.servers.includes("nats") && !await hasCommand("nats-server")) {
     problems.push("nats-server is not on PATH (Debian package nats-server)");
   }
-  if (needsPeers && opts.servers.includes("redis") && !await hasCommand("redis-server")) {
+  // The cluster workload's Switchboard nodes share a redis-server, whatever --servers says.
+  const needsRedis = (needsPeers && opts.servers.includes("redis")) ||
+    (opts.workloads.includes("cluster") && opts.servers.includes("switchboard"));
+  if (needsRedis && !await hasCommand("redis-server")) {
     problems.push("redis-server is not on PATH (Debian package redis-server)");
   }
   if (opts.workloads.includes("files") && !await hasCommand("socat") && !await hasCommand("nc")) {

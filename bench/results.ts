@@ -49,6 +49,12 @@ const UNITS: Record<string, { unit: string; better: "higher" | "lower" }> = {
   "out of order": { unit: "msgs", better: "lower" },
   "publisher rate": { unit: "msgs/s", better: "higher" },
   "longest write stall": { unit: "ms", better: "lower" },
+  // The cluster workload's, each named `<single-node|cross-node>: <measure>`.
+  "CPU of node A": { unit: "% of a core", better: "lower" },
+  "CPU of node B": { unit: "% of a core", better: "lower" },
+  "CPU of redis-server": { unit: "% of a core", better: "lower" },
+  "CPU of the load client": { unit: "% of a core", better: "lower" },
+  "probe rate": { unit: "msgs/s", better: "higher" },
 };
 
 /** The unit of a measure and which way is better. */

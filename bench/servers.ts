@@ -206,6 +206,8 @@ export interface ServerOptions {
   echoFloor?: boolean;
   /** The benchmark file the echo floor serves to `GET` (from memory). */
   floorFile?: { sha256: string; bytes: number };
+  /** More arguments for the server (a cluster node's `--redis`, nats-server's `--cluster`). */
+  extraArgs?: string[];
 }
 
 function commandOf(proto: Proto, port: number, files: string, options: ServerOptions): string[] {
@@ -294,7 +296,8 @@ export async function startServer(proto: Proto, options: ServerOptions): Promise
   // Servers log to a file, as a deployment would, rather than to a pipe this process must drain
   // while the load runs (Switchboard logs every connect and disconnect; the peers do not).
   const logFile = await Deno.makeTempFile({ prefix: "sb-bench-log-" });
-  const child = spawn(commandOf(proto, port, files, options), { logFile });
+  const argv = [...commandOf(proto, port, files, options), ...(options.extraArgs ?? [])];
+  const child = spawn(argv, { logFile });
   const log = () => {
     try {
       return Deno.readTextFileSync(logFile).slice(-8192);

@@ -43,7 +43,7 @@ function delivery(
 
 /** One run of one workload against one server: its measures. */
 async function runOne(
-  workload: Exclude<Workload, "files" | "burst">,
+  workload: Exclude<Workload, "files" | "burst" | "cluster">,
   proto: Proto,
   opts: Options,
   echoFloor = false,
@@ -175,7 +175,7 @@ export async function filesRuns(opts: Options, results: Results, fileDir: string
  * @param results Where the numbers go.
  */
 export async function serverRuns(
-  workload: Exclude<Workload, "files" | "burst">,
+  workload: Exclude<Workload, "files" | "burst" | "cluster">,
   opts: Options,
   results: Results,
 ): Promise<void> {

@@ -52,8 +52,15 @@ export const CLIENT_ENV_VARS: readonly string[] = [
   "SWITCHBOARD_USER",
   "SWITCHBOARD_PASSWORD",
   "SWITCHBOARD_TOKEN",
+  "SWITCHBOARD_CONTEXT",
   "NO_COLOR",
   "TERM",
+  // Where the client keeps contexts and chat history (cli/paths.ts).
+  "HOME",
+  "XDG_CONFIG_HOME",
+  "XDG_STATE_HOME",
+  "APPDATA",
+  "LOCALAPPDATA",
 ];
 
 /** Where the server is. */
@@ -76,6 +83,23 @@ export type Credentials =
   | { kind: "password"; user: string; password?: string }
   | { kind: "token"; token: string };
 
+/**
+ * What a context (`switchboard context add`) holds: where the server is, and who to be there.
+ * A context never holds a password.
+ */
+export interface ContextValues {
+  /** `sb://host:port` or `sbs://host:port`. */
+  url: string;
+  /** A PEM file of a private CA to trust (an absolute path). */
+  ca?: string;
+  /** The user to log in as (the password comes from SWITCHBOARD_PASSWORD or a prompt). */
+  user?: string;
+  /** A login token (kept in the 0600 contexts file). */
+  token?: string;
+  /** The nick to take. */
+  nick?: string;
+}
+
 /** A parsed command line. */
 export interface ParsedCli {
   /** The command (`chat`, `send`, ...), or `help` when none was given. */
@@ -88,6 +112,8 @@ export interface ParsedCli {
   nick?: string;
   /** What to answer when the server asks for authentication. */
   credentials: Credentials;
+  /** The context in use (its name), if any. */
+  context?: string;
   /** `--json` was given. */
   json: boolean;
   /** `--help` was given. */
@@ -108,6 +134,8 @@ export const GLOBAL_OPTIONS = [
   "nick",
   "user",
   "token",
+  "context",
+  "json",
   "help",
   "version",
 ] as const;
@@ -129,6 +157,9 @@ export const COMMAND_OPTIONS: Record<string, readonly string[]> = {
   put: ["json", "no-resume", "recursive", "force"],
   rm: ["json", "recursive", "yes"],
   status: ["json", "http"],
+  context: ["url"],
+  completions: [],
+  __complete: [],
 };
 
 const PARSE_OPTIONS = {
@@ -139,6 +170,7 @@ const PARSE_OPTIONS = {
   nick: { type: "string", short: "n" },
   user: { type: "string", short: "u" },
   token: { type: "string" },
+  context: { type: "string" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean", short: "V" },
   json: { type: "boolean" },
@@ -153,6 +185,7 @@ const PARSE_OPTIONS = {
   limit: { type: "string" },
   after: { type: "string" },
   http: { type: "string" },
+  url: { type: "string" },
 } as const;
 
 /**
@@ -253,12 +286,21 @@ export function countOption(
 /**
  * Parses the client command line. Options may come before or after the command.
  *
+ * Each setting comes from the first of: a flag, a variable, the context, the default. The
+ * context fills in only what neither a flag nor a variable sets, each of these as a whole: the
+ * server (its URL with its CA), the login (user or token), the nick.
+ *
  * @param args The arguments after the program name.
  * @param env Environment lookup.
+ * @param context The context in use, with its name.
  * @returns The parsed command line.
  * @throws {UsageError} On an unknown command or option, a missing value, a bad port or URL.
  */
-export function parseCli(args: string[], env: (name: string) => string | undefined): ParsedCli {
+export function parseCli(
+  args: string[],
+  env: (name: string) => string | undefined,
+  context?: { name: string; values: ContextValues },
+): ParsedCli {
   // `-r` is --room, except for the file commands, where it is --recursive (get -r, put -r, rm -r).
   const verb = args.find((a) => Object.hasOwn(COMMAND_OPTIONS, a));
   if (verb === "get" || verb === "put" || verb === "rm") {
@@ -288,12 +330,18 @@ export function parseCli(args: string[], env: (name: string) => string | undefin
     }
   }
 
-  // Where: defaults, then SWITCHBOARD_URL, then flags.
+  // Where: defaults, then the context, then SWITCHBOARD_URL, then flags.
   let host = DEFAULT_HOST;
   let port = DEFAULT_PORT;
   let tls = false;
-  const url = env("SWITCHBOARD_URL");
-  if (url !== undefined && url !== "") ({ host, port, tls } = parseServerUrl(url));
+  const ctx = context?.values;
+  const url = nonEmpty(env("SWITCHBOARD_URL"));
+  const envCa = nonEmpty(env("SWITCHBOARD_CA"));
+  const whereGiven = url !== undefined || envCa !== undefined || values.host !== undefined ||
+    values.port !== undefined || values.tls !== undefined || values.ca !== undefined;
+  const ctxWhere = ctx !== undefined && !whereGiven;
+  if (ctxWhere) ({ host, port, tls } = parseServerUrl(ctx.url));
+  if (url !== undefined) ({ host, port, tls } = parseServerUrl(url));
   if (typeof values.host === "string") {
     if (values.host === "") throw new UsageError("Cannot use --host: it is empty");
     host = values.host.startsWith("[") && values.host.endsWith("]")
@@ -304,7 +352,7 @@ export function parseCli(args: string[], env: (name: string) => string | undefin
     port = parsePositiveInt("port", values.port, DEFAULT_PORT, 65535);
   }
   if (values.tls === true) tls = true;
-  const caFile = (values.ca as string | undefined) ?? nonEmpty(env("SWITCHBOARD_CA"));
+  const caFile = (values.ca as string | undefined) ?? envCa ?? (ctxWhere ? ctx.ca : undefined);
   if (caFile !== undefined) tls = true;
 
   if (values.user !== undefined && values.token !== undefined) {
@@ -327,15 +375,24 @@ export function parseCli(args: string[], env: (name: string) => string | undefin
       user: envUser,
       password: nonEmpty(env("SWITCHBOARD_PASSWORD")),
     };
+  } else if (ctx?.token !== undefined) credentials = { kind: "token", token: ctx.token };
+  else if (ctx?.user !== undefined) {
+    credentials = {
+      kind: "password",
+      user: ctx.user,
+      password: nonEmpty(env("SWITCHBOARD_PASSWORD")),
+    };
   }
 
-  const nick = (values.nick as string | undefined) ?? nonEmpty(env("SWITCHBOARD_NICK"));
+  const nick = (values.nick as string | undefined) ?? nonEmpty(env("SWITCHBOARD_NICK")) ??
+    ctx?.nick;
   return {
     command,
     positionals,
     target: { host, port, tls, caFile, label: targetLabel(host, port) },
     nick,
     credentials,
+    context: context?.name,
     json: values.json === true,
     help: values.help === true,
     version: values.version === true,

@@ -16,11 +16,13 @@ import { ServerError } from "../lib/protocol/errors.ts";
 import { isValidNick, isValidRoom, LOBBY } from "../lib/protocol/limits.ts";
 import { type Client, type ReconnectEvent, ReconnectingClient } from "../client/mod.ts";
 import { CliError, countOption, type ParsedCli, UsageError } from "./args.ts";
-import { describeConnectError, LoginRefusedError, openClient, serverText } from "./connect.ts";
-import { ago, bestTimeSample, describeOffset, formatPush } from "./commands.ts";
-import { chatNote } from "./chat_events.ts";
+import { describeConnectError, LoginRefusedError, openClient, serverFailure } from "./connect.ts";
+import { bestTimeSample, describeOffset, formatPush } from "./commands.ts";
+import { chatNote, roomLines, whoLines } from "./chat_events.ts";
+import { ChatInput, type CompletionState } from "./chat_input.ts";
+import { Roster } from "./chat_roster.ts";
 import { Screen } from "./screen.ts";
-import { parseChatLine, SLASH_HELP, splitMessage } from "./slash.ts";
+import { ACTION_PREFIX, parseChatLine, SLASH_HELP, splitMessage } from "./slash.ts";
 import {
   clock,
   colorEnabled,
@@ -40,12 +42,13 @@ class ChatSession {
   readonly #room: string;
   /** The connection, the nick and the rooms joined besides lobby, across reconnects. */
   readonly #chat: ReconnectingClient;
-  #rl: readline.Interface | null = null;
+  #input: ChatInput | null = null;
   #current: string = LOBBY;
   #password: string | undefined;
-  readonly #lines: string[] = [];
-  #lineWaiter: (() => void) | null = null;
-  #inputEnded = false;
+  /** Who is where, and what is unread (for Tab, the prompt, /join and /rooms). */
+  readonly #roster = new Roster();
+  /** The last failure to reconnect, said on the line of the next attempt. */
+  #failure: string | null = null;
   #exitCode = 0;
   #finished!: () => void;
   readonly finished = new Promise<void>((resolve) => this.#finished = resolve);
@@ -82,14 +85,36 @@ class ChatSession {
     this.#screen.print(`${this.#s.dim(clock())} ${this.#s.red("!!")} ${printable(text)}`);
   }
 
+  /** `lobby> `, with unread rooms: `lobby [ops 3, dev 1]> `. */
   #promptText(): string {
-    return `${this.#client === null ? "(offline) " : ""}${this.#current}> `;
+    const unread = this.#roster.unreadRooms().map((u) => `${u.room} ${u.count}`);
+    const marker = unread.length === 0 ? "" : ` [${unread.join(", ")}]`;
+    return `${this.#client === null ? "(offline) " : ""}${this.#current}${marker}> `;
   }
 
   #refreshPrompt(): void {
-    if (this.#rl === null) return;
-    this.#rl.setPrompt(this.#promptText());
-    if (this.#tty) this.#rl.prompt(true);
+    const rl = this.#input?.rl;
+    if (rl === undefined) return;
+    if (rl.getPrompt() === this.#promptText()) return;
+    rl.setPrompt(this.#promptText());
+    if (this.#tty) rl.prompt(true);
+  }
+
+  /** Switches the current room, saying how many of its messages were unread. */
+  #talkIn(room: string, verb: string): void {
+    this.#current = room;
+    const unread = this.#roster.markRead(room);
+    const more = unread === 0 ? "" : ` (${unread} unread message${unread === 1 ? "" : "s"} above)`;
+    this.#info(`${verb} ${this.#s.cyan(room)}${more}`);
+    this.#refreshPrompt();
+  }
+
+  /** What Tab completes from (the current room's members asked again when stale). */
+  async #completion(): Promise<CompletionState> {
+    const room = this.#current;
+    await this.#roster.refresh(this.#client, room);
+    const joined = [LOBBY, ...this.#chat.rooms.values()];
+    return this.#roster.completion(room, this.#client?.nick ?? "", joined);
   }
 
   async #connect(): Promise<Client> {
@@ -128,7 +153,9 @@ class ChatSession {
       case "joined":
       case "left":
       case "renamed":
-        return this.#screen.print(formatPush(ev, new Date(), s));
+        this.#roster.note(ev, this.#current);
+        this.#screen.print(formatPush(ev, new Date(), s));
+        return this.#refreshPrompt();
       case "disconnected":
         this.#refreshPrompt();
         if (ev.final) {
@@ -147,11 +174,22 @@ class ChatSession {
           ? e
           : describeConnectError(e, this.#p.target);
         const text = err.message.replace(/ \(--host\/--port or SWITCHBOARD_URL\)$/, "");
-        if (!ev.final) return this.#info(s.yellow(text));
+        // Said with the next attempt: one line per attempt.
+        if (!ev.final) return void (this.#failure = text);
         this.#error(`${text}; not reconnecting`);
         return this.#stop(1);
       }
+      case "retrying": {
+        const failure = this.#failure;
+        this.#failure = null;
+        if (ev.attempt === 0) return;
+        const next = `in ${(ev.delay / 1000).toFixed(1)} s (attempt ${ev.attempt + 1})`;
+        return this.#info(
+          s.yellow(failure === null ? `Reconnecting ${next}` : `${failure}; retrying ${next}`),
+        );
+      }
       case "reconnected":
+        this.#failure = null;
         if (!this.#chat.rooms.has(this.#current.toLowerCase())) this.#current = LOBBY;
         this.#info(
           s.green(`Reconnected to ${this.#label} as ${ev.nick}`) +
@@ -168,59 +206,35 @@ class ChatSession {
 
   /** Reads input lines until /quit or the end of input. */
   async run(): Promise<void> {
-    const rl = readline.createInterface({
-      input: process.stdin,
-      output: this.#tty ? process.stdout : undefined,
-      terminal: this.#tty,
-      historySize: 1000,
+    const input = await ChatInput.open({
+      tty: this.#tty,
       prompt: this.#promptText(),
+      completion: () => this.#completion(),
     });
-    this.#rl = rl;
+    this.#input = input;
+    const rl = input.rl;
     this.#screen.attach(rl);
     rl.on("line", (line: string) => {
       if (this.#tty) {
         this.#screen.eraseEcho(rl.getPrompt(), line);
         rl.prompt();
       }
-      this.#lines.push(line);
-      this.#lineWaiter?.();
-    });
-    rl.on("close", () => {
-      this.#inputEnded = true;
-      this.#lineWaiter?.();
-    });
-    rl.on("SIGINT", () => {
-      if (rl.line !== "") {
-        // Ctrl-C with text typed: drop the text and start history over, like a shell.
-        const state = rl as unknown as { line: string; cursor: number; historyIndex: number };
-        state.line = "";
-        state.cursor = 0;
-        state.historyIndex = -1;
-        rl.prompt(false);
-      } else {
-        this.#inputEnded = true;
-        this.#lines.length = 0;
-        this.#lines.push("/quit");
-        this.#lineWaiter?.();
-      }
     });
     if (this.#tty) rl.prompt();
     for (;;) {
-      while (this.#lines.length === 0 && !this.#inputEnded) {
-        await new Promise<void>((resolve) => this.#lineWaiter = resolve);
-        this.#lineWaiter = null;
-      }
-      const line = this.#lines.shift();
-      if (line === undefined) break;
+      const line = await input.next();
+      if (line === null) break;
       if (!(await this.#handle(line))) break;
     }
+    // Ctrl-C at an empty prompt: interrupted (130), as everywhere in the CLI.
+    if (input.interrupted && this.#exitCode === 0) this.#exitCode = 130;
     await this.#quit();
     if (this.#tty) {
       // Leave the terminal clean: no half-drawn prompt before the shell's.
       readline.cursorTo(process.stdout, 0);
       readline.clearScreenDown(process.stdout);
     }
-    rl.close();
+    await input.close();
   }
 
   async #quit(): Promise<void> {
@@ -239,9 +253,7 @@ class ChatSession {
   /** Ends the chat as if its input had ended, with this exit code. */
   #stop(code: number): void {
     this.#exitCode = code;
-    this.#inputEnded = true;
-    this.#lines.length = 0;
-    this.#lineWaiter?.();
+    this.#input?.end();
   }
 
   #needClient(what: string): Client | null {
@@ -253,7 +265,7 @@ class ChatSession {
   }
 
   #fail(what: string, e: unknown): void {
-    if (e instanceof ServerError) this.#error(`Cannot ${what}: ${serverText(e)} (${e.code})`);
+    if (e instanceof ServerError) this.#error(serverFailure(e, what));
     else this.#error(`Cannot ${what}: ${(e as Error).message}`);
   }
 
@@ -277,6 +289,10 @@ class ChatSession {
         return false;
       case "help":
         for (const l of SLASH_HELP.split("\n")) this.#screen.print(l);
+        break;
+      case "me":
+        if (input.rest === "") this.#error("Cannot send an action: usage /me ACTION");
+        else await this.#say(`${ACTION_PREFIX}${input.rest}`);
         break;
       case "msg": {
         const { nick, text } = splitMessage(input.rest);
@@ -343,15 +359,11 @@ class ChatSession {
     }
     const key = room.toLowerCase();
     const known = key === LOBBY ? LOBBY : this.#chat.rooms.get(key);
-    if (known !== undefined) {
-      this.#current = known;
-      this.#info(`Talking in ${this.#s.cyan(known)}`);
-      this.#refreshPrompt();
-      return;
-    }
+    if (known !== undefined) return this.#talkIn(known, "Talking in");
     if (this.#needClient(`join ${room}`) === null) return;
     try {
       const name = await this.#chat.join(room);
+      this.#roster.markRead(name);
       this.#current = name;
       this.#info(`Joined ${this.#s.cyan(name)}; talking in it now`);
       this.#refreshPrompt();
@@ -375,8 +387,10 @@ class ChatSession {
     } catch (e) {
       return this.#fail(`leave ${name}`, e);
     }
+    this.#roster.forget(name);
     if (this.#current.toLowerCase() === key) {
       this.#current = [...this.#chat.rooms.values()].at(-1) ?? LOBBY;
+      this.#roster.markRead(this.#current);
     }
     this.#info(`Left ${this.#s.cyan(name)}; talking in ${this.#s.cyan(this.#current)}`);
     this.#refreshPrompt();
@@ -387,14 +401,9 @@ class ChatSession {
     if (client === null) return;
     try {
       const entries = await client.who(room);
-      entries.sort((a, b) => a.nick.toLowerCase().localeCompare(b.nick.toLowerCase()));
-      const now = Date.now();
+      if (room !== undefined) this.#roster.setMembers(room, entries);
       this.#info(`${entries.length} ${room === undefined ? "online" : `in ${room}`}:`);
-      for (const e of entries) {
-        this.#screen.print(
-          `   ${this.#s.nick(e.nick)} (${ago(e.since, now)}) ${this.#s.dim(e.rooms.join(" "))}`,
-        );
-      }
+      for (const l of whoLines(entries, client.nick, this.#s)) this.#screen.print(l);
     } catch (e) {
       this.#fail(room === undefined ? "list who is online" : `list who is in ${room}`, e);
     }
@@ -405,9 +414,10 @@ class ChatSession {
     if (client === null) return;
     try {
       const rooms = await client.rooms();
-      rooms.sort((a, b) => a.room.toLowerCase().localeCompare(b.room.toLowerCase()));
+      this.#roster.setRooms(rooms);
       this.#info(`${rooms.length} room${rooms.length === 1 ? "" : "s"}:`);
-      for (const r of rooms) this.#screen.print(`   ${this.#s.cyan(r.room)} (${r.members})`);
+      const lines = roomLines(rooms, this.#current, (r) => this.#roster.unread(r), this.#s);
+      for (const l of lines) this.#screen.print(l);
     } catch (e) {
       this.#fail("list rooms", e);
     }
@@ -433,7 +443,7 @@ class ChatSession {
     const client = this.#needClient("ask the time");
     if (client === null) return;
     try {
-      const best = await bestTimeSample(client, 4);
+      const { best } = await bestTimeSample(client, 4);
       this.#info(`Server time ${best.iso}; offset ${describeOffset(best)}`);
     } catch (e) {
       this.#fail("ask the time", e);
@@ -468,10 +478,12 @@ export async function runChat(p: ParsedCli): Promise<number> {
     if (e instanceof ServerError && e.code === 409) {
       throw new CliError(
         `Cannot take nick "${p.nick}": it is in use on ${p.target.label}. Pick another with --nick`,
+        1,
+        { cause: e },
       );
     }
     if (e instanceof ServerError) {
-      throw new CliError(`Cannot join room "${room}": ${serverText(e)} (${e.code})`);
+      throw new CliError(serverFailure(e, `join room "${room}"`), 1, { cause: e });
     }
     throw e;
   }

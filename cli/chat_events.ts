@@ -1,13 +1,14 @@
 /**
- * What the chat says about the events of its reconnecting client that only inform: the server's
- * goodbye, a room's earlier messages, messages missed or lost while away, retries, and the nick
- * being taken back. The events that change the session (disconnected, reconnected, a final
- * failure) are the session's own.
+ * What the chat says besides messages: its lines about the events of its reconnecting client
+ * that only inform (the server's goodbye, a room's earlier messages, messages missed or lost
+ * while away, the nick being taken back), and the lists of `/who` and `/rooms`. The events that
+ * change the session (disconnected, retries, reconnected, a final failure) are the session's own.
  *
  * @module
  */
 
-import type { ReconnectEvent } from "../client/mod.ts";
+import type { ReconnectEvent, RoomEntry, WhoEntry } from "../client/mod.ts";
+import { ago } from "./commands.ts";
 import { serverText } from "./connect.ts";
 import { printable, type Styles } from "./term.ts";
 
@@ -54,11 +55,6 @@ export function chatNote(ev: ReconnectEvent, s: Styles): ChatNote | null {
       return info(`(${plural(ev.count, "message")} you missed in ${s.cyan(ev.room)})`);
     case "gap":
       return info(s.yellow(`(some messages were lost in ${ev.room})`));
-    case "retrying":
-      if (ev.attempt === 0) return null;
-      return info(
-        s.yellow(`Reconnecting in ${(ev.delay / 1000).toFixed(1)} s (attempt ${ev.attempt + 1})`),
-      );
     case "rejoinFailed":
       return error(`Cannot rejoin ${ev.room}: ${serverText(ev.error)}`);
     case "nickTaken":
@@ -74,4 +70,60 @@ export function chatNote(ev: ReconnectEvent, s: Styles): ChatNote | null {
     default:
       return null;
   }
+}
+
+function byName(a: string, b: string): number {
+  return a.toLowerCase().localeCompare(b.toLowerCase());
+}
+
+/**
+ * The lines of `/who`: each nick (yours marked `(you)`), how long online, and its rooms.
+ *
+ * @param entries The `WHO` answer.
+ * @param self This client's nick.
+ * @param s The styles.
+ * @param now Unix milliseconds.
+ * @returns The lines, by nick.
+ * @example
+ * ```ts
+ * import { whoLines } from "./chat_events.ts";
+ * import { makeStyles } from "./term.ts";
+ * const lines = whoLines([{ nick: "ann", rooms: ["lobby"], since: 0 }], "Ann", makeStyles(false), 0);
+ * console.assert(lines[0] === "   ann (you) (0s) lobby");
+ * ```
+ */
+export function whoLines(
+  entries: readonly WhoEntry[],
+  self: string,
+  s: Styles,
+  now: number = Date.now(),
+): string[] {
+  const me = self.toLowerCase();
+  return [...entries].sort((a, b) => byName(a.nick, b.nick)).map((e) => {
+    const you = e.nick.toLowerCase() === me ? ` ${s.bold("(you)")}` : "";
+    return `   ${s.nick(e.nick)}${you} (${ago(e.since, now)}) ${s.dim(e.rooms.join(" "))}`;
+  });
+}
+
+/**
+ * The lines of `/rooms`: each room, its members, `(current)`, and its unread messages.
+ *
+ * @param rooms The `ROOMS` answer.
+ * @param current The current room.
+ * @param unread Unread messages of a room.
+ * @param s The styles.
+ * @returns The lines, by room.
+ */
+export function roomLines(
+  rooms: readonly RoomEntry[],
+  current: string,
+  unread: (room: string) => number,
+  s: Styles,
+): string[] {
+  return [...rooms].sort((a, b) => byName(a.room, b.room)).map((r) => {
+    const n = unread(r.room);
+    const more = n === 0 ? "" : ` ${s.yellow(`${n} unread`)}`;
+    const here = r.room.toLowerCase() === current.toLowerCase() ? " (current)" : "";
+    return `   ${s.cyan(r.room)} (${r.members})${here}${more}`;
+  });
 }

@@ -2,10 +2,12 @@
  * `switchboard`: the client command line. Parses the arguments, runs one command, and turns
  * every failure into a message that says what failed and what to do, with the exit code:
  * 0 success, 1 a failure the server or the network reported, 2 wrong usage, 130 interrupted.
+ * With `--json` the failure is one JSON object on stderr instead (see {@linkcode errorJson}).
  *
  * @module
  */
 
+import { ServerError } from "../lib/protocol/errors.ts";
 import { VERSION } from "../lib/version.ts";
 import { runChat } from "./chat.ts";
 import { CliError, parseCli, type ParsedCli, UsageError } from "./args.ts";
@@ -14,6 +16,8 @@ import { runPing, runRooms, runSend, runTime, runWho } from "./commands.ts";
 import { runHistory } from "./history.ts";
 import { runListen } from "./listen.ts";
 import { runStatus } from "./status.ts";
+import { runComplete, runCompletions } from "./completions.ts";
+import { runContext, selectContext } from "./context.ts";
 import { COMMAND_HELP, OVERVIEW } from "./help.ts";
 import { env, printable } from "./term.ts";
 
@@ -34,6 +38,9 @@ const RUNNERS: Record<string, Runner> = {
   put: runPut,
   rm: runRm,
   status: runStatus,
+  context: runContext,
+  completions: runCompletions,
+  __complete: runComplete,
 };
 
 /**
@@ -43,9 +50,12 @@ const RUNNERS: Record<string, Runner> = {
  * @returns The exit code.
  */
 export async function runClientCli(args: string[]): Promise<number> {
+  // Before parsing: a command line too wrong to parse still answers in JSON when asked to.
+  const json = args.includes("--json");
+  const fail = (e: unknown, command?: string) => report(e, command, json);
   let parsed: ParsedCli;
   try {
-    parsed = parseCli(args, env);
+    parsed = parseCli(args, env, selectContext(args, env));
   } catch (e) {
     // --help and --version work even next to a mistake.
     if (args.includes("--version") || args.includes("-V")) {
@@ -92,7 +102,62 @@ export async function runClientCli(args: string[]): Promise<number> {
   }
 }
 
-function fail(e: unknown, command?: string): number {
+/** What went wrong, as `--json` reports it. */
+export interface JsonError {
+  /** The failure. */
+  error: {
+    /** The message a person would read. */
+    message: string;
+    /** `usage`, `failure` (the server or the network), `interrupted` or `internal` (a bug). */
+    kind: "usage" | "failure" | "interrupted" | "internal";
+    /** The command, when known. */
+    command: string | null;
+  };
+  /** The server's `ERR` code when the server refused (403, 404, 409...), else null. */
+  code: number | null;
+  /** The exit code (1, 2, 130). */
+  exit: number;
+}
+
+/**
+ * A failure as the one line of JSON that `--json` prints on stderr.
+ *
+ * @param e What the command threw.
+ * @param command The command.
+ * @returns The object.
+ * @example
+ * ```ts
+ * import { errorJson } from "./cli.ts";
+ * import { UsageError } from "./args.ts";
+ * const j = errorJson(new UsageError("Cannot run rooms: it takes no arguments"), "rooms");
+ * console.assert(j.exit === 2 && j.code === null && j.error.kind === "usage");
+ * ```
+ */
+export function errorJson(e: unknown, command?: string): JsonError {
+  let server: ServerError | undefined;
+  for (let c: unknown = e; c instanceof Error && server === undefined; c = c.cause) {
+    if (c instanceof ServerError) server = c;
+  }
+  const cmd = (e instanceof UsageError ? e.command : undefined) ?? command ?? null;
+  const of = (kind: JsonError["error"]["kind"], message: string, exit: number): JsonError => ({
+    error: { message, kind, command: cmd },
+    code: server?.code ?? null,
+    exit,
+  });
+  if (e instanceof UsageError) return of("usage", e.message, 2);
+  if (e instanceof CliError) {
+    return of(e.exitCode === 130 ? "interrupted" : "failure", e.message, e.exitCode);
+  }
+  if (e instanceof Deno.errors.Interrupted) return of("interrupted", "interrupted", 130);
+  return of("internal", `unexpected error: ${(e as Error)?.stack ?? String(e)}`, 1);
+}
+
+function report(e: unknown, command: string | undefined, json: boolean): number {
+  if (json) {
+    const j = errorJson(e, command);
+    console.error(JSON.stringify(j));
+    return j.exit;
+  }
   if (e instanceof UsageError) {
     const cmd = e.command ?? command;
     const more = cmd === undefined ? "switchboard --help" : `switchboard ${cmd} --help`;

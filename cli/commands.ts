@@ -10,6 +10,7 @@ import { isValidNick, isValidRoom, LOBBY } from "../lib/protocol/limits.ts";
 import type { Client, Push, TimeSample } from "../client/mod.ts";
 import { CliError, intOption, type ParsedCli, UsageError } from "./args.ts";
 import { describeError, openClient } from "./connect.ts";
+import { actionOf } from "./slash.ts";
 import { clock, formatBytes, formatMs, type makeStyles, printable } from "./term.ts";
 
 /**
@@ -104,7 +105,12 @@ export async function runSend(p: ParsedCli): Promise<number> {
   await using client = await openFromCli(p);
   if (!isTell && to.toLowerCase() !== LOBBY) {
     try {
-      await client.join(to);
+      // Quietly: the members see the message, not a stranger joining and leaving around it. A
+      // server without quiet joins says 400: join as before.
+      await client.join(to, true).catch((e) => {
+        if (e instanceof ServerError && e.code === 400) return client.join(to);
+        throw e;
+      });
     } catch (e) {
       throw describeError(e, p.target, `join room ${to}`);
     }
@@ -134,6 +140,8 @@ export async function runSend(p: ParsedCli): Promise<number> {
       if (e instanceof ServerError && e.code === 404 && isTell) {
         throw new CliError(
           `Cannot send a direct message to ${to}${where}: nobody has that nick. See switchboard who`,
+          1,
+          { cause: e },
         );
       }
       throw describeError(
@@ -182,7 +190,8 @@ export function pushJson(m: Exclude<Push, { type: "bye" }>, now: Date): Record<s
 }
 
 /**
- * One push as a line for people: `12:01:02 [lobby] <bob> hi`.
+ * One push as a line for people: `12:01:02 [lobby] <bob> hi`; an action (`/me waves`) as
+ * `12:01:02 [lobby] * bob waves`.
  *
  * @param m The push.
  * @param now When it arrived.
@@ -192,8 +201,13 @@ export function pushJson(m: Exclude<Push, { type: "bye" }>, now: Date): Record<s
 export function formatPush(m: Push, now: Date, s: ReturnType<typeof makeStyles>): string {
   const t = s.dim(clock(now));
   switch (m.type) {
-    case "msg":
+    case "msg": {
+      const action = actionOf(m.text);
+      if (action !== null) {
+        return `${t} ${s.cyan(`[${m.room}]`)} * ${s.nick(m.from)} ${printable(action)}`;
+      }
       return `${t} ${s.cyan(`[${m.room}]`)} <${s.nick(m.from)}> ${printable(m.text)}`;
+    }
     case "dm":
       return `${t} *${s.nick(m.from)}* ${printable(m.text)}`;
     case "joined":
@@ -306,10 +320,9 @@ export async function runPing(p: ParsedCli): Promise<number> {
   await using client = await openFromCli(p);
   const samples: number[] = [];
   for (let i = 0; i < count; i++) {
-    if (i > 0) await new Promise((r) => setTimeout(r, 100));
     let rtt: number;
     try {
-      rtt = await client.ping();
+      rtt = await sampleRoundTrip(client, i, () => client.ping());
     } catch (e) {
       throw describeError(e, p.target, `ping ${p.target.label}`);
     }
@@ -338,20 +351,53 @@ export async function runPing(p: ParsedCli): Promise<number> {
   return 0;
 }
 
+/** Milliseconds between two round-trip samples, for `ping` and `time` alike. */
+export const SAMPLE_GAP_MS = 10;
+
 /**
- * Takes `samples` TIME samples and returns the one with the smallest round trip.
+ * Takes one round-trip sample the way `ping` and `time` both do, so that they agree on what a
+ * round trip is: before the first sample one `PING` that is not counted (the first exchange of
+ * a connection pays for warming up both ends), and {@linkcode SAMPLE_GAP_MS} between samples.
+ *
+ * @param client The client.
+ * @param index The sample's number, from 0.
+ * @param sample Takes the sample.
+ * @returns What `sample` returned.
+ */
+export async function sampleRoundTrip<T>(
+  client: Client,
+  index: number,
+  sample: () => Promise<T>,
+): Promise<T> {
+  if (index === 0) await client.ping();
+  else await new Promise((r) => setTimeout(r, SAMPLE_GAP_MS));
+  return await sample();
+}
+
+/** The samples of `time`: the best one (smallest round trip) and every round trip. */
+export interface TimeSamples {
+  /** The sample with the smallest round trip. */
+  best: TimeSample;
+  /** Every round trip, in milliseconds, in order. */
+  rtts: number[];
+}
+
+/**
+ * Takes `samples` TIME samples and keeps the one with the smallest round trip.
  *
  * @param client The client.
  * @param samples How many.
- * @returns The best sample.
+ * @returns The best sample, and every round trip.
  */
-export async function bestTimeSample(client: Client, samples: number): Promise<TimeSample> {
+export async function bestTimeSample(client: Client, samples: number): Promise<TimeSamples> {
   let best: TimeSample | undefined;
+  const rtts: number[] = [];
   for (let i = 0; i < samples; i++) {
-    const s = await client.time();
+    const s = await sampleRoundTrip(client, i, () => client.time());
+    rtts.push(s.rtt);
     if (best === undefined || s.rtt < best.rtt) best = s;
   }
-  return best!;
+  return { best: best!, rtts };
 }
 
 /**
@@ -384,12 +430,15 @@ export async function runTime(p: ParsedCli): Promise<number> {
   }
   const samples = intOption(p, "samples", 8, 10_000);
   await using client = await openFromCli(p);
-  let best: TimeSample;
+  let taken: TimeSamples;
   try {
-    best = await bestTimeSample(client, samples);
+    taken = await bestTimeSample(client, samples);
   } catch (e) {
     throw describeError(e, p.target, `ask ${p.target.label} the time`);
   }
+  const { best, rtts } = taken;
+  const avg = rtts.reduce((a, b) => a + b, 0) / rtts.length;
+  const max = Math.max(...rtts);
   if (p.json) {
     const r3 = (x: number) => Math.round(x * 1000) / 1000;
     printJson({
@@ -397,6 +446,8 @@ export async function runTime(p: ParsedCli): Promise<number> {
       server_time: best.iso,
       server_ms: best.server,
       rtt_ms: r3(best.rtt),
+      avg_rtt_ms: r3(avg),
+      max_rtt_ms: r3(max),
       offset_ms: r3(best.offset),
       samples,
     });
@@ -404,7 +455,10 @@ export async function runTime(p: ParsedCli): Promise<number> {
   }
   console.log(table([
     ["server time", best.iso],
-    ["round trip", `${formatMs(best.rtt)} (best of ${samples})`],
+    [
+      "round trip",
+      `${formatMs(best.rtt)} (best of ${samples}; avg ${formatMs(avg)}, max ${formatMs(max)})`,
+    ],
     ["clock offset", describeOffset(best)],
   ]));
   return 0;

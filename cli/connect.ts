@@ -67,9 +67,10 @@ export async function readCaCerts(target: Target): Promise<string[] | undefined>
 export class LoginRefusedError extends CliError {
   /**
    * @param message What failed and what to do.
+   * @param options Standard error options (`cause`: the server's refusal).
    */
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, 1, options);
     this.name = "LoginRefusedError";
   }
 }
@@ -151,17 +152,20 @@ async function authenticate(client: Client, target: Target, options: OpenOptions
     if (e instanceof ServerError && e.code === 401) {
       throw new LoginRefusedError(
         `Cannot log in to ${target.label}${creds.kind === "password" ? ` as ${creds.user}` : ""}: ${
-          serverText(e)
+          serverReason(e)
         }. ` +
           `Check the ${creds.kind === "password" ? "user name and password" : "token"}`,
+        { cause: e },
       );
     }
     if (e instanceof ServerError && e.code === 429) {
       // Not final: a full login queue (a crowd reconnecting after a restart) or a ban passes.
       throw new CliError(
         `Cannot log in to ${target.label}: ${
-          serverText(e)
+          serverReason(e)
         } (429). Wait a while before trying again`,
+        1,
+        { cause: e },
       );
     }
     throw describeError(e, target, "log in");
@@ -175,12 +179,15 @@ async function takeNick(client: Client, nick: string, target: Target): Promise<v
     if (e instanceof ServerError && e.code === 409) {
       throw new CliError(
         `Cannot take nick "${nick}": it is in use on ${target.label}. Pick another with --nick`,
+        1,
+        { cause: e },
       );
     }
     if (e instanceof ServerError && e.code === 400) {
       throw new CliError(
         `Cannot take nick "${nick}": ${serverText(e)}. A nick is 1-32 of A-Z a-z 0-9 _ -`,
         2,
+        { cause: e },
       );
     }
     throw describeError(e, target, `take nick "${nick}"`);
@@ -195,6 +202,26 @@ async function takeNick(client: Client, nick: string, target: Target): Promise<v
  */
 export function serverText(e: ServerError): string {
   return e.message.replace(/^\d+ /, "");
+}
+
+/**
+ * The server's reason alone: its text without a leading `Cannot <action>: ` (for a sentence
+ * that says the action in its own words, so it is not said twice).
+ *
+ * @param e The error.
+ * @returns `wrong user name or password` for `401 Cannot log in: wrong user name or password`.
+ * @example
+ * ```ts
+ * import { ServerError } from "../lib/protocol/errors.ts";
+ * import { serverReason } from "./connect.ts";
+ * const e = new ServerError(401, "Cannot log in: wrong token");
+ * console.assert(serverReason(e) === "wrong token");
+ * ```
+ */
+export function serverReason(e: ServerError): string {
+  const text = serverText(e);
+  const m = /^Cannot [^:]*: (.+)$/s.exec(text);
+  return m === null ? text : m[1]!;
 }
 
 /**
@@ -229,8 +256,10 @@ export function describeConnectError(e: unknown, target: Target): CliError {
   const hint = "(--host/--port or SWITCHBOARD_URL)";
   const msg = (e as Error)?.message ?? String(e);
   if (e instanceof ServerError) {
-    if (e.code === 503) return new CliError(`${where}: ${serverText(e)} (503). Try again later`);
-    return new CliError(`${where}: the server answered ${e.message}`);
+    if (e.code === 503) {
+      return new CliError(`${where}: ${serverText(e)} (503). Try again later`, 1, { cause: e });
+    }
+    return new CliError(`${where}: the server answered ${e.message}`, 1, { cause: e });
   }
   if (e instanceof Deno.errors.ConnectionRefused) {
     return new CliError(`${where}: connection refused. Is switchboard-server running? ${hint}`);
@@ -299,17 +328,18 @@ export function describeError(e: unknown, target: Target, action: string): Error
   if (e instanceof CliError || e instanceof UsageError) return e;
   if (e instanceof ServerError) {
     const what = serverFailure(e, action);
+    const cause = { cause: e };
     switch (e.code) {
       case 401:
-        return new CliError(`${what}. Log in with --user NAME or --token`);
+        return new CliError(`${what}. Log in with --user NAME or --token`, 1, cause);
       case 413:
-        return new CliError(`${what}. The server's limit is smaller; send less`);
+        return new CliError(`${what}. The server's limit is smaller; send less`, 1, cause);
       case 429:
-        return new CliError(`${what}. Slow down and try again`);
+        return new CliError(`${what}. Slow down and try again`, 1, cause);
       case 503:
-        return new CliError(`${what}. The server is busy or stopping; try again later`);
+        return new CliError(`${what}. The server is busy or stopping; try again later`, 1, cause);
       default:
-        return new CliError(what);
+        return new CliError(what, 1, cause);
     }
   }
   if (e instanceof ConnectionClosedError) {

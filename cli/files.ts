@@ -11,7 +11,7 @@ import { basename, join } from "node:path";
 import { ServerError } from "../lib/protocol/errors.ts";
 import type { ListEntry } from "../lib/protocol/rows.ts";
 import { CliError, type ParsedCli, UsageError } from "./args.ts";
-import { describeError, serverFailure } from "./connect.ts";
+import { describeError, serverFailure, serverText } from "./connect.ts";
 import { openFromCli, table } from "./commands.ts";
 import { ProgressBar } from "./progress.ts";
 import { formatBytes, printable } from "./term.ts";
@@ -38,21 +38,29 @@ function remoteBase(path: string): string {
 export function fileError(e: unknown, p: ParsedCli, action: string): Error {
   if (e instanceof ServerError) {
     const what = serverFailure(e, action);
+    const cause = { cause: e };
     switch (e.code) {
       case 404:
-        return new CliError(`${what}. See switchboard ls`);
+        return new CliError(`${what}. See switchboard ls`, 1, cause);
       case 400:
         return new CliError(
           `${what}. Paths are relative, with / between folders and no . or .. parts`,
+          1,
+          cause,
         );
       case 403:
+        // The server says why (read-only, a permission, outside the folder): say it once.
         return new CliError(
-          `${what}. The server refuses it (read-only, no permission, or outside the shared folder)`,
+          serverText(e) === ""
+            ? `${what}. The server refuses it (read-only, no permission, or outside the shared folder)`
+            : what,
+          1,
+          cause,
         );
       case 409:
-        return new CliError(what);
+        return new CliError(what, 1, cause);
       case 413:
-        return new CliError(`${what}. The server's --max-file-size is smaller`);
+        return new CliError(`${what}. The server's --max-file-size is smaller`, 1, cause);
     }
   }
   if (e instanceof TransferError) return new CliError(e.message);

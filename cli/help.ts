@@ -8,19 +8,32 @@
 import { VERSION } from "../lib/version.ts";
 import { SLASH_LINES } from "./slash.ts";
 
+/** How `--json` reports a failure: the same on every command. */
+const JSON_ERRORS =
+  `Errors with --json (every command): one JSON line on stderr instead of the message, with
+the same exit code, e.g.
+  {"error":{"message":"Cannot delete a.txt: no such file (404). See switchboard ls",
+  "kind":"failure","command":"rm"},"code":404,"exit":1}
+code is the server's ERR code (null when the server did not refuse: no connection, wrong
+usage); kind is usage (exit 2), failure (exit 1), interrupted (exit 130) or internal.`;
+
 const WHERE = `Where the server is (every command):
   --host HOST        server host name or address (default 127.0.0.1)
   -p, --port N       server port (default 7373)
   --tls              speak TLS
   --ca FILE          trust the private CA in this PEM file (implies --tls; env SWITCHBOARD_CA)
   SWITCHBOARD_URL    sb://host:port, or sbs://host:port for TLS (flags win over it)
+  --context NAME     use a saved context (env SWITCHBOARD_CONTEXT; default: the current one,
+                     see switchboard context); flags and variables win over what it holds
 
 Who you are:
   -n, --nick NAME    nick to take (1-32 of A-Z a-z 0-9 _ -; env SWITCHBOARD_NICK)
   -u, --user NAME    log in as NAME when the server requires it (env SWITCHBOARD_USER); the
                      password comes from SWITCHBOARD_PASSWORD, or is asked on the terminal
   --token TOKEN      log in with a token instead (better: env SWITCHBOARD_TOKEN, which other
-                     users cannot see in the process list)`;
+                     users cannot see in the process list)
+
+${JSON_ERRORS}`;
 
 /** The overview printed by `switchboard --help`. */
 export const OVERVIEW = `switchboard ${VERSION}: the Switchboard client (chat, messages, files)
@@ -43,11 +56,14 @@ Commands:
   put <local> [path]         upload a file
   rm <path>                  delete a shared file or empty folder
   status [--http URL]        the server's status from its HTTP endpoint, as tables (--json)
+  context add|use|ls|rm      saved servers and logins (--context NAME on any command)
+  completions bash|zsh|fish  print a shell completion script
   help [command]             this overview, or a command's help
 
 ${WHERE}
 
 Other options:
+  --json             machine-readable output, errors included (see below)
   -h, --help         help (also: switchboard <command> --help)
   -V, --version      print the version
 
@@ -66,6 +82,9 @@ Examples:
 export const COMMAND_HELP: Record<string, string> = {
   help: `switchboard help [command]: the overview, or one command's help
 
+Options:
+  --json             only errors change: one JSON line on stderr (see switchboard --help)
+
 Examples:
   switchboard help
   switchboard help get`,
@@ -73,7 +92,11 @@ Examples:
   chat: `switchboard chat [--room ROOM] [--history N]: chat interactively
 
 Plain lines go to the current room; incoming messages appear above the line you are typing.
-Joining a room shows its last messages. Up/Down recall earlier lines. When the server goes
+Joining a room shows its last messages. Up/Down recall earlier lines, of earlier runs too (kept
+in XDG_STATE_HOME/switchboard/history, 1000 lines, mode 0600). Tab completes commands, nicks
+(the current room's first) and rooms. Messages of rooms other than the current one are counted
+as unread: the prompt shows "lobby [ops 3]>", /rooms and /join say how many. Ctrl-C at an
+empty prompt quits with exit code 130. When the server goes
 away, chat reconnects with backoff, takes its nick back, rejoins its rooms and shows what was
 said meanwhile ("(3 messages you missed in ops)"), or says "(some messages were lost in ops)"
 when the room's log no longer has them. Nick changes show as "bob is now known as bob2". With
@@ -98,7 +121,12 @@ Examples:
 
 Sends a message to a room, joining it first. With "-" it reads standard input and sends one
 message per line (empty lines are skipped). Prints nothing on success, or with --json one line
-per message, with its id in the room: {"room":"lobby","recipients":3,"id":41}.
+per message, with its id in the room: {"room":"lobby","recipients":3,"id":41}. It is quiet: the
+room's members see the message, not this client joining and leaving around it (on servers that
+support JOIN room quiet; older ones announce it as before).
+
+Options:
+  --json             one JSON line per message sent; errors as JSON on stderr
 
 ${WHERE}
 
@@ -111,6 +139,9 @@ Examples:
 
 Sends a direct message to a nick (any case). With "-" it reads standard input, one message
 per line.
+
+Options:
+  --json             one line per message: {"nick":"bob","delivered":true}; errors as JSON
 
 ${WHERE}
 
@@ -168,6 +199,9 @@ Examples:
 
   who: `switchboard who [room] [--json]: who is online, or in a room
 
+Options:
+  --json             the list as one JSON array: [{"nick":..,"rooms":[..],"since":..}]
+
 ${WHERE}
 
 Examples:
@@ -175,6 +209,9 @@ Examples:
   switchboard who ops --json`,
 
   rooms: `switchboard rooms [--json]: the rooms and how many members each has
+
+Options:
+  --json             one JSON array: [{"room":"lobby","members":3}]
 
 ${WHERE}
 
@@ -197,12 +234,15 @@ Examples:
   time: `switchboard time [--samples N] [--json]: the server's clock and this clock's offset
 
 Takes N samples with TIME and keeps the one with the smallest round trip (as NTP clients do):
+a round trip is measured as ping measures it (one command and its reply, after one uncounted
+PING, 10 ms apart), so the two agree.
 the offset is the server's clock minus this machine's, estimated at the middle of that round
 trip, so it is accurate to within half of it.
 
 Options:
   --samples N        samples to take (default 8)
-  --json             one line: {"server_time":"...","server_ms":..,"rtt_ms":..,"offset_ms":..,"samples":N}
+  --json             one line: {"server_time":"...","server_ms":..,"rtt_ms":..,"avg_rtt_ms":..,
+                     "max_rtt_ms":..,"offset_ms":..,"samples":N}
 
 ${WHERE}
 
@@ -211,6 +251,9 @@ Examples:
   switchboard time --samples 32 --json`,
 
   ls: `switchboard ls [dir] [--json]: list a shared folder
+
+Options:
+  --json             one JSON array: [{"name":..,"type":"file"|"dir","size":..,"mtime":..}]
 
 ${WHERE}
 
@@ -265,6 +308,9 @@ Examples:
 With -r, a folder and everything in it, after a confirmation on a terminal (--yes, -y
 skips it; it is required when standard input is not a terminal).
 
+Options:
+  --json             one line: {"path":..,"deleted":true}
+
 ${WHERE}
 
 Examples:
@@ -282,10 +328,55 @@ reasons. It does not connect to the chat port: --host and --port do not apply.
 Options:
   --http URL         the endpoint: host:port or an http(s) URL (default http://127.0.0.1:7374)
   --token TOKEN      sent as Authorization: Bearer TOKEN (the server's --http-token)
-  --json             the status JSON as the server sent it, on one line
+  --json             the status JSON as the server sent it, on one line; errors as JSON on
+                     stderr (see switchboard --help)
 
 Examples:
   switchboard status
   switchboard status --http 10.0.0.5:7374 --token "$SWITCHBOARD_HTTP_TOKEN"
   switchboard status --json | jq '.clients[].nick'`,
+
+  context: `switchboard context add|use|ls|rm [NAME]: saved servers and logins
+
+  switchboard context add NAME --url sbs://host:7373 [--ca FILE] [--user U | --token T] [--nick N]
+  switchboard context use NAME       make NAME the current context
+  switchboard context ls             list them, * marks the current one (--json: the token is
+                                     only said to be there)
+  switchboard context rm NAME        remove one
+
+Contexts are kept in the config folder (XDG_CONFIG_HOME/switchboard/contexts.json, default
+~/.config/switchboard; on Windows %APPDATA%\\switchboard), readable by you only (mode 0600).
+A password is never stored: with --user it comes from SWITCHBOARD_PASSWORD or is asked each
+time; a token is stored (in that 0600 file). The first context added becomes the current one.
+Any command takes --context NAME (or SWITCHBOARD_CONTEXT) to use another. What a flag or a
+variable sets wins over the context: the server (--host, --port, --tls, --ca, SWITCHBOARD_URL,
+SWITCHBOARD_CA), the login (--user, --token, SWITCHBOARD_USER, SWITCHBOARD_TOKEN), the nick.
+
+Options:
+  --url URL          sb://host:port, or sbs://host:port for TLS (add)
+  --ca FILE          a private CA to trust, kept as an absolute path (add)
+  -u, --user NAME    log in as NAME (add)
+  --token TOKEN      log in with this token (add)
+  -n, --nick NAME    nick to take (add)
+  --json             JSON output; errors as JSON on stderr
+
+Examples:
+  switchboard context add prod --url sbs://chat.example.org:7373 --ca ca.pem --user alice
+  switchboard context use prod && switchboard who
+  switchboard send ops "deploy done" --context staging`,
+
+  completions: `switchboard completions bash|zsh|fish: print a shell completion script
+
+Completes commands, options, contexts, local files (put, --ca) and, for get, rm and ls, the
+shared paths on the server named by the command line (or its context), when it answers
+within 2 s.
+
+Options:
+  --json             only errors change: one JSON line on stderr
+
+Examples:
+  switchboard completions bash > ~/.local/share/bash-completion/completions/switchboard
+  source <(switchboard completions bash)      # or this in ~/.bashrc
+  source <(switchboard completions zsh)       # in ~/.zshrc
+  switchboard completions fish > ~/.config/fish/completions/switchboard.fish`,
 };

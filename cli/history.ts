@@ -11,6 +11,7 @@ import type { Client, HistoryPage, RoomMessage } from "../client/mod.ts";
 import { countOption, intOption, type ParsedCli, UsageError } from "./args.ts";
 import { checkRoom, openFromCli, printJson } from "./commands.ts";
 import { describeError } from "./connect.ts";
+import { actionOf } from "./slash.ts";
 import { colorEnabled, makeStyles, printable } from "./term.ts";
 
 /** The most messages one `switchboard history` prints. */
@@ -93,7 +94,11 @@ export async function runHistory(p: ParsedCli): Promise<number> {
       // Not a member: join, read, and leave it as it was (HISTORY first, so that a room that does
       // not exist is not made by asking).
       if (!(e instanceof ServerError && e.code === 403)) throw e;
-      await client.join(room);
+      // Quietly (nobody is told of a reader passing by); as before on a server without it.
+      await client.join(room, true).catch((e) => {
+        if (e instanceof ServerError && e.code === 400) return client.join(room);
+        throw e;
+      });
       read = await readHistory(client, room, limit, after);
       await client.leave(room);
     }
@@ -117,9 +122,11 @@ export async function runHistory(p: ParsedCli): Promise<number> {
   }
   if (read.messages.length === 0) console.error(`(no messages in ${read.room})`);
   for (const m of read.messages) {
-    console.log(
-      `${s.dim(`#${m.id}`)} ${s.cyan(`[${m.room}]`)} <${s.nick(m.from)}> ${printable(m.text)}`,
-    );
+    const action = actionOf(m.text);
+    const body = action === null
+      ? `<${s.nick(m.from)}> ${printable(m.text)}`
+      : `* ${s.nick(m.from)} ${printable(action)}`;
+    console.log(`${s.dim(`#${m.id}`)} ${s.cyan(`[${m.room}]`)} ${body}`);
   }
   return 0;
 }

@@ -31,6 +31,10 @@ export class Screen {
    */
   attach(rl: readline.Interface): void {
     this.#rl = rl;
+    // Once closed (Ctrl-D), lines still coming are written plainly: no prompt to redraw.
+    rl.on("close", () => {
+      if (this.#rl === rl) this.#rl = null;
+    });
   }
 
   /**

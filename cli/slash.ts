@@ -10,6 +10,7 @@ export type SlashName =
   | "join"
   | "leave"
   | "msg"
+  | "me"
   | "who"
   | "rooms"
   | "nick"
@@ -40,6 +41,11 @@ export const SLASH_COMMANDS: readonly SlashCommand[] = [
     summary: "leave a room (default: the current one)",
   },
   { names: ["msg", "tell"], usage: "/msg NICK TEXT", summary: "direct message" },
+  {
+    names: ["me", "action"],
+    usage: "/me ACTION",
+    summary: "an action in the current room, shown as * you ACTION",
+  },
   { names: ["who"], usage: "/who [ROOM]", summary: "who is online, or in a room" },
   { names: ["rooms"], usage: "/rooms", summary: "rooms and member counts" },
   { names: ["nick"], usage: "/nick NAME", summary: "change nick" },
@@ -56,6 +62,30 @@ export const SLASH_LINES: string = SLASH_COMMANDS.map((c) => `  ${c.usage.padEnd
 export const SLASH_HELP: string = `Commands:
 ${SLASH_LINES}
 Anything else goes to the current room (start with // to send a line that begins with /).`;
+
+/**
+ * The payload convention of an action (`/me waves`): the message text is `/me ` then the
+ * action. Clients that know it show `* alice waves`; others (and `nc`) show the text as sent,
+ * which still reads as IRC users expect.
+ */
+export const ACTION_PREFIX = "/me ";
+
+/**
+ * The action in a message's text, or null when it is not one.
+ *
+ * @param text The message text.
+ * @returns What comes after `/me `, when there is something.
+ * @example
+ * ```ts
+ * import { actionOf } from "./slash.ts";
+ * console.assert(actionOf("/me waves") === "waves" && actionOf("/meh") === null);
+ * ```
+ */
+export function actionOf(text: string): string | null {
+  if (!text.startsWith(ACTION_PREFIX)) return null;
+  const action = text.slice(ACTION_PREFIX.length);
+  return action.trim() === "" ? null : action;
+}
 
 const BY_NAME: ReadonlyMap<string, SlashName> = new Map(
   SLASH_COMMANDS.flatMap((c) => c.names.map((n) => [n, c.names[0]] as const)),

@@ -159,12 +159,14 @@ export class Client implements AsyncDisposable {
   }
 
   /**
-   * Joins a room, creating it if needed.
+   * Joins a room, creating it if needed; quietly (`JOIN room quiet`: no JOINED, no LEFT) if asked.
    * @param room The room.
+   * @param quiet Join quietly (servers without it answer ERR 400).
    * @returns The room's display name.
    */
-  async join(room: string): Promise<string> {
-    return await this.#conn.request(encodeLine(`JOIN ${room}`), firstArg) ?? room;
+  async join(room: string, quiet = false): Promise<string> {
+    const line = encodeLine(quiet ? `JOIN ${room} quiet` : `JOIN ${room}`);
+    return await this.#conn.request(line, firstArg) ?? room;
   }
 
   /**

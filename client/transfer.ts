@@ -212,12 +212,9 @@ export async function downloadFile(
       // What arrived is kept for a resume.
       await behind.finish().catch(() => {});
       if (signal?.aborted) {
-        throw aborted(
-          "download",
-          remote,
-          signal,
-          `; ${written} bytes kept in ${part} for a resume`,
-        );
+        // What is on disk, not what was counted: a piece may be written but not yet counted.
+        const kept = await file.stat().then((i) => i.size, () => written);
+        throw aborted("download", remote, signal, `; ${kept} bytes kept in ${part} for a resume`);
       }
       if (e instanceof ConnectionClosedError) {
         throw new TransferError(

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { parseRedisUrl } from "./chat/redis/url.ts";
 import type { ServerConfig } from "./config.ts";
 
 /**
@@ -41,6 +42,11 @@ export function validateConfig(config: ServerConfig): void {
   if (config.maxStall > 1000) throw new RangeError("--max-stall: must be at most 1s");
   if (config.historySize < 0) throw new RangeError("--history-size: must be 0 or more");
   if (config.historyTtl < 1000) throw new RangeError("--history-ttl: must be at least 1s");
+  if (config.nodeTimeout < 1000) throw new RangeError("--node-timeout: must be at least 1s");
+  if (config.redis !== "") parseRedisUrl(config.redis, config.redisCluster);
+  if (config.redisPrefix.length > 64 || /[{}\s]/.test(config.redisPrefix)) {
+    throw new RangeError("--redis-prefix: at most 64 characters, no braces or spaces");
+  }
   if (config.maxHistoryReply < 1) throw new RangeError("--max-history-reply: must be at least 1");
   if (config.historyMemory < 1024 * 1024) {
     throw new RangeError("--history-memory: must be at least 1MiB");

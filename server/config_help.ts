@@ -4,7 +4,8 @@
  * @module
  */
 
-import { DEFAULT_CONFIG, envName, OPTIONS, type OptionSpec } from "./config.ts";
+import { DEFAULT_CONFIG, envName } from "./config.ts";
+import { OPTIONS, type OptionSpec } from "./config_options.ts";
 import { formatDuration, formatSize } from "./units.ts";
 
 function showDefault(spec: OptionSpec): string {

@@ -12,6 +12,7 @@ import { AbuseGuard, Authenticator, createAuthHandler } from "./auth/mod.ts";
 import { createChatHandlers } from "./chat/commands.ts";
 import { ChatHub } from "./chat/hub.ts";
 import { MemoryEngine } from "./chat/memory/engine.ts";
+import { RedisEngine } from "./chat/redis/engine.ts";
 import { DEFAULT_CONFIG, parseHttpAddr, type ServerConfig, validateConfig } from "./config.ts";
 import { Congestion } from "./conn/congestion.ts";
 import { Acceptor, formatAddr } from "./conn/listener.ts";
@@ -123,8 +124,16 @@ export function startServer(
   const tls = cfg.tlsCert !== ""
     ? loadTlsContext({ certFile: cfg.tlsCert, keyFile: cfg.tlsKey })
     : null;
+  const redis = cfg.redis === "" ? null : new RedisEngine({
+    url: cfg.redis,
+    cluster: cfg.redisCluster,
+    prefix: cfg.redisPrefix,
+    nodeTimeout: cfg.nodeTimeout,
+    history: { size: cfg.historySize, ttl: cfg.historyTtl },
+    log,
+  });
   const hub = options.hub ?? new ChatHub({
-    engine: new MemoryEngine({
+    engine: redis ?? new MemoryEngine({
       history: { size: cfg.historySize, ttl: cfg.historyTtl, memory: cfg.historyMemory },
     }),
     onError: (e) => {
@@ -193,6 +202,8 @@ export function startServer(
     });
   }
 
+  /** What the engine's room logs hold, when it tells (`null` otherwise). */
+  const logStats = () => hub.engineNode.log.stats?.() ?? null;
   const sessions = new Set<Session>();
   const startedAt = Date.now();
   const disconnects: DisconnectStatus[] = [];
@@ -205,6 +216,8 @@ export function startServer(
     commands,
     streams,
     hello: {
+      node: hub.node,
+      ...(redis !== null && options.hub === undefined ? { cluster: true } : {}),
       ...(tls ? { tls: true } : {}),
       ...(auth ? { auth_required: true, auth_methods: auth.methods } : {}),
       ...options.hello,
@@ -234,7 +247,7 @@ export function startServer(
       return why === null ? null : `engine unavailable: ${why}`;
     },
     metrics: () => metrics.snapshot(),
-    extra: () => ({ history: hub.logStats(), uptimeSeconds: (Date.now() - startedAt) / 1000 }),
+    extra: () => ({ history: logStats(), uptimeSeconds: (Date.now() - startedAt) / 1000 }),
     status: () => statusReport(),
   };
 
@@ -250,7 +263,7 @@ export function startServer(
       (await hub.rooms()).map(async (r) => ({
         room: r.room,
         members: r.members,
-        last_id: await hub.lastId(r.room),
+        last_id: await (hub.engineNode.log.last?.(r.room.toLowerCase()) ?? null),
       })),
     );
     return {
@@ -259,7 +272,7 @@ export function startServer(
       node: hub.node,
       started_at: new Date(startedAt).toISOString(),
       limits: limitsOf(cfg),
-      counters: { ...metrics.snapshot(), history: hub.logStats() },
+      counters: { ...metrics.snapshot(), history: logStats() },
       clients,
       rooms,
       transfers: transfers.list(),
@@ -343,6 +356,12 @@ export function startServer(
     auth: auth ? auth.methods.join(",") : "none",
     users: auth?.usersFile ? auth.userCount : undefined,
     http: http === null ? undefined : formatAddr(http.addr),
+    node: hub.node,
+    engine: redis === null
+      ? "memory"
+      : `redis ${redis.target.where}${
+        cfg.redisCluster || redis.target.cluster ? " (cluster)" : ""
+      }`,
   });
 
   // This node's heartbeat in the folder, then the sweep of what crashes left, in the background

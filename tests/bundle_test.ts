@@ -45,11 +45,15 @@ Deno.test(
         ),
       ]
         .map((m) => m[1] ?? m[2]!);
+      // One exception, named: node-redis's optional `digest()` helper (never called here) loads
+      // `@node-rs/xxhash` lazily inside a try/catch; nothing else may be left outside.
+      const optional = new Set(["@node-rs/xxhash"]);
       assert.deepEqual(
-        imports.filter((s) => !s.startsWith("node:")),
+        imports.filter((s) => !s.startsWith("node:") && !optional.has(s)),
         [],
         "imports outside node: built-ins",
       );
+      assert.equal(imports.filter((s) => optional.has(s)).length, 1, "the optional one, once");
       assert.ok(!text.includes(ROOT), "the bundle names the source folder");
       assert.ok(text.includes(JSON.stringify(VERSION)), "the version is inlined");
 
@@ -87,7 +91,8 @@ Deno.test(
       assert.equal(await sender.exit(), 0, sender.stderr);
       assert.equal(await listener.exit(), 0, listener.stderr);
       const objects = listener.stdout.trim().split("\n").map((l) => JSON.parse(l));
-      assert.deepEqual(objects.map((o) => o.type), ["joined", "msg"]);
+      // A one-shot send joins quietly (JOIN ops quiet): the listener sees the message, no JOINED.
+      assert.deepEqual(objects.map((o) => o.type), ["msg"]);
       const m = objects.find((o) => o.type === "msg");
       assert.deepEqual([m.type, m.room, m.from, m.text], [
         "msg",

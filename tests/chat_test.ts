@@ -29,12 +29,15 @@ Deno.test("HELLO is the first line, CRLF-terminated, with the documented fields"
       "max_line",
       "max_payload",
       "nick",
+      "node",
       "proto",
       "server",
       "tls",
       "version",
     ]);
     assert.equal(hello.server, "switchboard");
+    assert.equal(hello.node, server.node, "the node it reached (protocol v2 §4)");
+    assert.equal(hello.cluster, undefined, "no cluster without a shared engine");
     assert.equal(hello.proto, 2);
     assert.match(hello.nick, /^guest-\d+$/);
     assert.equal(hello.max_payload, 1048576);

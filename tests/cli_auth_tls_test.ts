@@ -170,6 +170,9 @@ Deno.test(
       bad.stderr,
       /Cannot log in to 127\.0\.0\.1:\d+ as alice: .*\. Check the user name and password/,
     );
+    // The server's "Cannot log in: " is not said a second time.
+    assert.equal(bad.stderr.match(/Cannot log in/g)?.length, 1, bad.stderr);
+    assert.match(bad.stderr, /as alice: wrong user name or password\. Check/);
     // stdin is not a terminal: no prompt, a clear way out.
     const noPassword = await runCli(["rooms", "--port", port, "--user", "alice"]);
     assert.equal(noPassword.code, 2);

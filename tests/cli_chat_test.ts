@@ -45,9 +45,13 @@ Deno.test("two chat processes hold a whole conversation through their stdin", op
   await alice.waitFor(/-> \*BOB\* just between us$/m);
   await bob.waitFor(/\*alice\* just between us$/m);
   await alice.write("/who ops\n");
-  await alice.waitFor(/-- 2 in ops:\n {3}alice \(\d+s\) lobby ops\n {3}bob \(\d+s\) lobby ops\n/);
+  // Yourself marked, as in irssi's /names.
+  await alice.waitFor(
+    /-- 2 in ops:\n {3}alice \(you\) \(\d+s\) lobby ops\n {3}bob \(\d+s\) lobby ops\n/,
+  );
+  // The current room said, and the unread messages of the others (bob's "hello lobby").
   await alice.write("/rooms\n");
-  await alice.waitFor(/-- 2 rooms:\n {3}lobby \(2\)\n {3}ops \(2\)\n/);
+  await alice.waitFor(/-- 2 rooms:\n {3}lobby \(2\) 1 unread\n {3}ops \(2\) \(current\)\n/);
   await alice.write("/time\n");
   await alice.waitFor(/-- Server time \d{4}-\d\d-\d\dT[\d:.]+Z; offset [+-][\d.]+ ms/);
   await alice.write("/nick alice2\n");
@@ -107,6 +111,17 @@ Deno.test(
         from,
         timeout: 15_000,
       });
+      // One line per attempt: why the last one failed, and when the next comes.
+      const attempts = chat.stdout.split("\n").filter((l) =>
+        /connection refused|Reconnecting in/.test(l)
+      );
+      assert.ok(attempts.length > 0, chat.stdout);
+      for (const l of attempts) {
+        assert.match(
+          l,
+          /^\d\d:\d\d:\d\d -- Cannot connect to 127\.0\.0\.1:\d+: connection refused\. Is switchboard-server running\?; retrying in \d+\.\d s \(attempt \d+\)$/,
+        );
+      }
       await using bob = await connect({ port, nick: "bob" });
       await bob.join("ops");
       const who = await bob.who("ops");

@@ -144,7 +144,8 @@ Deno.test("file command mistakes and refusals exit 1 or 2 and say what to do", o
       [
         ["put", `${work}/a.txt`, ...addressArgs(readOnly.port)],
         1,
-        /\(403\)\. The server refuses it/,
+        // The server's reason, said once (no generic hint repeating it).
+        /^switchboard: Cannot upload "a\.txt": the server is read-only \(403\)\n$/,
       ],
     ];
     for (const [args, code, re] of cases) {
@@ -252,6 +253,9 @@ Deno.test("get resumes after the CLI is killed mid-download, and after Ctrl-C", 
         cli.stderr,
         /Cannot download big\.bin: interrupted; \d+ bytes kept in .*big\.bin\.part for a resume\. Run the same command again to resume/,
       );
+      // The count said is the size of the .part on disk.
+      const kept = Number(/interrupted; (\d+) bytes kept/.exec(cli.stderr)![1]);
+      assert.equal(kept, await sizeOf(`${f.work}/big.bin.part`), cli.stderr);
     } else {
       assert.notEqual(code, 0);
     }
@@ -287,6 +291,24 @@ Deno.test("get --no-resume throws away a .part and starts over", opts, async () 
   assert.equal(await sizeOf(`${f.work}/big.bin`), null);
   assert.equal(await sizeOf(`${f.work}/big.bin.part`), null);
 });
+
+Deno.test(
+  "Ctrl-C before a resumed download gets its first byte says the .part's size as kept",
+  opts,
+  async () => {
+    await using server = await startTestServer();
+    await using f = await bigFile(server.files);
+    await Deno.writeFile(`${f.work}/big.bin.part`, f.data.subarray(0, 1000));
+    // The GET never reaches the server: nothing of this run arrives, the 1000 bytes stay.
+    await using proxy = startProxy(server.port, { upLimit: () => 1, atLimit: "stall" });
+    await using cli = spawnCli(["get", "big.bin", `${f.work}/big.bin`, ...addressArgs(proxy.port)]);
+    await waitFor(() => proxy.connections[0]?.up === 1, 10_000, "the GET to be held");
+    cli.kill("SIGINT");
+    assert.equal(await cli.exit(), 130, cli.stderr);
+    assert.match(cli.stderr, /interrupted; 1000 bytes kept in .*big\.bin\.part for a resume/);
+    assert.equal(await sizeOf(`${f.work}/big.bin.part`), 1000);
+  },
+);
 
 Deno.test(
   "Ctrl-C during put --no-resume stops the upload and the server keeps nothing",

@@ -23,6 +23,7 @@ import { decodeText, encodeText, mib, prng, sha256 } from "./helpers/bytes.ts";
 import { fdCount, rssOf, startServerProcess } from "./helpers/servers.ts";
 import { sleep } from "./helpers/wait.ts";
 import { download, seedFiles } from "./helpers/witnesses.ts";
+import { startNodes } from "./helpers/soak_nodes.ts";
 
 const MiB = 1024 * 1024;
 
@@ -37,22 +38,29 @@ const { values } = parseArgs({
     every: { type: "string", default: "10" },
     seed: { type: "string" },
     "server-v8-flags": { type: "string" },
+    nodes: { type: "string", default: "1" },
     help: { type: "boolean", default: false },
   },
 });
 if (values.help) {
   console.log(
     "Usage: deno task soak [--minutes N (default 5)] [--clients N (default 200)] " +
-      "[--every SECONDS (default 10)] [--seed N] [--server-v8-flags FLAGS (e.g. --trace-gc)]",
+      "[--every SECONDS (default 10)] [--seed N] [--server-v8-flags FLAGS (e.g. --trace-gc)] " +
+      "[--nodes N (default 1; more: N servers on one redis-server, clients spread over them)]",
   );
   Deno.exit(0);
 }
 const MINUTES = Number(values.minutes);
 const CLIENTS = Number(values.clients);
 const EVERY = Number(values.every) * 1000;
+const NODES = Number(values.nodes);
 const SEED = values.seed !== undefined ? Number(values.seed) : (Math.random() * 2 ** 31) | 0;
 if (!(MINUTES > 0) || !Number.isInteger(CLIENTS) || CLIENTS < 2 || !(EVERY > 0)) {
   console.error("soak: --minutes must be > 0, --clients >= 2, --every > 0");
+  Deno.exit(2);
+}
+if (!Number.isInteger(NODES) || NODES < 1 || NODES > 8) {
+  console.error("soak: --nodes must be 1 to 8");
   Deno.exit(2);
 }
 const DURATION = MINUTES * 60_000;
@@ -266,7 +274,7 @@ async function run(s: Soaker): Promise<void> {
 async function churn(random: () => number): Promise<void> {
   while (!stopping) {
     try {
-      const c = await connect({ port });
+      const c = await connect({ port: ports[Math.floor(random() * ports.length)]! });
       try {
         if (random() < 0.5) await c.time();
         else await c.who("lobby");
@@ -402,6 +410,8 @@ function slopePerMinute(samples: Sample[]): number {
 
 let stopping = false;
 let port = 0;
+/** Every server's port (clients are spread over them). */
+let ports: number[] = [];
 const t0 = Date.now();
 
 const files = await Deno.makeTempDir({ prefix: "sb-soak-" });
@@ -410,8 +420,10 @@ for (const [path, bytes] of Object.entries(seeded)) shared[path] = sha256(bytes)
 // --trace-gc: the live heap after each full collection is the leak criterion (see leakVerdict).
 const v8Flags = values["server-v8-flags"];
 const spawnedAt = Date.now();
+// More than one node: a redis-server, and the other nodes (the first is `server`, measured below).
+const cluster = NODES > 1 ? await startNodes(NODES - 1, files, CLIENTS + 100) : null;
 const server = await startServerProcess(
-  ["--files", files, "--max-clients", String(CLIENTS + 100)],
+  ["--files", files, "--max-clients", String(CLIENTS + 100), ...(cluster?.args ?? [])],
   {
     script: [
       "run",
@@ -426,11 +438,20 @@ const server = await startServerProcess(
   },
 );
 port = server.port;
+ports = [port, ...(cluster?.servers.map((s) => s.port) ?? [])];
 console.log(
   `soak: ${CLIENTS} clients for ${MINUTES} min against server pid ${server.pid} on port ${port} ` +
+    (NODES > 1
+      ? `and ${NODES - 1} more nodes on one redis-server (ports ${ports.join(", ")}) `
+      : "") +
     `(seed ${SEED}; rerun with deno task soak --minutes ${MINUTES} --seed ${SEED})`,
 );
 
+// With Redis, the baseline counts its two connections (command, pub/sub): wait for them first.
+for (const until = Date.now() + 10_000; NODES > 1 && Date.now() < until;) {
+  if (server.log().includes("redis available")) break;
+  await sleep(50);
+}
 const fdsStart = await fdCount(server.pid);
 const base = prng(SEED);
 const soakers: Soaker[] = [];
@@ -438,7 +459,7 @@ for (let i = 0; i < CLIENTS; i++) nicks.push(`soak-${i}`);
 for (let i = 0; i < CLIENTS; i += 20) {
   const batch = await Promise.all(
     nicks.slice(i, i + 20).map(async (nick) => {
-      const client = await connect({ port, nick });
+      const client = await connect({ port: ports[nicks.indexOf(nick) % ports.length]!, nick });
       const random = prng((base() * 2 ** 31) | 0);
       const home = [`r${Math.floor(random() * ROOMS)}`];
       const second = `r${Math.floor(random() * ROOMS)}`;
@@ -526,7 +547,9 @@ const serverAlive = await Promise.race([
   sleep(0).then(() => true),
 ]);
 const serverLog = server.log();
+const othersAlive = cluster === null ? true : await cluster.alive();
 await server[Symbol.asyncDispose]();
+await cluster?.[Symbol.asyncDispose]();
 await Deno.remove(files, { recursive: true });
 
 const heap = parseGcTrace(serverLog, spawnedAt);
@@ -551,6 +574,7 @@ for (const line of leak.lines) console.log(`  leak check: ${line}`);
 
 const failures: string[] = [];
 if (!serverAlive) failures.push("the server exited during the soak");
+if (!othersAlive) failures.push("another node exited during the soak");
 if (lost !== 0 && stats.cut === 0) failures.push(`${lost} deliveries lost while no client was cut`);
 if (stats.errors > 0) failures.push(`${stats.errors} errors`);
 if (!leak.ok) failures.push("memory kept growing after warm-up (leak)");

@@ -55,7 +55,7 @@ export const VERBS: readonly VerbSpec[] = [
     payload: "none",
     permission: "chat",
     order: "serial",
-    usage: "JOIN room",
+    usage: "JOIN room [quiet]",
     help: "join a room (1-64 of A-Z a-z 0-9 _ - .)",
   },
   {

@@ -136,7 +136,9 @@ export function createChatHandlers(options: ChatCommandOptions): Map<string, Han
   }
 
   function join(ctx: CommandContext, f: Frame): void | Promise<void> {
-    if (f.args.length !== 1) return usage(ctx, "JOIN room");
+    // `JOIN room quiet`: joined without JOINED, and left without LEFT (a one-shot sender).
+    const quiet = f.args.length === 2 && f.args[1]!.toLowerCase() === "quiet";
+    if (f.args.length !== 1 && !quiet) return usage(ctx, "JOIN room");
     const room = f.args[0]!;
     if (!isValidRoom(room)) return badRoom(ctx, room);
     // At max_rooms, JOIN of a room already joined is fine (no push); any other is ERR 413.
@@ -146,7 +148,7 @@ export function createChatHandlers(options: ChatCommandOptions): Map<string, Han
         `Cannot join ${room}: over --max-rooms ${maxRooms} (rooms per client, lobby included)`,
       );
     }
-    return then(hub.join(ctx.member, room), (name) => ctx.replyLine(`OK ${name}`));
+    return then(hub.join(ctx.member, room, quiet), (name) => ctx.replyLine(`OK ${name}`));
   }
 
   function leave(ctx: CommandContext, f: Frame): void | Promise<void> {

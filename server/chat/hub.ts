@@ -14,13 +14,17 @@
 import { encodeFrame, encodeLine, FrameBatch } from "../../lib/protocol/encoder.ts";
 import { LOBBY } from "../../lib/protocol/limits.ts";
 import type { RoomEntry, WhoEntry } from "../../lib/protocol/rows.ts";
-import type { Engine, EngineNode, HistoryQuery, LogStats, NodeEvents } from "../core/engine.ts";
-import { EngineUnavailableError } from "../core/handler.ts";
+import type { Engine, EngineNode, HistoryQuery, NodeEvents } from "../core/engine.ts";
 import type { HistoryResult, Hub, LeaveResult, Published, PublishResult } from "../core/hub.ts";
 import { type Awaitable, type Member, then } from "../core/member.ts";
 import type { Observer } from "../core/metrics.ts";
 import { LocalFanout, type LocalRoom } from "./local_fanout.ts";
 import { MemoryEngine } from "./memory/engine.ts";
+import { SayQueue } from "./say_queue.ts";
+import { type LocalMember, remember, renamedWhileAway } from "./local_member.ts";
+import { RoomOrder } from "./room_order.ts";
+import { type Batch, BATCH_BYTES, BATCH_PAYLOAD, deliverBatch, newBatch } from "./batch.ts";
+import { all, engineCall, engineError, Orphans, published } from "./engine_calls.ts";
 
 export type {
   HistoryResult,
@@ -33,46 +37,6 @@ export type {
   WhoEntry,
 };
 
-/** What this node knows of one of its members. */
-interface LocalMember {
-  nick: string;
-  /** The encoded `MSG room nick ` head of its last room message (the nick and room it names). */
-  head: { room: LocalRoom; nick: string; bytes: Uint8Array } | null;
-  /** Its rooms by key, `lobby` first. */
-  readonly rooms: Map<string, LocalRoom>;
-  /** Rooms it joined on this connection (their history stays readable after `LEAVE`), oldest first. */
-  readonly joined: Set<string>;
-}
-
-/** Most rooms remembered per member as joined before (the oldest are forgotten first). */
-const JOINED_MEMORY = 1024;
-
-/** One sender's frames, back to back, inside a batch. */
-interface Run {
-  readonly sender: Member;
-  readonly head: Uint8Array;
-  /** Members each of its messages reaches (all but the sender, on every node). */
-  readonly recipients: Awaitable<number>;
-  readonly start: number;
-  end: number;
-}
-
-/**
- * Messages to one room, in the order they were published (from one sender or several), encoded
- * back to back: every member gets the bytes of the others' runs.
- */
-interface Batch {
-  readonly room: LocalRoom;
-  /** The room name as the first sender wrote it (the fast path compares it as written). */
-  readonly name: string;
-  /** Local members that take pushes, counted when the batch started (changes flush first). */
-  readonly accepting: number;
-  /** Members on other nodes, counted when the batch started. */
-  readonly remote: Awaitable<number>;
-  readonly frames: FrameBatch;
-  readonly runs: Run[];
-}
-
 /** Options of {@linkcode ChatHub}. */
 export interface ChatHubOptions {
   /**
@@ -84,33 +48,6 @@ export interface ChatHubOptions {
   onError?: (error: unknown) => void;
   /** Told how long each batch took to reach this node's members (milliseconds). */
   fanoutTime?: Observer;
-}
-
-/** Payloads larger than this are not batched (encoded and fanned out on their own). */
-const BATCH_PAYLOAD = 16 * 1024;
-/** A batch is delivered once it holds this many bytes. */
-const BATCH_BYTES = 256 * 1024;
-
-/** Turns an engine's rejection into `EngineUnavailableError` (the command's `ERR 503`). */
-function engineCall<T>(value: Awaitable<T>): Awaitable<T> {
-  if (!(value instanceof Promise)) return value;
-  return value.catch((e: unknown) => {
-    if (e instanceof EngineUnavailableError) throw e;
-    throw new EngineUnavailableError(e instanceof Error ? e.message : String(e), { cause: e });
-  });
-}
-
-/** A publish result from a recipient count that may still be coming. */
-function published(recipients: Awaitable<number>, id: number): Awaitable<Published> {
-  if (typeof recipients === "number") return { recipients, id };
-  return recipients.then((n) => ({ recipients: n, id }));
-}
-
-/** Waits for the promises among `values`, if any. */
-function all(values: Awaitable<unknown>[]): Awaitable<void> {
-  const pending = values.filter((v) => v instanceof Promise);
-  if (pending.length === 0) return;
-  return engineCall(Promise.all(pending).then(() => {}));
 }
 
 /**
@@ -137,6 +74,8 @@ export class ChatHub implements Hub {
   readonly #fanout = new LocalFanout();
   readonly #members = new Map<Member, LocalMember>();
   readonly #byId = new Map<string, Member>();
+  /** `<member id> <room key>` of rooms joined with `JOIN room quiet`: no JOINED, and no LEFT. */
+  readonly #quiet = new Set<string>();
   readonly #onError: (error: unknown) => void;
   #fanoutTime: Observer | null;
   #node!: EngineNode;
@@ -145,9 +84,11 @@ export class ChatHub implements Hub {
   /** Frames of rooms with nobody else in them, for the log only (see publish). */
   readonly #solo = new FrameBatch();
   /** Members gone from this node whose removal the engine refused: retried on later calls. */
-  readonly #orphans = new Set<string>();
-  /** Per room, the last message published through an engine that gives ids asynchronously. */
-  readonly #tails = new Map<string, Promise<unknown>>();
+  #orphans!: Orphans;
+  /** Keeps each room's messages in order through an engine that gives ids asynchronously. */
+  readonly #late = new RoomOrder();
+  /** Room messages for an engine that publishes them itself (`EngineNode.say`), or `null`. */
+  #says: SayQueue | null = null;
 
   /**
    * Connects a hub to an engine that may answer asynchronously (Redis).
@@ -164,7 +105,7 @@ export class ChatHub implements Hub {
     } finally {
       connecting = false;
     }
-    hub.#node = await engine.connect(hub.#events);
+    hub.#use(await engine.connect(hub.#events));
     return hub;
   }
 
@@ -177,12 +118,29 @@ export class ChatHub implements Hub {
     if (node instanceof Promise) {
       throw new TypeError("Cannot connect the hub synchronously: use ChatHub.connect()");
     }
+    this.#use(node);
+  }
+
+  #use(node: EngineNode): void {
     this.#node = node;
+    this.#orphans = new Orphans(node.presence);
+    const say = node.say;
+    if (say === undefined) return;
+    this.#says = new SayQueue(
+      (r, b) => say.call(node, r, b),
+      (room, except) => this.#fanout.audience(room, except.id),
+      engineError,
+    );
   }
 
   /** This node's id in the engine. */
   get node(): string {
     return this.#node.id;
+  }
+
+  /** This node's handle on the engine (for status and tests). */
+  get engineNode(): EngineNode {
+    return this.#node;
   }
 
   /** The number of members attached to this node. */
@@ -210,21 +168,6 @@ export class ChatHub implements Hub {
     return local === undefined ? [] : [...local.rooms.values()].map((r) => r.name);
   }
 
-  /**
-   * The last id given in a room, when the engine's log tells it cheaply.
-   *
-   * @param room A room (any case).
-   * @returns The id, `0` when the room's log gave none, `null` when the engine cannot say.
-   */
-  lastId(room: string): Awaitable<number | null> {
-    return this.#node.log.last?.(room.toLowerCase()) ?? null;
-  }
-
-  /** What the engine's room logs hold, when it tells (`null` otherwise). */
-  logStats(): LogStats | null {
-    return this.#node.log.stats?.() ?? null;
-  }
-
   /** Why the engine cannot be used now, or `null` when it can (or does not tell). */
   unavailable(): string | null {
     return this.#node.unavailable?.() ?? null;
@@ -235,17 +178,22 @@ export class ChatHub implements Hub {
     direct: (member, bytes) => this.#byId.get(member)?.deliver(bytes) ?? false,
     audience: (room, except) => this.#fanout.audience(room, except),
     once: (rooms, bytes, except) => this.#fanout.deliverOnce(rooms, bytes, except),
+    renamed: (id, nick) => {
+      const member = this.#byId.get(id);
+      const local = member && this.#members.get(member);
+      if (member && local) renamedWhileAway(local, member, nick, this.#fanout);
+    },
   };
 
   attach(member: Member): Awaitable<string> {
     this.flush();
-    this.#retryOrphans();
+    this.#orphans.retry();
     return then(engineCall(this.#node.presence.attach(member)), (nick) => {
       const local: LocalMember = { nick, head: null, rooms: new Map(), joined: new Set() };
       this.#members.set(member, local);
       this.#byId.set(member.id, member);
-      this.#addTo(local, LOBBY, member);
-      return nick;
+      // Pushes reach it once its node hears the lobby (the first member subscribes).
+      return then(this.#addTo(local, LOBBY, member), () => nick);
     });
   }
 
@@ -258,9 +206,13 @@ export class ChatHub implements Hub {
     const calls: Awaitable<unknown>[] = [];
     for (const room of local.rooms.values()) {
       if (this.#fanout.remove(room, member)) calls.push(this.#node.broker.unsubscribe(room.key));
-      if (room.key !== LOBBY) calls.push(this.#push(room, `LEFT ${room.name} ${local.nick}`));
+      calls.push(this.#node.touched?.(room.key));
+      const quiet = this.#quiet.delete(`${member.id} ${room.key}`);
+      if (room.key !== LOBBY && !quiet) {
+        calls.push(this.#push(room, `LEFT ${room.name} ${local.nick}`));
+      }
     }
-    calls.push(this.#forget(member.id));
+    calls.push(this.#orphans.forget(member.id));
     return all(calls);
   }
 
@@ -270,7 +222,7 @@ export class ChatHub implements Hub {
 
   rename(member: Member, nick: string): Awaitable<boolean> {
     this.flush();
-    this.#retryOrphans();
+    this.#orphans.retry();
     return then(engineCall(this.#node.presence.rename(member.id, nick)), (ok) => {
       const local = this.#members.get(member);
       if (!ok || local === undefined) return ok;
@@ -286,27 +238,22 @@ export class ChatHub implements Hub {
     });
   }
 
-  join(member: Member, name: string): Awaitable<string> {
+  join(member: Member, name: string, quiet = false): Awaitable<string> {
     this.flush();
-    this.#retryOrphans();
+    this.#orphans.retry();
     return then(engineCall(this.#node.presence.join(member.id, name)), (joined) => {
       const local = this.#members.get(member);
       if (local === undefined) return joined.room;
       const key = joined.room.toLowerCase();
       if (local.rooms.has(key)) return joined.room;
-      local.joined.delete(key);
-      local.joined.add(key);
-      if (local.joined.size > JOINED_MEMORY) {
-        local.joined.delete(local.joined.values().next().value!);
-      }
+      remember(local, key);
       // JOINED to the room's members: here (before the joiner is among them) and elsewhere.
       const line = `JOINED ${joined.room} ${local.nick}`;
       const room = this.#fanout.room(key);
-      const calls: Awaitable<unknown>[] = [
-        room !== undefined
-          ? this.#push(room, line)
-          : this.#node.broker.publish(key, encodeLine(line), null),
-      ];
+      const calls: Awaitable<unknown>[] = [];
+      if (quiet) this.#quiet.add(`${member.id} ${key}`);
+      else if (room !== undefined) calls.push(this.#push(room, line));
+      else calls.push(this.#node.broker.publish(key, encodeLine(line), null));
       calls.push(this.#addTo(local, joined.room, member));
       return then(all(calls), () => joined.room);
     });
@@ -325,7 +272,10 @@ export class ChatHub implements Hub {
         local.rooms.delete(key);
         const calls: Awaitable<unknown>[] = [];
         if (this.#fanout.remove(room, member)) calls.push(this.#node.broker.unsubscribe(key));
-        calls.push(this.#push(room, `LEFT ${room.name} ${local.nick}`));
+        calls.push(this.#node.touched?.(key));
+        if (!this.#quiet.delete(`${member.id} ${key}`)) {
+          calls.push(this.#push(room, `LEFT ${room.name} ${local.nick}`));
+        }
         return then(all(calls), () => ({ room: room.name }));
       },
     );
@@ -358,6 +308,9 @@ export class ChatHub implements Hub {
         engineCall(this.#node.presence.hasRoom(name)),
         (exists): PublishResult => exists ? "not-member" : "no-room",
       );
+    }
+    if (this.#says !== null) {
+      return this.#says.push(room.key, member, `MSG ${room.name} ${local.nick}`, payload);
     }
     const id = this.#node.log.next(room.key);
     if (typeof id !== "number") return this.#publishLater(room, member, payload, id);
@@ -428,22 +381,13 @@ export class ChatHub implements Hub {
     this.flush();
     const copy = payload.slice();
     const nick = this.nick(member);
-    const before = this.#tails.get(room.key);
-    const done = Promise.all([engineCall(id), before]).then(
-      async ([n]): Promise<PublishResult> => {
-        const bytes = encodeFrame(`MSG ${room.name} ${nick} id ${n}`, copy);
-        this.#keep(room.key, n, bytes);
-        const here = this.#fanout.deliver(room.key, bytes, member);
-        const there = await engineCall(this.#node.broker.publish(room.key, bytes, member.id));
-        return { recipients: here + there, id: n };
-      },
-    );
-    const tail = done.catch(() => {});
-    this.#tails.set(room.key, tail);
-    tail.then(() => {
-      if (this.#tails.get(room.key) === tail) this.#tails.delete(room.key);
+    return this.#late.after(room.key, engineCall(id), async (n): Promise<PublishResult> => {
+      const bytes = encodeFrame(`MSG ${room.name} ${nick} id ${n}`, copy);
+      this.#keep(room.key, n, bytes);
+      const here = this.#fanout.deliver(room.key, bytes, member);
+      const there = await engineCall(this.#node.broker.publish(room.key, bytes, member.id));
+      return { recipients: here + there, id: n };
     });
-    return done;
   }
 
   history(member: Member, name: string, query: HistoryQuery): Awaitable<HistoryResult> {
@@ -466,31 +410,20 @@ export class ChatHub implements Hub {
 
   /** Delivers the pending batch of room messages now. */
   flush(): void {
+    this.#says?.flush();
     const batch = this.#batch;
     if (batch === null) return;
     this.#batch = null; // before delivering: a member cut by it detaches, which flushes again
-    const bytes = batch.frames.bytes();
-    const timer = this.#fanoutTime;
-    if (timer === null) this.#fanout.deliverRuns(batch.room.key, bytes, batch.runs);
-    else {
-      const started = performance.now();
-      this.#fanout.deliverRuns(batch.room.key, bytes, batch.runs);
-      timer.observe(performance.now() - started);
-    }
-    // Nobody on the other nodes sent these: they go to every member there.
-    const sent = this.#node.broker.publish(batch.room.key, bytes, null);
-    if (sent instanceof Promise) sent.catch(this.#onError);
+    deliverBatch(batch, this.#fanout, this.#fanoutTime, this.#node.broker, this.#onError);
   }
 
   #startBatch(room: LocalRoom, name: string): Batch {
-    const batch: Batch = {
+    const batch = newBatch(
       room,
       name,
-      accepting: this.#fanout.audience(room.key, null),
-      remote: engineCall(this.#node.broker.audience(room.key, null)),
-      frames: new FrameBatch(),
-      runs: [],
-    };
+      this.#fanout.audience(room.key, null),
+      engineCall(this.#node.broker.audience(room.key, null)),
+    );
     this.#batch = batch;
     // A fallback for callers that never flush (a session flushes at the end of each read): one
     // timer at a time, not one per batch (a timer per batch cost a fifth of the fan-out rate).
@@ -545,36 +478,12 @@ export class ChatHub implements Hub {
     return this.#node.close();
   }
 
-  /** Removes a member from the engine; when that fails, it is tried again on later calls. */
-  #forget(id: string): Awaitable<void> {
-    let done: Awaitable<void>;
-    try {
-      done = this.#node.presence.detach(id);
-    } catch (e) {
-      done = Promise.reject(e);
-    }
-    if (!(done instanceof Promise)) return;
-    return done.catch((e) => {
-      this.#orphans.add(id);
-      throw e;
-    });
-  }
-
-  /** Tries again to remove the members the engine refused to forget (it may be back). */
-  #retryOrphans(): void {
-    if (this.#orphans.size === 0) return;
-    const ids = [...this.#orphans];
-    this.#orphans.clear();
-    for (const id of ids) {
-      const done = this.#forget(id);
-      if (done instanceof Promise) done.catch(() => {});
-    }
-  }
-
   #addTo(local: LocalMember, name: string, member: Member): Awaitable<void> {
     const { room, first } = this.#fanout.add(name, member);
     local.rooms.set(room.key, room);
-    if (first) return this.#node.broker.subscribe(room.key);
+    const counted = this.#node.touched?.(room.key);
+    if (first) return all([this.#node.broker.subscribe(room.key), counted]);
+    return counted;
   }
 
   /** A line to the room's members here and on the other nodes. */

@@ -179,7 +179,9 @@ export class Session implements Member, PipelineOwner {
       ctx.metrics.connected();
       this.#counted = true;
       ctx.log.info("connect", { peer: this.peer, nick });
-      this.outbox.sendStream(helloLine(ctx.config, nick, ctx.hello));
+      const away = ctx.hub.unavailable?.() ?? null;
+      const hello = away === null ? ctx.hello : { ...ctx.hello, cluster_unavailable: away };
+      this.outbox.sendStream(helloLine(ctx.config, nick, hello));
       this.outbox.endStream();
       if (this.access?.loggedIn === false) {
         this.#loginTimer = setTimeout(() => {

@@ -46,6 +46,11 @@ export interface NodeEvents {
    * `except` (a `RENAMED`).
    */
   once(rooms: readonly string[], bytes: Uint8Array, except: string | null): number;
+  /**
+   * A member of the node has another nick now: the engine gave it a fresh one when it restored
+   * the node's members and its own had been taken meanwhile. Optional for the caller to act on.
+   */
+  renamed?(member: string, nick: string): void;
 }
 
 /** Publish and subscribe between nodes: room traffic and direct messages. */
@@ -171,6 +176,26 @@ export interface LogStats {
   readonly bytes: number;
 }
 
+/** One sender's messages to one room, for {@linkcode EngineNode.say}. */
+export interface SayBatch {
+  /** `MSG <room> <nick>`: each frame's head without its id and length. */
+  readonly head: string;
+  /** The sender's member id (its own node does not hand them back to it). */
+  readonly sender: string;
+  /** Each payload's length. */
+  readonly lengths: readonly number[];
+  /** The payloads back to back. */
+  readonly payloads: Uint8Array;
+}
+
+/** What {@linkcode EngineNode.say} answers. */
+export interface Said {
+  /** The first message's id (the others follow one by one). */
+  readonly first: number;
+  /** The room's members on the other nodes (as far as the engine can tell). */
+  readonly remote: number;
+}
+
 /** One node's connection to an engine. */
 export interface EngineNode {
   /** The node id (unique per process start). */
@@ -188,6 +213,18 @@ export interface EngineNode {
    * memory engine is always there.
    */
   unavailable?(): string | null;
+  /**
+   * Gives ids to, keeps and publishes one sender's messages to a room in one step, to every
+   * member of every node (this node's members too, through {@linkcode NodeEvents.room}, in the
+   * room's order); optional: an engine whose every step is a round trip has it, and the hub then
+   * uses it instead of `log.next`, `log.put` and `broker.publish`.
+   */
+  say?(room: string, batch: SayBatch): Promise<Said>;
+  /**
+   * The node's members in `room` changed (the hub calls it after its own fan-out changed, and
+   * answers the command once it resolves); optional.
+   */
+  touched?(room: string): Awaitable<void>;
 }
 
 /** A shared store that server processes join as nodes. */

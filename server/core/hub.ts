@@ -43,10 +43,11 @@ export interface Hub {
    */
   rename(member: Member, nick: string): Awaitable<boolean>;
   /**
-   * Puts `member` in `room`, creating it; pushes `JOINED` to the others when it is new there.
+   * Puts `member` in `room`, creating it; pushes `JOINED` to the others when it is new there,
+   * unless `quiet`: then neither that `JOINED` nor the `LEFT` of its leave or disconnect is pushed.
    * @returns The room's display name.
    */
-  join(member: Member, room: string): Awaitable<string>;
+  join(member: Member, room: string, quiet?: boolean): Awaitable<string>;
   /** Takes `member` out of `room`; pushes `LEFT` to those remaining. */
   leave(member: Member, room: string): Awaitable<LeaveResult>;
   /**
@@ -80,4 +81,6 @@ export interface Hub {
   isIn(member: Member, room: string): boolean;
   /** The number of rooms `member` has joined, `lobby` included (known locally). */
   roomCount(member: Member): number;
+  /** Why the engine cannot be used now (`HELLO` says so), or `null`; optional. */
+  unavailable?(): string | null;
 }

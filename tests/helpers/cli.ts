@@ -29,8 +29,21 @@ export function addressArgs(port: number): string[] {
   return ["--host", "127.0.0.1", "--port", String(port)];
 }
 
+/** An empty folder of this test process for the CLI's config and state (contexts, history). */
+const OWN_FOLDER = Deno.makeTempDirSync({ prefix: "sb-cli-home-" });
+globalThis.addEventListener("unload", () => {
+  try {
+    Deno.removeSync(OWN_FOLDER, { recursive: true });
+  } catch {
+    // Gone already.
+  }
+});
+
 /** Variables that would change what the CLI does, blanked so the developer's shell does not leak in. */
 const CLEAN_ENV: Record<string, string> = {
+  SWITCHBOARD_CONTEXT: "",
+  XDG_CONFIG_HOME: `${OWN_FOLDER}/config`,
+  XDG_STATE_HOME: `${OWN_FOLDER}/state`,
   SWITCHBOARD_URL: "",
   SWITCHBOARD_NICK: "",
   SWITCHBOARD_CA: "",

@@ -38,6 +38,12 @@ export interface ProxyOptions {
    * @default {"cut"}
    */
   atLimit?: "cut" | "stall";
+  /**
+   * Milliseconds each piece from the client waits before it is forwarded (a slow link: every
+   * round trip takes at least this long).
+   * @default {0}
+   */
+  upDelay?: number;
 }
 
 /** A TCP proxy in front of a server, for cutting connections at exact bytes. */
@@ -124,6 +130,9 @@ export function startProxy(targetPort: number, options: ProxyOptions = {}): TcpP
             if (n === null) break;
             if (key === "down" && (!clientOpen || held)) continue;
             let chunk = buf.subarray(0, n);
+            if (key === "up" && (options.upDelay ?? 0) > 0) {
+              await new Promise((r) => setTimeout(r, options.upDelay));
+            }
             if (max !== undefined && sent[key] + chunk.length >= max) {
               chunk = chunk.subarray(0, max - sent[key]);
               await writeAll(to, chunk);

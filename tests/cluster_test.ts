@@ -1,0 +1,337 @@
+/**
+ * Several server processes on one real `redis-server` are one service, seen from raw clients:
+ * nick uniqueness, rooms, SAY counts, ids, TELL, WHO, HISTORY and RENAMED across nodes; then
+ * the faults: a node killed, Redis killed and started again, a node started while Redis is down.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { HAVE_REDIS, REDIS_SKIP, RedisProcess } from "./helpers/redis.ts";
+import { type RawClient, rawClient } from "./helpers/raw_client.ts";
+import { type ServerProcess, startServerProcess } from "./helpers/servers.ts";
+import { waitFor } from "./helpers/wait.ts";
+
+const NODE_TIMEOUT_MS = 2000;
+
+function test(name: string, fn: () => Promise<void>): void {
+  Deno.test({
+    name: `cluster: ${name}${REDIS_SKIP}`,
+    ignore: !HAVE_REDIS,
+    sanitizeOps: false,
+    sanitizeResources: false,
+    fn,
+  });
+}
+
+async function nodes(
+  redis: RedisProcess,
+  n: number,
+  more: string[] = [],
+): Promise<ServerProcess[]> {
+  return await Promise.all(
+    Array.from(
+      { length: n },
+      () =>
+        startServerProcess([
+          "--redis",
+          redis.url,
+          "--node-timeout",
+          `${NODE_TIMEOUT_MS}ms`,
+          ...more,
+        ]),
+    ),
+  );
+}
+
+async function stop(servers: ServerProcess[]): Promise<void> {
+  for (const s of servers) await s[Symbol.asyncDispose]();
+}
+
+/** The next frame that is not a JOINED/LEFT push. */
+async function reply(c: RawClient): Promise<string> {
+  for (;;) {
+    const f = await c.next();
+    if (!/^(JOINED|LEFT) /.test(f)) return f;
+  }
+}
+
+/** alice on the first node and bob on the second, both in `ops`, alice told bob joined. */
+async function pair(servers: ServerProcess[]): Promise<[RawClient, RawClient]> {
+  const a = await rawClient(servers[0]!.port, { nick: "alice", room: "ops" });
+  const b = await rawClient(servers[1]!.port, { nick: "bob", room: "ops" });
+  await until(a, /^JOINED ops bob$/);
+  return [a, b];
+}
+
+/** Waits for a frame matching `re`, skipping others. */
+async function until(c: RawClient, re: RegExp, ms = 5000): Promise<string> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const left = deadline - Date.now();
+    if (left <= 0) throw new Error(`no frame matching ${re} in ${ms} ms`);
+    const f = await c.next(left);
+    if (re.test(f)) return f;
+  }
+}
+
+test("three nodes are one service: nicks, rooms, SAY counts, TELL, WHO, HISTORY, RENAMED", async () => {
+  await using redis = await RedisProcess.start();
+  const servers = await nodes(redis, 3);
+  try {
+    const [a, b, c] = await Promise.all(servers.map((s) => rawClient(s.port)));
+    // Two clients race for one nick on two nodes: exactly one wins.
+    await Promise.all([a!.line("NICK alice"), b!.line("NICK Alice")]);
+    const race = [await reply(a!), await reply(b!)];
+    assert.equal(race.filter((r) => r.startsWith("OK ")).length, 1, race.join(" | "));
+    assert.equal(race.filter((r) => r.startsWith("ERR 409")).length, 1, race.join(" | "));
+    const winner = race[0]!.startsWith("OK") ? a! : b!;
+    const loser = winner === a ? b! : a!;
+    await winner.line("NICK alice");
+    assert.equal(await reply(winner), "OK alice");
+    await loser.line("NICK bob");
+    assert.equal(await reply(loser), "OK bob");
+    await c!.line("NICK carol");
+    assert.equal(await reply(c!), "OK carol");
+    for (const x of [a!, b!, c!]) {
+      await x.line("JOIN ops");
+      assert.equal(await reply(x), "OK ops");
+    }
+    // SAY reaches the members on every node, and OK counts them all.
+    await winner.line("SAY ops :hello everyone");
+    assert.match(await reply(winner), /^OK 2 1$/);
+    for (const x of [loser, c!]) {
+      assert.equal(await until(x, /^MSG /), "MSG ops alice id 1 hello everyone");
+    }
+    // TELL across nodes.
+    await c!.line("TELL alice :psst");
+    assert.match(await reply(c!), /^OK\b/);
+    assert.equal(await until(winner, /^DM /), "DM carol psst");
+    // WHO and ROOMS list everybody, from any node.
+    await loser.line("WHO");
+    const who = JSON.parse((await reply(loser)).replace(/^WHO (\d+ )?/, "")) as { nick: string }[];
+    assert.deepEqual(who.map((w) => w.nick).sort(), ["alice", "bob", "carol"]);
+    await c!.line("ROOMS");
+    const rooms = JSON.parse((await reply(c!)).replace(/^ROOMS (\d+ )?/, ""));
+    assert.deepEqual(rooms, [{ room: "lobby", members: 3 }, { room: "ops", members: 3 }]);
+    // HISTORY is shared.
+    await c!.line("HISTORY ops");
+    assert.match(await reply(c!), /^HISTORY ops \S+ 1 1 1$/);
+    assert.equal(await c!.next(), "MSG ops alice id 1 hello everyone");
+    // RENAMED reaches the room's members on the other nodes.
+    await loser.line("NICK bobby");
+    assert.equal(await reply(loser), "OK bobby");
+    assert.equal(await until(winner, /^RENAMED /), "RENAMED bob bobby");
+    assert.equal(await until(c!, /^RENAMED /), "RENAMED bob bobby");
+    for (const x of [a!, b!, c!]) x.close();
+  } finally {
+    await stop(servers);
+  }
+});
+
+test("ids stay contiguous across nodes under concurrent publishers", async () => {
+  await using redis = await RedisProcess.start();
+  const servers = await nodes(redis, 3);
+  try {
+    const listener = await rawClient(servers[0]!.port, { room: "ids" });
+    const pubs: RawClient[] = [];
+    for (const s of servers) pubs.push(await rawClient(s.port, { room: "ids" }));
+    const per = 200;
+    await Promise.all(pubs.map((p, i) => {
+      let text = "";
+      for (let k = 0; k < per; k++) text += `SAY ids :p${i}-${k}\r\n`;
+      return p.send(text);
+    }));
+    const seen: number[] = [];
+    while (seen.length < per * pubs.length) {
+      const m = await until(listener, /^MSG ids /);
+      seen.push(Number(/ id (\d+) /.exec(m)![1]));
+    }
+    assert.deepEqual(seen, Array.from({ length: per * pubs.length }, (_, i) => i + 1));
+    for (const p of pubs) {
+      let last = 0;
+      for (let k = 0; k < per; k++) {
+        const ok = await until(p, /^OK \d+ \d+$/);
+        const id = Number(ok.split(" ")[2]);
+        assert.ok(id > last, `a publisher's ids rise: ${id} after ${last}`);
+        last = id;
+      }
+    }
+    for (const x of [listener, ...pubs]) x.close();
+  } finally {
+    await stop(servers);
+  }
+});
+
+test("a killed node: the others push LEFT for its clients within --node-timeout + 2 s, nicks free", async () => {
+  await using redis = await RedisProcess.start();
+  const servers = await nodes(redis, 2);
+  try {
+    const [a, b] = await pair(servers);
+    servers[1]!.kill("SIGKILL");
+    await servers[1]!.status;
+    const t0 = Date.now();
+    assert.equal(await until(a, /^LEFT /, NODE_TIMEOUT_MS + 4000), "LEFT ops bob");
+    assert.ok(Date.now() - t0 <= NODE_TIMEOUT_MS + 2000, `LEFT after ${Date.now() - t0} ms`);
+    await a.line("NICK bob");
+    assert.equal(await reply(a), "OK bob", "the dead node's nick is free");
+    a.close();
+    b.close();
+  } finally {
+    await stop(servers);
+  }
+});
+
+test("Redis killed and started again: ERR 503 in between, then the same clients chat on", async () => {
+  await using redis = await RedisProcess.start();
+  const servers = await nodes(redis, 2);
+  try {
+    const [a, b] = await pair(servers);
+    await redis.kill();
+    await waitFor(
+      async () => {
+        await a.line("SAY ops :anyone?");
+        return /^ERR 503 cluster unavailable: /.test(await reply(a));
+      },
+      5000,
+      "ERR 503 while Redis is down",
+    );
+    await a.line("PING");
+    assert.equal(await reply(a), "PONG", "PING keeps working");
+    await redis.restart();
+    // The nodes restore their members: same nicks, same rooms, no reconnect.
+    await waitFor(
+      async () => {
+        await a.line("SAY ops :back");
+        return /^OK 1 \d+$/.test(await reply(a));
+      },
+      10_000,
+      "SAY to reach bob again",
+    );
+    assert.match(await until(b, /^MSG ops alice/), /^MSG ops alice id \d+ back$/);
+    await b.line("WHO ops");
+    const who = JSON.parse((await reply(b)).replace(/^WHO (\d+ )?/, "")) as { nick: string }[];
+    assert.deepEqual(who.map((w) => w.nick).sort(), ["alice", "bob"]);
+    await b.line("NICK alice");
+    assert.match(await reply(b), /^ERR 409 /, "alice's nick is hers again");
+    a.close();
+    b.close();
+  } finally {
+    await stop(servers);
+  }
+});
+
+test("a node started while Redis is down says so in HELLO, and joins when Redis comes", async () => {
+  await using redis = await RedisProcess.start();
+  await redis.kill();
+  const servers = await nodes(redis, 1);
+  try {
+    const { RawClient } = await import("./helpers/raw_client.ts");
+    const c = await RawClient.connect(servers[0]!.port);
+    const hello = await c.hello();
+    assert.equal(hello.cluster, true);
+    assert.match(String(hello.cluster_unavailable), /redis/);
+    await c.line("JOIN ops");
+    assert.match(await reply(c), /^ERR 503 cluster unavailable: /);
+    assert.match(servers[0]!.log(), /redis unavailable/);
+    await redis.restart();
+    await waitFor(
+      async () => {
+        await c.line("JOIN ops");
+        return (await reply(c)) === "OK ops";
+      },
+      10_000,
+      "JOIN once Redis is up",
+    );
+    await c.line("WHO");
+    assert.match(await reply(c), /"rooms":\["lobby","ops"\]/);
+    assert.match(servers[0]!.log(), /redis available/);
+    c.close();
+  } finally {
+    await stop(servers);
+  }
+});
+
+test("/healthz answers 503 while Redis is down and 200 once it is back", async () => {
+  await using redis = await RedisProcess.start();
+  const [server] = await nodes(redis, 1, ["--http", "127.0.0.1:0"]);
+  try {
+    const m = /"?http"?[=:]"?127\.0\.0\.1:(\d+)/.exec(server!.log());
+    assert.ok(m, `the log names the HTTP address:\n${server!.log()}`);
+    const url = `http://127.0.0.1:${m[1]}/healthz`;
+    const status = async () => {
+      const r = await fetch(url);
+      const body = await r.text();
+      return { code: r.status, body };
+    };
+    await waitFor(async () => (await status()).code === 200, 5000, "healthz 200");
+    await redis.kill();
+    await waitFor(async () => (await status()).code === 503, 5000, "healthz 503");
+    assert.match((await status()).body, /redis/);
+    await redis.restart();
+    await waitFor(async () => (await status()).code === 200, 10_000, "healthz 200 again");
+  } finally {
+    await stop([server!]);
+  }
+});
+
+test("on a 3-master Redis Cluster: two nodes, rooms on every shard, SAY and HISTORY across", async () => {
+  const { RedisCluster } = await import("./helpers/redis.ts");
+  await using cluster = await RedisCluster.start(3);
+  const servers = await Promise.all(
+    [0, 1].map(() =>
+      startServerProcess(["--redis", cluster.url, "--redis-cluster", "--node-timeout", "2s"])
+    ),
+  );
+  try {
+    const a = await rawClient(servers[0]!.port, { nick: "alice" });
+    const b = await rawClient(servers[1]!.port, { nick: "bob" });
+    // Rooms whose keys hash to different shards.
+    const rooms = ["r1", "r2", "r3", "r4", "r5", "r6"];
+    for (const room of rooms) {
+      await a.line(`JOIN ${room}`);
+      assert.equal(await reply(a), `OK ${room}`);
+      await b.line(`JOIN ${room}`);
+      assert.equal(await reply(b), `OK ${room}`);
+    }
+    for (const room of rooms) {
+      await a.line(`SAY ${room} :in ${room}`);
+      assert.equal(await reply(a), "OK 1 1");
+      assert.equal(await until(b, /^MSG /), `MSG ${room} alice id 1 in ${room}`);
+    }
+    await b.line("HISTORY r4");
+    assert.match(await reply(b), /^HISTORY r4 \S+ 1 1 1$/);
+    assert.equal(await b.next(), "MSG r4 alice id 1 in r4");
+    a.close();
+    b.close();
+  } finally {
+    await stop(servers);
+  }
+});
+
+test("a pub/sub connection Redis closes is made again: pushes keep crossing nodes", async () => {
+  await using redis = await RedisProcess.start();
+  const servers = await nodes(redis, 2);
+  try {
+    const [a, b] = await pair(servers);
+    await redis.cli("CLIENT", "KILL", "TYPE", "pubsub");
+    let n = 0;
+    await waitFor(
+      async () => {
+        await a.line(`SAY ops :try ${++n}`);
+        assert.match(await reply(a), /^OK \d+ \d+$|^ERR 503 /);
+        try {
+          return /^MSG ops alice id \d+ try \d+$/.test(await until(b, /^MSG /, 300));
+        } catch {
+          return false;
+        }
+      },
+      10_000,
+      "a message to cross nodes again",
+    );
+    a.close();
+    b.close();
+  } finally {
+    await stop(servers);
+  }
+});
