@@ -8,7 +8,7 @@ import { VERSION } from "../lib/version.ts";
 import { optionsHelp, parseServerArgs } from "./config.ts";
 import { runHashPassword } from "./auth/mod.ts";
 import { createLogger } from "./observe/log.ts";
-import { type Server, startServer } from "./server.ts";
+import { loadRedis, type Server, startServer } from "./server.ts";
 
 const USAGE = `switchboard-server ${VERSION}: the Switchboard message and file server
 
@@ -92,7 +92,7 @@ export async function runServerCli(args: string[]): Promise<number> {
   for (const sig of signals) Deno.addSignalListener(sig, stop);
   let server;
   try {
-    server = startServer(config, { log });
+    server = startServer(config, { log, redis: await loadRedis(config, log) });
   } catch (e) {
     const why = e instanceof Deno.errors.AddrInUse
       ? `port ${config.port} is in use (pick another with --port, or --port 0 for any free port)`

@@ -12,7 +12,7 @@ import { AbuseGuard, Authenticator, createAuthHandler } from "./auth/mod.ts";
 import { createChatHandlers } from "./chat/commands.ts";
 import { ChatHub } from "./chat/hub.ts";
 import { MemoryEngine } from "./chat/memory/engine.ts";
-import { RedisEngine } from "./chat/redis/engine.ts";
+import type { RedisEngine } from "./chat/redis/engine.ts";
 import { DEFAULT_CONFIG, parseHttpAddr, type ServerConfig, validateConfig } from "./config.ts";
 import { Congestion } from "./conn/congestion.ts";
 import { Acceptor, formatAddr } from "./conn/listener.ts";
@@ -42,6 +42,11 @@ export interface StartOptions {
    * @default {new ChatHub() over a new MemoryEngine}
    */
   hub?: ChatHub;
+  /**
+   * The Redis engine for `--redis` ({@linkcode loadRedis}): loaded only then, so a server on the
+   * memory engine never loads the Redis client.
+   */
+  redis?: RedisEngine;
   /**
    * The logger.
    * @default {a logger in config.logFormat on stderr}
@@ -92,6 +97,30 @@ export interface Server extends AsyncDisposable {
 }
 
 /**
+ * Loads the Redis engine `--redis` asks for (a server without it never loads the Redis client).
+ *
+ * @param config The options (`redis`, `redisCluster`, `redisPrefix`, `nodeTimeout`, history).
+ * @param log Where the engine says that Redis went away or came back.
+ * @returns The engine, or `undefined` without `--redis`.
+ */
+export async function loadRedis(
+  config: Partial<ServerConfig>,
+  log?: Logger,
+): Promise<RedisEngine | undefined> {
+  const cfg: ServerConfig = { ...DEFAULT_CONFIG, ...config };
+  if (cfg.redis === "") return undefined;
+  const { RedisEngine } = await import("./chat/redis/engine.ts");
+  return new RedisEngine({
+    url: cfg.redis,
+    cluster: cfg.redisCluster,
+    prefix: cfg.redisPrefix,
+    nodeTimeout: cfg.nodeTimeout,
+    history: { size: cfg.historySize, ttl: cfg.historyTtl },
+    ...(log ? { log } : {}),
+  });
+}
+
+/**
  * Starts a server.
  *
  * @param config Options; anything missing takes its default.
@@ -124,14 +153,10 @@ export function startServer(
   const tls = cfg.tlsCert !== ""
     ? loadTlsContext({ certFile: cfg.tlsCert, keyFile: cfg.tlsKey })
     : null;
-  const redis = cfg.redis === "" ? null : new RedisEngine({
-    url: cfg.redis,
-    cluster: cfg.redisCluster,
-    prefix: cfg.redisPrefix,
-    nodeTimeout: cfg.nodeTimeout,
-    history: { size: cfg.historySize, ttl: cfg.historyTtl },
-    log,
-  });
+  const redis = options.redis ?? null;
+  if (cfg.redis !== "" && redis === null && options.hub === undefined) {
+    throw new TypeError("--redis: start the server with loadRedis() (server/cli.ts does)");
+  }
   const hub = options.hub ?? new ChatHub({
     engine: redis ?? new MemoryEngine({
       history: { size: cfg.historySize, ttl: cfg.historyTtl, memory: cfg.historyMemory },

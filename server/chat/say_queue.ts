@@ -8,10 +8,9 @@
  * @module
  */
 
-import type { EngineNode, Said } from "../core/engine.ts";
+import { type EngineNode, MAX_SAY_MESSAGES, type Said } from "../core/engine.ts";
 import type { Published } from "../core/hub.ts";
 import type { Member } from "../core/member.ts";
-import { ENTRY_MESSAGES } from "./redis/scripts.ts";
 
 /** One sender's messages to one room, waiting for the flush. */
 interface Run {
@@ -62,7 +61,7 @@ export class SayQueue {
     let run = this.#runs[this.#runs.length - 1];
     if (
       run === undefined || run.room !== room || run.sender !== sender || run.head !== head ||
-      run.used + payload.length > RUN_BYTES || run.lengths.length >= ENTRY_MESSAGES
+      run.used + payload.length > RUN_BYTES || run.lengths.length >= MAX_SAY_MESSAGES
     ) {
       run = {
         room,

@@ -176,6 +176,9 @@ export interface LogStats {
   readonly bytes: number;
 }
 
+/** Most messages in one {@linkcode SayBatch} (the hub cuts longer runs). */
+export const MAX_SAY_MESSAGES = 1024;
+
 /** One sender's messages to one room, for {@linkcode EngineNode.say}. */
 export interface SayBatch {
   /** `MSG <room> <nick>`: each frame's head without its id and length. */

@@ -17,10 +17,11 @@
  * @module
  */
 
+import { MAX_SAY_MESSAGES } from "../../core/engine.ts";
 import { type Script, script } from "./link.ts";
 
 /** Most messages in one log entry (the hub cuts longer runs): the size trim's margin. */
-export const ENTRY_MESSAGES = 1024;
+export const ENTRY_MESSAGES: number = MAX_SAY_MESSAGES;
 
 const PRESENCE = `
 local B = KEYS[1]
