@@ -5,10 +5,10 @@
  * session's read at a time) takes the list at the end of that read and waits, before it reads
  * its client again, until those members drain or `max_stall` passes. Its client's bytes then
  * wait in TCP, which pushes back on the publisher; nothing is dropped. A member past half of
- * `max_pending` is waited for as long as it keeps making progress (a client that reads is never
- * cut; the room then goes at its pace). A member that never reads holds each publisher's read
- * back by `max_stall` at most, until it is cut (its queue passes `max_pending`, or its writes make
- * no progress for `write_deadline`).
+ * `max_pending` is waited for as long as its socket keeps taking bytes (a client that reads is
+ * never cut; the room then goes at its pace). A member that stops reading holds its publishers
+ * for {@linkcode patience} once, then each publisher's read by `max_stall` at most, until it is
+ * cut (its queue passes `max_pending`, or its writes make no progress for `write_deadline`).
  *
  * @module
  */
@@ -16,14 +16,28 @@
 /** A step of the wait for a member past the danger mark lasts this many `max_stall`. */
 export const DANGER_STEPS = 4;
 
+/**
+ * How recently a member near its cut must have taken bytes to be waited for: a tenth of
+ * `write_deadline` (1 s by default) but at most 5 s, and at least one step (`DANGER_STEPS` x
+ * `max_stall`). TCP wakes a
+ * writer only once a good part of the socket's buffers is free, so a client that reads, but slowly
+ * or from a busy machine, shows progress only every few hundred milliseconds.
+ *
+ * @param limits `maxStall` and `writeDeadline` of the configuration, in milliseconds.
+ * @returns Milliseconds.
+ */
+export function patience(limits: { maxStall: number; writeDeadline: number }): number {
+  return Math.max(limits.maxStall * DANGER_STEPS, Math.min(5000, limits.writeDeadline / 10));
+}
+
 /** What the tracker needs of an outbox. */
 export interface Backlog {
   /** Bytes queued. */
   readonly pending: number;
   /** True once it is cut or closed. */
   readonly closed: boolean;
-  /** Bytes written so far (progress). */
-  readonly written: number;
+  /** When its socket last took bytes (`Date.now()`; now when nothing is waiting to be written). */
+  readonly progressAt: number;
   /** Resolves once at most `below` bytes are queued, or it closed. */
   drain(below: number): Promise<void>;
 }
@@ -35,7 +49,7 @@ export interface Backlog {
  * ```ts
  * import { Congestion } from "./congestion.ts";
  * const congestion = new Congestion();
- * const box = { pending: 9, closed: false, written: 0, drain: () => Promise.resolve() };
+ * const box = { pending: 9, closed: false, progressAt: 0, drain: () => Promise.resolve() };
  * congestion.note(box);
  * congestion.note(box);
  * console.assert(congestion.take()?.length === 1 && congestion.take() === null);
@@ -76,19 +90,19 @@ export class Congestion {
    * {@linkcode Congestion.wait}); a wait is counted in `metrics`.
    *
    * @param own The session's own outbox.
-   * @param limits `maxPending` and `maxStall` of the configuration.
+   * @param limits `maxPending`, `maxStall` and `writeDeadline` of the configuration.
    * @param metrics Where stalls and their milliseconds are counted.
    */
   async hold(
     own: Backlog,
-    limits: { maxPending: number; maxStall: number },
+    limits: { maxPending: number; maxStall: number; writeDeadline: number },
     metrics: { stalls: number; stallTime: number },
   ): Promise<void> {
     const behind = this.take();
     if (behind === null) return;
     const started = performance.now();
     const marks = { below: limits.maxPending / 16, danger: limits.maxPending / 2 };
-    if (await Congestion.wait(behind, own, marks, limits.maxStall)) {
+    if (await Congestion.wait(behind, own, marks, limits.maxStall, patience(limits))) {
       metrics.stalls++;
       metrics.stallTime += performance.now() - started;
     }
@@ -96,15 +110,18 @@ export class Congestion {
 
   /**
    * Waits until every one of `boxes` (but `own`) holds at most `below` bytes, or `maxStall`
-   * passes, whichever is first. A member past `danger` bytes (near its cut) that made progress
-   * in that time is waited for again, in steps of `DANGER_STEPS` x `maxStall`, as long as it keeps
-   * making progress: a client that reads is never cut; one that does not costs `maxStall` per read
-   * (and one step more per read once past `danger`) until it is cut.
+   * passes, whichever is first. A member past `danger` bytes (near its cut) whose socket took
+   * bytes within the last `patience` is waited for again, in steps of `DANGER_STEPS` x `maxStall`,
+   * as long as that stays true: a client that reads is never cut; one that stopped costs its
+   * publishers `patience` once (counted from when it stopped), then `maxStall` per read until it
+   * is cut.
    *
    * @param boxes From {@linkcode Congestion.take}.
    * @param own The waiting session's own outbox (its own back-pressure is handled apart).
    * @param marks `below`: the low-water mark; `danger`: past it, wait while it moves.
-   * @param maxStall The longest wait of one step, in milliseconds.
+   * @param maxStall The longest wait of the first step, in milliseconds.
+   * @param patience How recently a member past `danger` must have taken bytes to be waited for
+   *   again, in milliseconds (see {@linkcode patience}).
    * @returns Whether it waited at all.
    */
   static async wait(
@@ -112,13 +129,16 @@ export class Congestion {
     own: Backlog,
     marks: { below: number; danger: number },
     maxStall: number,
+    patience = maxStall * DANGER_STEPS,
   ): Promise<boolean> {
     if (maxStall <= 0) return false;
     let behind = boxes.filter((b) => b !== own && !b.closed && b.pending > marks.below);
     if (behind.length === 0) return false;
+    // Past danger, a member is waited for while its socket took bytes within the last
+    // `patience` (judged at the end of each step, from when it last took bytes: a client busy for
+    // a moment still reads, one that stopped long ago does not).
     let target = marks.below;
     while (behind.length > 0) {
-      const before = behind.map((b) => b.written);
       let timer: ReturnType<typeof setTimeout> | undefined;
       // Near its cut, a member gets longer steps: a busy client reads in bursts.
       const step = target === marks.below ? maxStall : maxStall * DANGER_STEPS;
@@ -128,8 +148,9 @@ export class Congestion {
       } finally {
         clearTimeout(timer);
       }
-      behind = behind.filter((b, i) =>
-        !b.closed && b.pending > marks.danger && b.written > before[i]!
+      const now = Date.now();
+      behind = behind.filter((b) =>
+        !b.closed && b.pending > marks.danger && now - b.progressAt < patience
       );
       target = marks.danger;
     }

@@ -238,6 +238,14 @@ export class Outbox {
   }
 
   /**
+   * When the socket last took bytes (`Date.now()`): the start of the write in flight or its last
+   * partial write; the current time when no write is in flight (nothing is waiting on the client).
+   */
+  get progressAt(): number {
+    return this.#writing && this.#progressAt > 0 ? this.#progressAt : Date.now();
+  }
+
+  /**
    * How long the write in flight has made no progress, in milliseconds (0 when idle).
    *
    * @param now The current time, `Date.now()`.
