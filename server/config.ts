@@ -103,6 +103,11 @@ export interface ServerConfig {
   cmdBurst: number;
   /** Rooms one client may be in, `lobby` included; 0 = no limit. */
   maxRooms: number;
+  /**
+   * Most lobby members (all nodes) for which a client that announces itself (`JOIN lobby`) is
+   * told to the lobby on arrival, rename and leave; 0 = never.
+   */
+  lobbyNotices: number;
   /** Time to finish the TLS handshake and, when logins are required, `AUTH`. */
   loginTimeout: number;
   /** `host:port` of the HTTP endpoint (health, metrics, status, dashboard); `""` = off. */
@@ -154,6 +159,7 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = {
   cmdRate: 0,
   cmdBurst: 0,
   maxRooms: 100,
+  lobbyNotices: 32,
   loginTimeout: 10_000,
   http: "",
   httpToken: "",

@@ -41,6 +41,7 @@ export function validateConfig(config: ServerConfig): void {
   if (config.writeDeadline < 10) throw new RangeError("--write-deadline: must be at least 10ms");
   if (config.maxStall > 1000) throw new RangeError("--max-stall: must be at most 1s");
   if (config.historySize < 0) throw new RangeError("--history-size: must be 0 or more");
+  if (config.lobbyNotices < 0) throw new RangeError("--lobby-notices: must be 0 or more");
   if (config.historyTtl < 1000) throw new RangeError("--history-ttl: must be at least 1s");
   if (config.nodeTimeout < 1000) throw new RangeError("--node-timeout: must be at least 1s");
   if (config.redis !== "") parseRedisUrl(config.redis, config.redisCluster);

@@ -235,6 +235,12 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: "rooms per client, lobby included (ERR 413), 0 = no limit",
   },
   {
+    key: "lobbyNotices",
+    flag: "lobby-notices",
+    kind: "int",
+    help: "JOINED/LEFT lobby of clients that JOIN lobby, while it has at most this many, 0 = never",
+  },
+  {
     key: "loginTimeout",
     flag: "login-timeout",
     kind: "duration",

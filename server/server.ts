@@ -166,6 +166,7 @@ export function startServer(
       log.warn("engine error", { action: "publish", error: String(e) });
     },
     fanoutTime: metrics.fanoutTime,
+    lobbyNotices: cfg.lobbyNotices,
   });
   if (options.hub !== undefined) options.hub.observeFanout(metrics.fanoutTime);
   // The shared folder: created if missing (a failure here stops the start-up).

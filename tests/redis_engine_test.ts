@@ -9,7 +9,7 @@
 
 import { ChatHub } from "../server/chat/hub.ts";
 import { RedisEngine, type RedisNode } from "../server/chat/redis/engine.ts";
-import { hubConformance, type HubSetup } from "./helpers/hub_conformance.ts";
+import { hubConformance, type HubSetup, type SetupOptions } from "./helpers/hub_conformance.ts";
 import { HAVE_REDIS, REDIS_SKIP, RedisCluster, RedisProcess } from "./helpers/redis.ts";
 import { waitFor } from "./helpers/wait.ts";
 
@@ -24,13 +24,18 @@ globalThis.addEventListener("unload", () => {
 let run = 0;
 
 /** `n` hubs on one engine each (one process, several nodes), ready. */
-async function nodes(url: string, n: number, clustered: boolean): Promise<HubSetup> {
+async function nodes(
+  url: string,
+  n: number,
+  clustered: boolean,
+  options: SetupOptions,
+): Promise<HubSetup> {
   const prefix = `t${++run}-${crypto.randomUUID().slice(0, 6)}:`;
   const engines = Array.from(
     { length: n },
     () => new RedisEngine({ url, cluster: clustered, prefix, nodeTimeout: 5000 }),
   );
-  const hubs = engines.map((engine) => new ChatHub({ engine }));
+  const hubs = engines.map((engine) => new ChatHub({ ...options, engine }));
   const raw = () => hubs.map(nodeOf);
   await waitFor(
     () => raw().every((node) => node.unavailable() === null),
@@ -52,15 +57,15 @@ function nodeOf(hub: ChatHub): RedisNode {
 }
 
 const ignore = !HAVE_REDIS;
-hubConformance(`redis${REDIS_SKIP}`, () => nodes(single!.url, 1, false), {
+hubConformance(`redis${REDIS_SKIP}`, (o) => nodes(single!.url, 1, false, o), {
   ignore,
   sanitize: false,
 });
-hubConformance(`redis, three nodes${REDIS_SKIP}`, () => nodes(single!.url, 3, false), {
+hubConformance(`redis, three nodes${REDIS_SKIP}`, (o) => nodes(single!.url, 3, false, o), {
   ignore,
   sanitize: false,
 });
-hubConformance(`redis cluster, three nodes${REDIS_SKIP}`, () => nodes(cluster!.url, 3, true), {
+hubConformance(`redis cluster, three nodes${REDIS_SKIP}`, (o) => nodes(cluster!.url, 3, true, o), {
   ignore,
   sanitize: false,
 });

@@ -21,10 +21,17 @@ import type { Observer } from "../core/metrics.ts";
 import { LocalFanout, type LocalRoom } from "./local_fanout.ts";
 import { MemoryEngine } from "./memory/engine.ts";
 import { SayQueue } from "./say_queue.ts";
-import { type LocalMember, remember, renamedWhileAway } from "./local_member.ts";
+import {
+  headOf,
+  historyFor,
+  type LocalMember,
+  remember,
+  renamedWhileAway,
+} from "./local_member.ts";
 import { RoomOrder } from "./room_order.ts";
 import { type Batch, BATCH_BYTES, BATCH_PAYLOAD, deliverBatch, newBatch } from "./batch.ts";
 import { all, engineCall, engineError, Orphans, published } from "./engine_calls.ts";
+import { LobbyNotices } from "./lobby_notices.ts";
 
 export type {
   HistoryResult,
@@ -48,6 +55,12 @@ export interface ChatHubOptions {
   onError?: (error: unknown) => void;
   /** Told how long each batch took to reach this node's members (milliseconds). */
   fanoutTime?: Observer;
+  /**
+   * Most lobby members (all nodes) for which an announced client's arrival, rename and leave are
+   * pushed to the lobby (see server/chat/lobby_notices.ts); 0 = never.
+   * @default {0}
+   */
+  lobbyNotices?: number;
 }
 
 /**
@@ -89,6 +102,8 @@ export class ChatHub implements Hub {
   readonly #late = new RoomOrder();
   /** Room messages for an engine that publishes them itself (`EngineNode.say`), or `null`. */
   #says: SayQueue | null = null;
+  /** Clients that announced themselves in the lobby (`JOIN lobby`). */
+  readonly #lobby: LobbyNotices;
 
   /**
    * Connects a hub to an engine that may answer asynchronously (Redis).
@@ -113,6 +128,7 @@ export class ChatHub implements Hub {
   constructor(options: ChatHubOptions = {}) {
     this.#onError = options.onError ?? (() => {});
     this.#fanoutTime = options.fanoutTime ?? null;
+    this.#lobby = new LobbyNotices(options.lobbyNotices ?? 0, this.#fanout, () => this.#node);
     if (connecting) return;
     const node = (options.engine ?? new MemoryEngine()).connect(this.#events);
     if (node instanceof Promise) {
@@ -208,9 +224,8 @@ export class ChatHub implements Hub {
       if (this.#fanout.remove(room, member)) calls.push(this.#node.broker.unsubscribe(room.key));
       calls.push(this.#node.touched?.(room.key));
       const quiet = this.#quiet.delete(`${member.id} ${room.key}`);
-      if (room.key !== LOBBY && !quiet) {
-        calls.push(this.#push(room, `LEFT ${room.name} ${local.nick}`));
-      }
+      if (room.key === LOBBY) calls.push(this.#lobby.gone(member, local.nick));
+      else if (!quiet) calls.push(this.#push(room, `LEFT ${room.name} ${local.nick}`));
     }
     calls.push(this.#orphans.forget(member.id));
     return all(calls);
@@ -229,18 +244,26 @@ export class ChatHub implements Hub {
       const old = local.nick;
       local.nick = nick;
       if (old === nick) return ok;
-      // RENAMED once to everybody sharing a room (other than lobby) with it, on every node.
-      const keys = [...local.rooms.keys()].filter((k) => k !== LOBBY);
-      if (keys.length === 0) return ok;
-      const bytes = encodeLine(`RENAMED ${old} ${nick}`);
-      this.#fanout.deliverOnce(keys, bytes, member);
-      return then(engineCall(this.#node.broker.publishOnce(keys, bytes, member.id)), () => ok);
+      // RENAMED once to everybody sharing a room (other than lobby, unless it announced itself
+      // there and the lobby is small) with it, on every node.
+      return then(this.#lobby.renamedToLobby(member), (lobby) => {
+        const keys = [...local.rooms.keys()].filter((k) => lobby || k !== LOBBY);
+        if (keys.length === 0) return ok;
+        const bytes = encodeLine(`RENAMED ${old} ${nick}`);
+        this.#fanout.deliverOnce(keys, bytes, member);
+        return then(engineCall(this.#node.broker.publishOnce(keys, bytes, member.id)), () => ok);
+      });
     });
   }
 
   join(member: Member, name: string, quiet = false): Awaitable<string> {
     this.flush();
     this.#orphans.retry();
+    const self = this.#members.get(member);
+    if (name.toLowerCase() === LOBBY && self !== undefined) {
+      // Everybody is in it: a loud JOIN announces the client (see server/chat/lobby_notices.ts).
+      return quiet ? LOBBY : then(this.#lobby.arrived(member, self.nick), () => LOBBY);
+    }
     return then(engineCall(this.#node.presence.join(member.id, name)), (joined) => {
       const local = this.#members.get(member);
       if (local === undefined) return joined.room;
@@ -331,7 +354,7 @@ export class ChatHub implements Hub {
       if (remote === 0) {
         const solo = this.#solo;
         solo.reset();
-        solo.append(this.#headOf(local, room), payload, id);
+        solo.append(headOf(local, room), payload, id);
         this.#keep(room.key, id, solo.buffer, solo.lastStart, solo.length);
         return { recipients: 0, id };
       }
@@ -349,7 +372,7 @@ export class ChatHub implements Hub {
       const remote = batch.remote;
       last = {
         sender: member,
-        head: this.#headOf(local, room),
+        head: headOf(local, room),
         recipients: typeof remote === "number" ? here + remote : then(remote, (n) => here + n),
         start: batch.frames.length,
         end: batch.frames.length,
@@ -392,20 +415,7 @@ export class ChatHub implements Hub {
 
   history(member: Member, name: string, query: HistoryQuery): Awaitable<HistoryResult> {
     this.flush();
-    const key = name.toLowerCase();
-    const local = this.#members.get(member);
-    if (local !== undefined && (local.rooms.has(key) || local.joined.has(key))) {
-      return engineCall(this.#node.log.history(key, query));
-    }
-    // A room nobody is in any more still has its log: JOIN it to read it (403, not 404).
-    return then(
-      engineCall(this.#node.presence.hasRoom(name)),
-      (exists): Awaitable<HistoryResult> =>
-        exists ? "not-member" : then(
-          engineCall(this.#node.log.has(key)),
-          (logged): HistoryResult => logged ? "not-member" : "no-room",
-        ),
-    );
+    return historyFor(this.#node, this.#members.get(member), name, query);
   }
 
   /** Delivers the pending batch of room messages now. */
@@ -435,15 +445,6 @@ export class ChatHub implements Hub {
       }, 0);
     }
     return batch;
-  }
-
-  /** The member's `MSG room nick ` head, encoded once per room and nick. */
-  #headOf(local: LocalMember, room: LocalRoom): Uint8Array {
-    const head = local.head;
-    if (head !== null && head.room === room && head.nick === local.nick) return head.bytes;
-    const bytes = FrameBatch.head(`MSG ${room.name} ${local.nick}`);
-    local.head = { room, nick: local.nick, bytes };
-    return bytes;
   }
 
   tell(member: Member, nick: string, payload: Uint8Array): Awaitable<boolean> {

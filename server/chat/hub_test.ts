@@ -5,24 +5,24 @@ import { hubConformance } from "../../tests/helpers/hub_conformance.ts";
 import { DelayedEngine } from "../../tests/helpers/engines.ts";
 
 // One suite of the hub's contract, against every way of building it.
-hubConformance("memory engine", () => ({ hubs: [new ChatHub()] }));
+hubConformance("memory engine", (options) => ({ hubs: [new ChatHub(options)] }));
 
-hubConformance("memory engine, two nodes", () => {
+hubConformance("memory engine, two nodes", (options) => {
   const engine = new MemoryEngine();
-  return { hubs: [new ChatHub({ engine }), new ChatHub({ engine })] };
+  return { hubs: [new ChatHub({ ...options, engine }), new ChatHub({ ...options, engine })] };
 });
 
-hubConformance("engine answering after random delays", async () => {
+hubConformance("engine answering after random delays", async (options) => {
   const engine = new DelayedEngine({ seed: 7 });
-  return { hubs: [await ChatHub.connect(engine)], idle: () => engine.idle() };
+  return { hubs: [await ChatHub.connect(engine, options)], idle: () => engine.idle() };
 });
 
-hubConformance("engine answering after random delays, three nodes", async () => {
+hubConformance("engine answering after random delays, three nodes", async (options) => {
   const engine = new DelayedEngine({ seed: 11 });
   const hubs = [
-    await ChatHub.connect(engine),
-    await ChatHub.connect(engine),
-    await ChatHub.connect(engine),
+    await ChatHub.connect(engine, options),
+    await ChatHub.connect(engine, options),
+    await ChatHub.connect(engine, options),
   ];
   return { hubs, idle: () => engine.idle() };
 });

@@ -5,9 +5,12 @@
  * @module
  */
 
-import { encodeLine } from "../../lib/protocol/encoder.ts";
+import { encodeLine, FrameBatch } from "../../lib/protocol/encoder.ts";
 import { LOBBY } from "../../lib/protocol/limits.ts";
-import type { Member } from "../core/member.ts";
+import type { EngineNode, HistoryQuery } from "../core/engine.ts";
+import type { HistoryResult } from "../core/hub.ts";
+import { type Awaitable, type Member, then } from "../core/member.ts";
+import { engineCall } from "./engine_calls.ts";
 import type { LocalFanout, LocalRoom } from "./local_fanout.ts";
 
 /** What this node knows of one of its members. */
@@ -47,4 +50,37 @@ export function renamedWhileAway(
   member.deliver(bytes);
   const keys = [...local.rooms.keys()].filter((k) => k !== LOBBY);
   if (keys.length > 0) fanout.deliverOnce(keys, bytes, member);
+}
+
+/** The member's `MSG room nick ` head, encoded once per room and nick. */
+export function headOf(local: LocalMember, room: LocalRoom): Uint8Array {
+  const head = local.head;
+  if (head !== null && head.room === room && head.nick === local.nick) return head.bytes;
+  const bytes = FrameBatch.head(`MSG ${room.name} ${local.nick}`);
+  local.head = { room, nick: local.nick, bytes };
+  return bytes;
+}
+
+/**
+ * A `HISTORY` of a room: its page when the member is in it or joined it on this connection;
+ * otherwise 403 for a room that exists or still has its log (JOIN it to read it), 404 for none.
+ */
+export function historyFor(
+  node: EngineNode,
+  local: LocalMember | undefined,
+  name: string,
+  query: HistoryQuery,
+): Awaitable<HistoryResult> {
+  const key = name.toLowerCase();
+  if (local !== undefined && (local.rooms.has(key) || local.joined.has(key))) {
+    return engineCall(node.log.history(key, query));
+  }
+  return then(
+    engineCall(node.presence.hasRoom(name)),
+    (exists): Awaitable<HistoryResult> =>
+      exists ? "not-member" : then(
+        engineCall(node.log.has(key)),
+        (logged): HistoryResult => logged ? "not-member" : "no-room",
+      ),
+  );
 }
