@@ -62,6 +62,7 @@ class ChatSession {
     this.#chat = new ReconnectingClient(() => this.#connect(), {
       nick: p.nick,
       rooms: [room],
+      announce: true,
       history: countOption(p, "history", 20, 1000),
       // Missing credentials, or a login the server refused, will not get better by retrying
       // (and every retry would be one more failed login on the server).

@@ -121,6 +121,7 @@ export class ReconnectingClient implements AsyncDisposable {
     const client = await this.#open();
     try {
       if (this.#nick !== undefined) await client.setNick(this.#nick);
+      await this.#announce(client);
       const named = (this.#options.rooms ?? []).map((r) => r.toLowerCase());
       for (const room of this.#options.rooms ?? []) {
         const key = room.toLowerCase();
@@ -137,6 +138,16 @@ export class ReconnectingClient implements AsyncDisposable {
     this.#client = client;
     void this.#pump(client);
     return client;
+  }
+
+  /** `JOIN lobby` when asked to announce; a refusal (503 while a cluster is away) is no failure. */
+  async #announce(client: Client): Promise<void> {
+    if (this.#options.announce !== true) return;
+    try {
+      await client.join(LOBBY);
+    } catch (e) {
+      if (!(e instanceof ServerError)) throw e;
+    }
   }
 
   /**
@@ -320,6 +331,7 @@ export class ReconnectingClient implements AsyncDisposable {
             nickTaken = true;
           }
         }
+        await this.#announce(client);
         for (const [key, name] of this.#rooms) {
           try {
             this.#rooms.set(key, await client.join(name));

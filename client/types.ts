@@ -147,6 +147,13 @@ export interface ReconnectOptions {
    */
   rooms?: string[];
   /**
+   * Announce this client in the lobby (`JOIN lobby`, after the nick) at start and after every
+   * reconnect: while the lobby is small (the server's `--lobby-notices`) its members are told of
+   * its arrival, renames and leave. A chat does; a one-shot sender or a listener had better not.
+   * @default {false}
+   */
+  announce?: boolean;
+  /**
    * The delays between reconnect attempts.
    * @default {{ base: 250, max: 10000 }}
    */

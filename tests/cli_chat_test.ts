@@ -24,6 +24,8 @@ Deno.test("two chat processes hold a whole conversation through their stdin", op
   await using bob = spawnCli(["chat", "--nick", "bob", ...addressArgs(server.port)]);
   await alice.waitFor(/-- Connected to 127\.0\.0\.1:\d+ as alice; talking in ops\./);
   await bob.waitFor(/-- Connected to 127\.0\.0\.1:\d+ as bob; talking in lobby\./);
+  // The lobby is small (under --lobby-notices): bob's arrival is told.
+  await alice.waitFor(/-- bob joined lobby$/m);
 
   // A plain line goes to the current room (lobby for bob), and every member sees it.
   await bob.write("hello lobby\n");
@@ -77,6 +79,7 @@ Deno.test("two chat processes hold a whole conversation through their stdin", op
   await bob.write("back in lobby\n/quit\n");
   await alice.waitFor(/\[lobby\] <bob> back in lobby$/m);
   assert.equal(await bob.exit(), 0, bob.stderr);
+  await alice.waitFor(/-- bob left lobby$/m);
   // The end of input quits too.
   await alice.closeStdin();
   assert.equal(await alice.exit(), 0, alice.stderr);
