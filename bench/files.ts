@@ -192,13 +192,57 @@ export interface FilesResult {
   floorGet: number;
   /** Download rate, MB/s (until the last byte). */
   get: number;
+  /** `downloadFile` of the client library to a file on disk, verified and synced, MB/s. */
+  clientGet: number;
+  /** `uploadFile` of the client library from the file on disk, until the server's OK, MB/s. */
+  clientPut: number;
+  /** Another client's PING round trips while GETs run back to back: p50 and p99, ms. */
+  pingDuring: { p50: number; p99: number; count: number };
 }
 
 /** Runs a load spec in a load client process (bench/main.ts provides it). */
 export type LoadRunner = (
   spec: Record<string, unknown>,
   timeoutMs: number,
+  onReady?: () => Promise<void>,
 ) => Promise<Record<string, unknown>>;
+
+/**
+ * PINGs of one client while another downloads at full speed: both load clients connect, then
+ * start together; the PINGs run from 200 ms to 2.2 s into GETs that go on back to back for 2.5 s.
+ */
+async function pingDuringDownload(
+  common: Record<string, unknown>,
+  runLoad: LoadRunner,
+  timeout: number,
+): Promise<{ p50: number; p99: number; count: number }> {
+  let arrived = 0;
+  let release!: () => void;
+  const together = new Promise<void>((r) => release = r);
+  const onReady = () => {
+    if (++arrived === 2) release();
+    return together;
+  };
+  const [, pinged] = await Promise.all([
+    runLoad(
+      { workload: "downloading", ...common, untilMs: 2500, deadlineMs: timeout },
+      2 * timeout + 10_000,
+      onReady,
+    ),
+    runLoad(
+      {
+        workload: "pings",
+        proto: "switchboard",
+        port: common.port,
+        delayMs: 200,
+        durationMs: 2000,
+      },
+      2 * timeout + 10_000,
+      onReady,
+    ),
+  ]);
+  return pinged as { p50: number; p99: number; count: number };
+}
 
 /**
  * Starts a fresh Switchboard server on an empty folder, PUTs the file, then GETs it back.
@@ -231,6 +275,17 @@ export async function filesRun(
       { workload: "get", ...common, deadlineMs: timeout },
       timeout + 10_000,
     );
+    // As a user's `switchboard get` and `put` move it: verified, from and to a file on disk.
+    const dir = file.path.slice(0, file.path.lastIndexOf("/"));
+    const clientGet = await runLoad(
+      { workload: "clientGet", ...common, dir, deadlineMs: timeout },
+      timeout + 10_000,
+    );
+    const clientPut = await runLoad(
+      { workload: "clientPut", ...common, path: "up.bin", local: file.path, deadlineMs: timeout },
+      timeout + 10_000,
+    );
+    const pingDuring = await pingDuringDownload(common, runLoad, timeout);
     const floor = await startServer("switchboard", {
       maxClients: 100,
       echoFloor: true,
@@ -255,6 +310,9 @@ export async function filesRun(
         get: get.rate as number,
         floorPut: floorPut.rate as number,
         floorGet: floorGet.rate as number,
+        clientGet: clientGet.rate as number,
+        clientPut: clientPut.rate as number,
+        pingDuring,
       };
     } finally {
       await floor.stop();

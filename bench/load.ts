@@ -4,8 +4,8 @@
  * the {@linkcode Wire} differs.
  *
  * Usage: `deno run --allow-net --allow-read --allow-write bench/load.ts '<json spec>'`. It prints
- * `RESULT <json>` on stdout (the idle workload first prints `READY <json>` and holds its
- * connections until a line arrives on stdin).
+ * `RESULT <json>` on stdout (the idle, downloading and pings workloads first print `READY <json>`
+ * and wait for a line on stdin).
  *
  * @module
  */
@@ -13,6 +13,7 @@
 import { burst } from "./load_burst.ts";
 import { probe } from "./load_cluster.ts";
 import { get, put } from "./load_files.ts";
+import { clientGet, clientPut, downloading, pings } from "./load_client_files.ts";
 import { chat, fanout, idle, latency } from "./load_pubsub.ts";
 import { type Wire, WIRES } from "./wire.ts";
 
@@ -36,6 +37,10 @@ const RUNNERS: { [W in LoadSpec["workload"]]: Runner<W> } = {
   probe,
   put,
   get,
+  clientGet,
+  clientPut,
+  downloading,
+  pings,
 };
 
 async function main(): Promise<void> {

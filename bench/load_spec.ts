@@ -79,7 +79,21 @@ export type LoadSpec =
     deadlineMs: number;
   }
   | ({ workload: "put" } & FileSpec)
-  | ({ workload: "get" } & FileSpec);
+  | ({ workload: "get" } & FileSpec)
+  /** `downloadFile` of the client library into a new file in `dir`. */
+  | ({ workload: "clientGet"; dir: string } & FileSpec)
+  /** `uploadFile` of the client library from the file `local`. */
+  | ({ workload: "clientPut"; local: string } & FileSpec)
+  /** Raw `GET`s one after another for `untilMs` (after `READY`/`go`). */
+  | ({ workload: "downloading"; untilMs: number } & FileSpec)
+  /** Sequential `PING`s for `durationMs`, `delayMs` after `READY`/`go`. */
+  | {
+    workload: "pings";
+    proto: "switchboard";
+    port: number;
+    delayMs: number;
+    durationMs: number;
+  };
 
 /** What a `PUT` and a `GET` need: the file's name on the server, its size and its sha256. */
 export interface FileSpec {

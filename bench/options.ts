@@ -109,7 +109,9 @@ Workloads (all by default; pick with --only):
            p50/p99 latency from the publisher's send to a subscriber's read
   idle     10,000 idle clients: server RSS growth per connection, connects/s
   files    GET and PUT of 1 GiB (Switchboard only), beside the raw TCP ceiling (socat or nc
-           pipe of the same bytes), the sha256 rate of one core and the disk's write+fsync rate
+           pipe of the same bytes), the sha256 rate of one core and the disk's write+fsync rate;
+           then the client library's verified get (to disk) and put (from disk), and another
+           client's PING p50/p99 while GETs run back to back
 
 Options:
   --only LIST      comma-separated workloads (fanout,chat,burst,latency,cluster,idle,

@@ -43,6 +43,8 @@ const UNITS: Record<string, { unit: string; better: "higher" | "lower" }> = {
   "PUT (hash, no disk)": { unit: "MB/s", better: "higher" },
   "GET (from memory)": { unit: "MB/s", better: "higher" },
   "PUT, bytes sent": { unit: "MB/s", better: "higher" },
+  "verified get (client library, to disk)": { unit: "MB/s", better: "higher" },
+  "verified put (client library)": { unit: "MB/s", better: "higher" },
   // The burst workload's, each named `<scenario>: <measure>`.
   "least delivered": { unit: "%", better: "higher" },
   "connections cut": { unit: "conns", better: "lower" },

@@ -67,6 +67,7 @@ export async function runLoad(
 export function runLoadFiles(
   spec: Record<string, unknown>,
   timeoutMs: number,
+  onReady?: () => Promise<void>,
 ): Promise<Record<string, unknown>> {
-  return runLoad(spec as unknown as LoadSpec, timeoutMs);
+  return runLoad(spec as unknown as LoadSpec, timeoutMs, onReady && (() => onReady()));
 }

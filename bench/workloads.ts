@@ -148,6 +148,10 @@ export async function filesRuns(opts: Options, results: Results, fileDir: string
         PUT: r.put,
         "PUT, bytes sent": r.putSent,
         GET: r.get,
+        "verified get (client library, to disk)": r.clientGet,
+        "verified put (client library)": r.clientPut,
+        "PING p50 during a download": r.pingDuring.p50,
+        "PING p99 during a download": r.pingDuring.p99,
       });
       results.add("files", "reference", {
         [`${FLOOR} PUT (hash, no disk)`]: r.floorPut,
@@ -157,7 +161,9 @@ export async function filesRuns(opts: Options, results: Results, fileDir: string
         `files    run ${run}/${opts.runs}  raw ${fmt(raw, "")}  sha256 ${fmt(sha, "")}  disk ${
           fmt(disk, "")
         }  ` +
-          `PUT ${fmt(r.put, "")} (sent at ${fmt(r.putSent, "")})  GET ${fmt(r.get, "")} MB/s`,
+          `PUT ${fmt(r.put, "")} (sent at ${fmt(r.putSent, "")})  GET ${fmt(r.get, "")}  ` +
+          `client get ${fmt(r.clientGet, "")}  put ${fmt(r.clientPut, "")} MB/s  ` +
+          `PING p99 during a GET ${r.pingDuring.p99.toFixed(2)} ms (${r.pingDuring.count})`,
       );
     } catch (e) {
       results.failures.push(`files run ${run}: ${(e as Error).message}`);
