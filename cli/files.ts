@@ -199,23 +199,34 @@ export async function runGet(p: ParsedCli): Promise<number> {
     throw fileError(e, p, `download ${remote}`);
   }
   bar.finish();
-  if (p.json) {
-    printJson({
-      path: remote,
-      local: result.path,
-      size: result.size,
-      sha256: result.sha256,
-      resumed_from: result.resumedFrom,
-    });
-  } else {
-    const resumed = result.resumedFrom > 0 ? `, resumed at ${formatBytes(result.resumedFrom)}` : "";
-    console.log(
-      `Downloaded ${remote} to ${result.path} (${
-        formatBytes(result.size)
-      }${resumed}; sha256 ${result.sha256} verified)`,
-    );
-  }
+  printDone(p, "Downloaded", { path: remote, local: result.path }, result);
   return 0;
+}
+
+/**
+ * Says what a `get` or `put` did: one line, or one JSON object with `--json`.
+ *
+ * @param p The parsed command line.
+ * @param done `Downloaded` or `Uploaded`.
+ * @param where The remote `path` and the `local` file.
+ * @param result Its size, sha256 and where it resumed.
+ */
+function printDone(
+  p: ParsedCli,
+  done: "Downloaded" | "Uploaded",
+  where: { path: string; local: string },
+  result: { size: number; sha256: string; resumedFrom: number },
+): void {
+  const { size, sha256, resumedFrom } = result;
+  if (p.json) {
+    printJson({ ...where, size, sha256, resumed_from: resumedFrom });
+    return;
+  }
+  const [from, to] = done === "Downloaded" ? [where.path, where.local] : [where.local, where.path];
+  const resumed = resumedFrom > 0 ? `, resumed at ${formatBytes(resumedFrom)}` : "";
+  console.log(
+    `${done} ${from} to ${to} (${formatBytes(size)}${resumed}; sha256 ${sha256} verified)`,
+  );
 }
 
 /**
@@ -276,22 +287,7 @@ export async function runPut(p: ParsedCli): Promise<number> {
     throw fileError(e, p, `upload ${local} to ${remote}`);
   }
   bar.finish();
-  if (p.json) {
-    printJson({
-      path: result.path,
-      local,
-      size: result.size,
-      sha256: result.sha256,
-      resumed_from: result.resumedFrom,
-    });
-  } else {
-    const resumed = result.resumedFrom > 0 ? `, resumed at ${formatBytes(result.resumedFrom)}` : "";
-    console.log(
-      `Uploaded ${local} to ${result.path} (${
-        formatBytes(result.size)
-      }${resumed}; sha256 ${result.sha256} verified)`,
-    );
-  }
+  printDone(p, "Uploaded", { path: result.path, local }, result);
   return 0;
 }
 
