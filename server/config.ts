@@ -139,7 +139,7 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = {
   uploadResumeTtl: 3_600_000,
   uploadResumeSpace: 10 * 1024 ** 3,
   filesNodeTimeout: 5000,
-  maxInflight: 64,
+  maxInflight: 1024,
   maxStall: 25,
   tlsHandshakeTimeout: 10_000,
   lineTimeout: 30_000,

@@ -7,9 +7,10 @@
  */
 
 import assert from "node:assert/strict";
+import { encodeFrame } from "../lib/protocol/encoder.ts";
 import { HAVE_REDIS, REDIS_SKIP, RedisProcess } from "./helpers/redis.ts";
 import { type RawClient, rawClient } from "./helpers/raw_client.ts";
-import { type ServerProcess, startServerProcess } from "./helpers/servers.ts";
+import { peakRss, type ServerProcess, startServerProcess } from "./helpers/servers.ts";
 import { waitFor } from "./helpers/wait.ts";
 
 const NODE_TIMEOUT_MS = 2000;
@@ -336,5 +337,32 @@ test("a pub/sub connection Redis closes is made again: pushes keep crossing node
     b.close();
   } finally {
     await stop(servers);
+  }
+});
+
+test("a publisher pipelining 200 SAYs of 1 MiB holds about max_pending / 8 of them in flight, not 200 MiB", async () => {
+  await using redis = await RedisProcess.start();
+  // --history-size 0: the room's log keeps nothing, so what the server holds is what is in flight.
+  const [server] = await nodes(redis, 1, ["--history-size", "0", "--max-payload", "1MiB"]);
+  try {
+    const c = await rawClient(server!.port);
+    const MiB = 1024 * 1024, COUNT = 200;
+    const payload = new Uint8Array(MiB).fill(120);
+    const one = encodeFrame("SAY lobby", payload);
+    const base = await server!.rss();
+    const peak = await peakRss(server!.rss, async () => {
+      const reading = (async () => {
+        for (let i = 1; i <= COUNT; i++) assert.equal(await c.next(60_000), `OK 0 ${i}`);
+      })();
+      for (let i = 0; i < COUNT; i++) await c.send(one);
+      await reading;
+    }, 50);
+    console.log(`RSS growth while 200 MiB were said: ${((peak - base) / MiB).toFixed(1)} MiB`);
+    // In flight: at most 1 MiB of payloads and one more (the 1,024-command bound alone would let
+    // all 200 in); what the Redis client and the collector keep around them is the slack.
+    assert.ok(peak - base < 48 * MiB, `grew by ${((peak - base) / MiB).toFixed(1)} MiB`);
+    c.close();
+  } finally {
+    await stop([server!]);
   }
 });

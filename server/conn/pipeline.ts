@@ -47,6 +47,8 @@ class Scope implements CommandContext {
   held = false;
   /** True once the command is done (it may still wait for earlier ones). */
   settled = false;
+  /** Its payload's bytes, counted against the pipeline's byte bound while it is queued. */
+  bytes = 0;
 
   constructor(owner: PipelineOwner, pipeline: Pipeline) {
     this.#owner = owner;
@@ -138,18 +140,29 @@ export class Pipeline {
   #free: Scope;
   #waiter: { below: number; resolve: () => void } | null = null;
   readonly #latency: Observer | null;
+  /** Most payload bytes of the queued commands (their payloads wait in the engine's batches). */
+  readonly #maxBytes: number;
+  #bytes = 0;
 
   /**
    * @param owner The session.
    * @param max Most commands in flight; the read loop waits beyond it.
    * @param latency Told, for one command in {@linkcode LATENCY_SAMPLE}, the milliseconds from
    *   its dispatch until its handler is done (its reply is queued, or held behind an earlier one).
+   * @param maxBytes Most payload bytes of the commands in flight; the read loop waits beyond it
+   *   too (one command is always let in, whatever its size).
    */
-  constructor(owner: PipelineOwner, max: number, latency: Observer | null = null) {
+  constructor(
+    owner: PipelineOwner,
+    max: number,
+    latency: Observer | null = null,
+    maxBytes = Infinity,
+  ) {
     this.#owner = owner;
     this.#max = Math.max(1, max);
     this.#free = new Scope(owner, this);
     this.#latency = latency;
+    this.#maxBytes = maxBytes;
   }
 
   /** The context for a command that runs when nothing is in flight (a streamed command). */
@@ -160,6 +173,11 @@ export class Pipeline {
   /** Commands in flight (or done, waiting for an earlier one). */
   get inFlight(): number {
     return this.#queue.length;
+  }
+
+  /** The payload bytes of the commands in flight. */
+  get inFlightBytes(): number {
+    return this.#bytes;
   }
 
   /**
@@ -218,6 +236,8 @@ export class Pipeline {
         this.#free = new Scope(this.#owner, this);
         this.#queue.push(scope);
       }
+      scope.bytes = frame.payload?.length ?? 0;
+      this.#bytes += scope.bytes;
       result.then(
         () => this.#settle(scope),
         (e) => {
@@ -227,7 +247,9 @@ export class Pipeline {
       );
     }
     if (!head) this.#queue.push(scope);
-    if (this.#queue.length >= this.#max) return this.#below(this.#max);
+    if (this.#queue.length >= this.#max || this.#bytes >= this.#maxBytes) {
+      return this.#below(this.#max);
+    }
   }
 
   /**
@@ -292,16 +314,23 @@ export class Pipeline {
       }
       if (!head.settled) break;
       queue.shift();
+      this.#bytes -= head.bytes;
     }
     const waiter = this.#waiter;
-    if (waiter !== null && queue.length < waiter.below) {
+    if (waiter !== null && this.#fits(waiter.below)) {
       this.#waiter = null;
       waiter.resolve();
     }
   }
 
+  /** Fewer than `n` commands, and (unless none is left) fewer payload bytes than the bound. */
+  #fits(n: number): boolean {
+    const queue = this.#queue;
+    return queue.length < n && (queue.length === 0 || this.#bytes < this.#maxBytes);
+  }
+
   #below(n: number): Promise<void> {
-    if (this.#queue.length < n) return Promise.resolve();
+    if (this.#fits(n)) return Promise.resolve();
     return new Promise((resolve) => this.#waiter = { below: n, resolve });
   }
 }

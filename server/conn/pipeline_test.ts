@@ -79,3 +79,39 @@ Deno.test("Pipeline: a serial command waits for every overlapping one before it 
   await serial;
   assert.deepEqual(sent, ["OK say", "OK nick"]);
 });
+
+Deno.test("Pipeline: past maxBytes of payloads in flight the reader waits too; one command always gets in", async () => {
+  const sent: string[] = [];
+  const pipeline = new Pipeline(owner(sent), 1000, null, 1000);
+  const sized = (n: number): Frame => ({ ...frame, payload: new Uint8Array(n) });
+  const releases: (() => void)[] = [];
+  const slow = (n: number) => (ctx: Parameters<Parameters<Pipeline["run"]>[0]>[0]) =>
+    new Promise<void>((r) => releases.push(r)).then(() => ctx.replyLine(`OK ${n}`));
+  assert.equal(pipeline.run(slow(1), sized(600), true), undefined);
+  const wait = pipeline.run(slow(2), sized(600), true);
+  assert.ok(wait instanceof Promise, "1,200 bytes in flight, over 1,000: the reader must wait");
+  assert.equal(pipeline.inFlightBytes, 1200);
+  let waited = false;
+  void wait.then(() => waited = true);
+  releases[0]!();
+  await new Promise((r) => setTimeout(r, 0));
+  assert.equal(waited, true, "600 bytes left, under the bound: the reader goes on");
+  assert.equal(pipeline.inFlightBytes, 600);
+  releases[1]!();
+  await pipeline.idle();
+  assert.equal(pipeline.inFlightBytes, 0);
+  // A payload bigger than the bound alone: let in, then the reader waits until it is done.
+  const big = pipeline.run(slow(3), sized(5000), true);
+  assert.ok(big instanceof Promise);
+  let bigDone = false;
+  void big.then(() => bigDone = true);
+  await new Promise((r) => setTimeout(r, 0));
+  assert.equal(bigDone, false);
+  releases[2]!();
+  await big; // (the read loop is the one waiter: not idle() beside it)
+  assert.equal(bigDone, true);
+  assert.deepEqual(sent, ["OK 1", "OK 2", "OK 3"]);
+  // Commands answered at once count nothing.
+  assert.equal(pipeline.run((ctx) => ctx.replyLine("OK 4"), sized(5000), true), undefined);
+  assert.equal(pipeline.inFlightBytes, 0);
+});

@@ -87,7 +87,13 @@ export class Session implements Member, PipelineOwner {
       cmdBurst: ctx.config.cmdBurst,
     });
     this.#pushes = ctx.guest?.pushes ?? true;
-    this.#pipeline = new Pipeline(this, ctx.config.maxInflight, ctx.metrics.commandLatency);
+    // Their payloads wait in the engine's batches: at most a high-water mark's worth of them.
+    this.#pipeline = new Pipeline(
+      this,
+      ctx.config.maxInflight,
+      ctx.metrics.commandLatency,
+      ctx.config.maxPending / 8,
+    );
     this.stream = this.outbox.replyStream();
   }
 
