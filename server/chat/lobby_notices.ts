@@ -51,11 +51,6 @@ export class LobbyNotices {
     readonly node: () => EngineNode,
   ) {}
 
-  /** Whether a member of this node announced itself. */
-  announced(member: Member): boolean {
-    return this.#announced.has(member.id);
-  }
-
   /**
    * `JOIN lobby` (not quiet): the first one of a connection announces it, pushing `JOINED lobby
    * <nick>` to the others when the lobby is small; later ones push nothing.
