@@ -138,7 +138,8 @@ export class Pipeline {
   readonly #queue: Scope[] = [];
   /** The context of the next command when nothing is queued. */
   #free: Scope;
-  #waiter: { below: number; resolve: () => void } | null = null;
+  /** Who waits for room (the read loop; a test may wait for idle() beside it). */
+  #waiters: { below: number; resolve: () => void }[] = [];
   readonly #latency: Observer | null;
   /** Most payload bytes of the queued commands (their payloads wait in the engine's batches). */
   readonly #maxBytes: number;
@@ -316,11 +317,11 @@ export class Pipeline {
       queue.shift();
       this.#bytes -= head.bytes;
     }
-    const waiter = this.#waiter;
-    if (waiter !== null && this.#fits(waiter.below)) {
-      this.#waiter = null;
-      waiter.resolve();
-    }
+    if (this.#waiters.length === 0) return;
+    const ready = this.#waiters.filter((w) => this.#fits(w.below));
+    if (ready.length === 0) return;
+    this.#waiters = this.#waiters.filter((w) => !ready.includes(w));
+    for (const w of ready) w.resolve();
   }
 
   /** Fewer than `n` commands, and (unless none is left) fewer payload bytes than the bound. */
@@ -331,6 +332,6 @@ export class Pipeline {
 
   #below(n: number): Promise<void> {
     if (this.#fits(n)) return Promise.resolve();
-    return new Promise((resolve) => this.#waiter = { below: n, resolve });
+    return new Promise((resolve) => this.#waiters.push({ below: n, resolve }));
   }
 }

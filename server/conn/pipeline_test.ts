@@ -108,7 +108,7 @@ Deno.test("Pipeline: past maxBytes of payloads in flight the reader waits too; o
   await new Promise((r) => setTimeout(r, 0));
   assert.equal(bigDone, false);
   releases[2]!();
-  await big; // (the read loop is the one waiter: not idle() beside it)
+  await Promise.all([big, pipeline.idle()]); // both waiters are told
   assert.equal(bigDone, true);
   assert.deepEqual(sent, ["OK 1", "OK 2", "OK 3"]);
   // Commands answered at once count nothing.
