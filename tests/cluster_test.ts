@@ -366,3 +366,47 @@ test("a publisher pipelining 200 SAYs of 1 MiB holds about max_pending / 8 of th
     await stop([server!]);
   }
 });
+
+test("Redis stalled (SIGSTOP): 100 clients pipelining 3,000 SAYs each hold at most --max-inflight of them each, then every one is answered in order", async () => {
+  await using redis = await RedisProcess.start();
+  // The default --node-timeout (15 s): the stall below is shorter, so the node keeps waiting for
+  // Redis instead of answering ERR 503.
+  const server = await startServerProcess(["--redis", redis.url, "--max-inflight", "1024"]);
+  const MiB = 1024 * 1024, CLIENTS = 100, EACH = 3000;
+  const clients: RawClient[] = [];
+  try {
+    for (let i = 0; i < CLIENTS; i++) clients.push(await rawClient(server.port));
+    const base = await server.rss();
+    Deno.kill(redis.pid, "SIGSTOP");
+    let resumed = false;
+    try {
+      const says = new TextEncoder().encode("SAY lobby :hello there\r\n".repeat(EACH));
+      for (const c of clients) await c.send(says);
+      await new Promise((r) => setTimeout(r, 1500));
+      const grown = (await server.rss()) - base;
+      console.log(`RSS growth with Redis stopped: ${(grown / MiB).toFixed(1)} MiB`);
+      // About 1.7 KiB a command in flight (docs/LIMITS.md): 1,024 of each client's 3,000, not
+      // all of them (all would be over 500 MiB).
+      assert.ok(grown < CLIENTS * 1024 * 2048, `grew by ${(grown / MiB).toFixed(1)} MiB`);
+      Deno.kill(redis.pid, "SIGCONT");
+      resumed = true;
+    } finally {
+      if (!resumed) Deno.kill(redis.pid, "SIGCONT");
+    }
+    // Back: one client's answers come, all of them, ids in order (others' messages between).
+    const one = clients[0]!;
+    let last = 0;
+    for (let got = 0; got < EACH;) {
+      const f = await one.next(30_000);
+      if (f.startsWith("MSG ")) continue;
+      const m = /^OK \d+ (\d+)$/.exec(f);
+      assert.ok(m, f);
+      assert.ok(Number(m[1]) > last, `ids grow: ${m[1]} after ${last}`);
+      last = Number(m[1]);
+      got++;
+    }
+  } finally {
+    for (const c of clients) c.close();
+    await stop([server]);
+  }
+});
