@@ -35,14 +35,23 @@ export const TARGETS: readonly string[] = [
 ];
 
 /**
+ * The variables the Redis client (`@redis/client`, loaded with `--redis`) reads for its own debug
+ * switches: without them allowed, every connection to Redis fails on a permission error.
+ */
+export const REDIS_CLIENT_ENV_VARS: readonly string[] = [
+  "REDIS_DEBUG_MAINTENANCE",
+  "REDIS_EMIT_DIAGNOSTICS",
+];
+
+/**
  * The permissions baked into `switchboard-server`: the network (listen, and accept anyone), read
  * and write anywhere (the shared folder, TLS files and the user list are chosen at run time), and
- * only its own `SWITCHBOARD_*` variables.
+ * only its own `SWITCHBOARD_*` variables (and the Redis client's two debug switches).
  *
  * @returns Deno permission flags.
  */
 export function serverPermissions(): string[] {
-  const vars = OPTIONS.map((o) => envName(o.flag));
+  const vars = [...OPTIONS.map((o) => envName(o.flag)), ...REDIS_CLIENT_ENV_VARS];
   return ["--allow-net", "--allow-read", "--allow-write", `--allow-env=${vars.join(",")}`];
 }
 

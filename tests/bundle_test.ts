@@ -2,7 +2,8 @@
  * The program must not depend on its source tree (which is what breaks a compiled binary):
  * `deno bundle` of the entry point into a temporary folder, then the bundle, run with
  * `deno run --no-config` and exactly the permissions baked into the executables from ANOTHER
- * working directory, serves as `switchboard-server` and talks to itself as `switchboard`.
+ * working directory, serves as `switchboard-server` and talks to itself as `switchboard`, and
+ * two bundled servers on one real redis-server are one service.
  *
  * main.ts is the one entry point of both executables (`main.ts server`, `main.ts client`, the role
  * baked in as the first argument by .ci/compile.ts); the bundle is run the same way.
@@ -12,6 +13,8 @@ import assert from "node:assert/strict";
 import { clientPermissions, serverPermissions } from "../.ci/compile.ts";
 import { VERSION } from "../lib/version.ts";
 import { spawnDeno } from "./helpers/cli.ts";
+import { rawClient } from "./helpers/raw_client.ts";
+import { HAVE_REDIS, REDIS_SKIP, RedisProcess } from "./helpers/redis.ts";
 import { ROOT, startServerProcess } from "./helpers/servers.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
@@ -108,6 +111,25 @@ Deno.test(
       await time.closeStdin();
       assert.equal(await time.exit(), 0, time.stderr);
       assert.ok(Math.abs(JSON.parse(time.stdout).offset_ms) < 1000);
+
+      // With --redis the bundle loads node-redis: two bundled servers on one redis-server are one
+      // service (a message said on one reaches a member on the other, counted in its OK).
+      if (HAVE_REDIS) {
+        await using redis = await RedisProcess.start();
+        const onRedis = ["--redis", redis.url];
+        await using a = await startServerProcess(onRedis, { script: serverRun, cwd: elsewhere });
+        await using b = await startServerProcess(onRedis, { script: serverRun, cwd: elsewhere });
+        await using alice = await rawClient(a.port, { nick: "alice" });
+        await using bob = await rawClient(b.port, { nick: "bob" });
+        await bob.line("JOIN ops");
+        assert.equal(await bob.next(), "OK ops");
+        await alice.line("JOIN ops");
+        assert.equal(await alice.next(), "OK ops");
+        await alice.line("SAY ops :through redis");
+        assert.equal(await alice.next(), "OK 1 1");
+        assert.equal(await bob.next(), "JOINED ops alice");
+        assert.equal(await bob.next(), "MSG ops alice id 1 through redis");
+      } else console.log(`the bundle on Redis${REDIS_SKIP}`);
 
       // The server wrote nothing into the working directory it was started from (it was told --files).
       assert.deepEqual([...Deno.readDirSync(elsewhere)], []);
