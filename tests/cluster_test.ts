@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { encodeFrame } from "../lib/protocol/encoder.ts";
 import { HAVE_REDIS, REDIS_SKIP, RedisProcess } from "./helpers/redis.ts";
 import { type RawClient, rawClient } from "./helpers/raw_client.ts";
+import { startProxy } from "./helpers/proxy.ts";
 import { peakRss, type ServerProcess, startServerProcess } from "./helpers/servers.ts";
 import { waitFor } from "./helpers/wait.ts";
 
@@ -408,5 +409,49 @@ test("Redis stalled (SIGSTOP): 100 clients pipelining 3,000 SAYs each hold at mo
   } finally {
     for (const c of clients) c.close();
     await stop([server]);
+  }
+});
+
+test("a pub/sub connection that goes silent (its bytes black-holed, the socket open) is noticed by the probe and made again", async () => {
+  await using redis = await RedisProcess.start();
+  // Node A reaches Redis through a proxy: its first connection carries commands, its second the
+  // subscriptions (link.ts connects them in that order).
+  await using proxy = startProxy(redis.port);
+  const viaProxy = `redis://127.0.0.1:${proxy.port}`;
+  const a = await startServerProcess([
+    "--redis",
+    viaProxy,
+    "--node-timeout",
+    `${NODE_TIMEOUT_MS}ms`,
+  ]);
+  const [b] = await nodes(redis, 1);
+  try {
+    const [alice, bob] = await pair([a, b!]);
+    const sub = await proxy.connection(1);
+    sub.hold(); // what Redis sends node A's subscriber is lost; nothing tells node A
+    const start = Date.now();
+    let n = 0;
+    await waitFor(
+      async () => {
+        await bob.line(`SAY ops :try ${++n}`);
+        assert.match(await reply(bob), /^OK \d+ \d+$|^ERR 503 /);
+        try {
+          return /^MSG ops bob id \d+ try \d+$/.test(await until(alice, /^MSG /, 300));
+        } catch {
+          return false;
+        }
+      },
+      4 * NODE_TIMEOUT_MS,
+      "a message to reach node A again",
+    );
+    console.log(
+      `node A heard the room again ${Date.now() - start} ms after its subscriber went silent`,
+    );
+    assert.ok(proxy.connections.length > 2, "node A connected again");
+    assert.match(a.log(), /pub\/sub connection silent \(probe lost\)/, "the probe told");
+    alice.close();
+    bob.close();
+  } finally {
+    await stop([a, b!]);
   }
 });
