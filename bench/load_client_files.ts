@@ -7,7 +7,7 @@
  */
 
 import { connect, downloadFile, uploadFile } from "../client/mod.ts";
-import { get } from "./load_files.ts";
+import { get, readLine } from "./load_files.ts";
 import type { LoadSpec } from "./load_spec.ts";
 import { summarize } from "./stats.ts";
 
@@ -74,16 +74,8 @@ export async function pings(
   const conn = await Deno.connect({ hostname: "127.0.0.1", port: spec.port });
   conn.setNoDelay(true);
   const buf = new Uint8Array(4096);
-  const line = async (): Promise<string> => {
-    let fill = 0;
-    for (;;) {
-      const n = await conn.read(buf.subarray(fill));
-      if (n === null) throw new Error("Server closed the connection");
-      fill += n;
-      const lf = buf.subarray(0, fill).indexOf(10);
-      if (lf >= 0) return new TextDecoder().decode(buf.subarray(0, lf)).trimEnd();
-    }
-  };
+  // One reply at a time on this connection: nothing follows a line but the next reply.
+  const line = async () => (await readLine(conn, buf)).line;
   try {
     if (!(await line()).startsWith("HELLO ")) throw new Error("Expected HELLO");
     await ready();

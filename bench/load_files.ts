@@ -9,7 +9,7 @@ import { fileBlock } from "./files.ts";
 import type { LoadSpec } from "./load_spec.ts";
 
 /** Reads one CRLF-terminated line from a link's connection, keeping what follows in `rest`. */
-async function readLine(
+export async function readLine(
   conn: Deno.TcpConn,
   buf: Uint8Array,
 ): Promise<{ line: string; rest: Uint8Array }> {

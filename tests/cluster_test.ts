@@ -77,6 +77,29 @@ async function until(c: RawClient, re: RegExp, ms = 5000): Promise<string> {
   }
 }
 
+/** `from` says in ops again and again until a message reaches `to` on the other node. */
+async function crossesAgain(
+  from: RawClient,
+  nick: string,
+  to: RawClient,
+  ms: number,
+): Promise<void> {
+  let n = 0;
+  await waitFor(
+    async () => {
+      await from.line(`SAY ops :try ${++n}`);
+      assert.match(await reply(from), /^OK \d+ \d+$|^ERR 503 /);
+      try {
+        return new RegExp(`^MSG ops ${nick} id \\d+ try \\d+$`).test(await until(to, /^MSG /, 300));
+      } catch {
+        return false;
+      }
+    },
+    ms,
+    "a message to cross nodes again",
+  );
+}
+
 test("three nodes are one service: nicks, rooms, SAY counts, TELL, WHO, HISTORY, RENAMED", async () => {
   await using redis = await RedisProcess.start();
   const servers = await nodes(redis, 3);
@@ -320,20 +343,7 @@ test("a pub/sub connection Redis closes is made again: pushes keep crossing node
   try {
     const [a, b] = await pair(servers);
     await redis.cli("CLIENT", "KILL", "TYPE", "pubsub");
-    let n = 0;
-    await waitFor(
-      async () => {
-        await a.line(`SAY ops :try ${++n}`);
-        assert.match(await reply(a), /^OK \d+ \d+$|^ERR 503 /);
-        try {
-          return /^MSG ops alice id \d+ try \d+$/.test(await until(b, /^MSG /, 300));
-        } catch {
-          return false;
-        }
-      },
-      10_000,
-      "a message to cross nodes again",
-    );
+    await crossesAgain(a, "alice", b, 10_000);
     a.close();
     b.close();
   } finally {
@@ -430,20 +440,7 @@ test("a pub/sub connection that goes silent (its bytes black-holed, the socket o
     const sub = await proxy.connection(1);
     sub.hold(); // what Redis sends node A's subscriber is lost; nothing tells node A
     const start = Date.now();
-    let n = 0;
-    await waitFor(
-      async () => {
-        await bob.line(`SAY ops :try ${++n}`);
-        assert.match(await reply(bob), /^OK \d+ \d+$|^ERR 503 /);
-        try {
-          return /^MSG ops bob id \d+ try \d+$/.test(await until(alice, /^MSG /, 300));
-        } catch {
-          return false;
-        }
-      },
-      4 * NODE_TIMEOUT_MS,
-      "a message to reach node A again",
-    );
+    await crossesAgain(bob, "bob", alice, 4 * NODE_TIMEOUT_MS);
     console.log(
       `node A heard the room again ${Date.now() - start} ms after its subscriber went silent`,
     );
