@@ -207,16 +207,7 @@ export class Outbox {
 
   /** This outbox as the stream of a large reply (see `ReplyStream` in server/core/handler.ts). */
   replyStream(): ReplyStream {
-    const isClosed = () => this.closed;
-    return {
-      get closed(): boolean {
-        return isClosed();
-      },
-      begin: () => this.beginStream(),
-      send: (bytes) => this.sendStream(bytes),
-      drain: (below) => this.drain(below),
-      end: () => this.endStream(),
-    };
+    return new OutboxStream(this);
   }
 
   /**
@@ -435,3 +426,28 @@ export class Outbox {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/** A handler's view of an outbox for a streamed reply (one small object: no closures to keep). */
+class OutboxStream implements ReplyStream {
+  readonly #outbox: Outbox;
+
+  constructor(outbox: Outbox) {
+    this.#outbox = outbox;
+  }
+
+  get closed(): boolean {
+    return this.#outbox.closed;
+  }
+  begin(): void {
+    this.#outbox.beginStream();
+  }
+  send(bytes: Uint8Array): void {
+    this.#outbox.sendStream(bytes);
+  }
+  drain(below: number): Promise<void> {
+    return this.#outbox.drain(below);
+  }
+  end(): void {
+    this.#outbox.endStream();
+  }
+}

@@ -223,6 +223,9 @@ export class Session implements Member, PipelineOwner {
     const events = frames(this.#conn, {
       maxLine: config.maxLine,
       maxPayload: config.maxPayload,
+      // An idle client keeps this much waiting for its next bytes; a busy one's buffer doubles
+      // at each full read (256 B to 256 KiB in ten reads).
+      minRead: 256,
       // One read is what a publisher adds to each member's queue before it can be held back:
       // at most an eighth of max_pending (the high-water mark), 256 KiB by default.
       maxRead: Math.max(16 * 1024, Math.min(256 * 1024, config.maxPending / 8)),
