@@ -17,12 +17,14 @@ import { frames } from "../../lib/protocol/frames.ts";
 import type { Access } from "../core/access.ts";
 import { DISCARD, type ReplyStream, type StreamSink } from "../core/handler.ts";
 import type { Member } from "../core/member.ts";
+import { type SessionBounds, sessionBounds } from "./bounds.ts";
 import { Gate } from "./gate.ts";
 import { helloLine } from "./hello.ts";
 import { noteBigPayload } from "./gc.ts";
 import { Liveness } from "./liveness.ts";
 import { Outbox } from "./outbox.ts";
 import { Pipeline, type PipelineOwner } from "./pipeline.ts";
+import { startStream } from "./stream_start.ts";
 
 const PING = encodeLine("PING");
 const BYE_SLOW = encodeLine("BYE slow consumer");
@@ -47,6 +49,8 @@ export class Session implements Member, PipelineOwner {
   readonly #gate: Gate;
   readonly #liveness = new Liveness();
   readonly #pipeline: Pipeline;
+  /** Its bounds, from max_pending and max_inflight (server/conn/bounds.ts). */
+  readonly #bounds: SessionBounds;
   readonly stream: ReplyStream;
   #pushes: boolean;
   #nickSeen = "";
@@ -73,12 +77,13 @@ export class Session implements Member, PipelineOwner {
     this.peer = peer;
     this.#ctx = ctx;
     const metrics = ctx.metrics;
+    const bounds = this.#bounds = sessionBounds(ctx.config);
     this.outbox = new Outbox(conn, {
       maxPending: ctx.config.maxPending,
       onCut: (reason, lastWordSent) => this.#cut(reason, lastWordSent),
       lastWord: (reason) => reason === "slow consumer" ? BYE_SLOW : null,
       onWritten: (n) => metrics.bytesOut += n,
-      highWater: ctx.config.maxPending / 8,
+      highWater: bounds.highWater,
       congestion: ctx.congestion,
     });
     this.#done = new Promise((resolve) => this.#resolveDone = resolve);
@@ -87,12 +92,11 @@ export class Session implements Member, PipelineOwner {
       cmdBurst: ctx.config.cmdBurst,
     });
     this.#pushes = ctx.guest?.pushes ?? true;
-    // Their payloads wait in the engine's batches: at most a high-water mark's worth of them.
     this.#pipeline = new Pipeline(
       this,
-      ctx.config.maxInflight,
-      ctx.metrics.commandLatency,
-      ctx.config.maxPending / 8,
+      bounds.inflight,
+      metrics.commandLatency,
+      bounds.inflightBytes,
     );
     this.stream = this.outbox.replyStream();
   }
@@ -223,12 +227,8 @@ export class Session implements Member, PipelineOwner {
     const events = frames(this.#conn, {
       maxLine: config.maxLine,
       maxPayload: config.maxPayload,
-      // An idle client keeps this much waiting for its next bytes; a busy one's buffer doubles
-      // at each full read (256 B to 256 KiB in ten reads).
-      minRead: 256,
-      // One read is what a publisher adds to each member's queue before it can be held back:
-      // at most an eighth of max_pending (the high-water mark), 256 KiB by default.
-      maxRead: Math.max(16 * 1024, Math.min(256 * 1024, config.maxPending / 8)),
+      minRead: this.#bounds.minRead,
+      maxRead: this.#bounds.maxRead,
       onRead: (n) => {
         liveness.heard();
         metrics.bytesIn += n;
@@ -246,7 +246,7 @@ export class Session implements Member, PipelineOwner {
           : undefined;
       },
     });
-    const highWater = config.maxPending / 2;
+    const { unreadAbove, readBelow } = this.#bounds;
     try {
       // The first event of each read is awaited; the rest of that read's are taken at once.
       for await (const first of events) {
@@ -262,9 +262,9 @@ export class Session implements Member, PipelineOwner {
           if (this.#ending) return;
           // Back-pressure: a client that does not read its replies stops being read (one read can
           // hold thousands of pipelined commands whose replies would pass max_pending).
-          if (this.outbox.pending > highWater) {
+          if (this.outbox.pending > unreadAbove) {
             release();
-            await this.#unread(this.outbox.drain(config.maxPending / 4));
+            await this.#unread(this.outbox.drain(readBelow));
             if (this.#ending) return;
           }
         }
@@ -351,28 +351,7 @@ export class Session implements Member, PipelineOwner {
   #stream(start: StreamStart): void | Promise<void> {
     // Streamed commands run alone: whatever is in flight finishes first.
     if (this.#pipeline.inFlight > 0) return this.#pipeline.idle().then(() => this.#stream(start));
-    const tooMany = this.#gate.rate(start.verb);
-    if (tooMany !== null) {
-      this.#ctx.metrics.rateLimited++;
-      return void (this.#sink = this.refuseStream(start, ErrorCode.TooMany, tooMany));
-    }
-    const denied = start.badText ? null : this.#gate.permit(start.verb);
-    if (denied !== null) return void (this.#sink = this.refuseStream(start, denied[0], denied[1]));
-    const handler = this.#ctx.streams.get(start.verb);
-    if (handler === undefined || start.badText) {
-      this.#ctx.metrics.count("unknown");
-      this.#sink = DISCARD;
-      this.send(encodeError(
-        ErrorCode.BadRequest,
-        start.badText
-          ? "Cannot read command: it is not valid UTF-8"
-          : `Unknown command "${start.verb}"`,
-      ));
-      if (start.size > this.#ctx.config.maxPayload) this.end("protocol error");
-      return;
-    }
-    this.#ctx.metrics.count(start.verb);
-    const sink = handler(this.#pipeline.context, start);
+    const sink = startStream(start, this, this.#gate, this.#ctx, this.#pipeline.context);
     if (sink instanceof Promise) return sink.then((s) => void (this.#sink = s));
     this.#sink = sink;
   }
