@@ -7,6 +7,7 @@ import {
   parseDuration,
   parseServerArgs,
   parseSize,
+  validateConfig,
 } from "./config.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
@@ -187,6 +188,14 @@ Deno.test("values out of range name the option", () => {
   throwsRange(
     () => parseServerArgs(["--write-deadline", "0"]),
     /^--write-deadline: must be at least 10ms/,
+  );
+  throwsRange(
+    () => parseServerArgs(["--lobby-notices=-1"]),
+    /^--lobby-notices: "-1" is not a whole number/,
+  );
+  throwsRange(
+    () => validateConfig({ ...DEFAULT_CONFIG, lobbyNotices: -1 }),
+    /^--lobby-notices: must be 0 or more/,
   );
   throwsRange(
     () => parseServerArgs([], env({ SWITCHBOARD_MAX_LINE: "32" })),
