@@ -21,8 +21,9 @@ Deno.test("two chat processes hold a whole conversation through their stdin", op
     "ops",
     ...addressArgs(server.port),
   ]);
-  await using bob = spawnCli(["chat", "--nick", "bob", ...addressArgs(server.port)]);
   await alice.waitFor(/-- Connected to 127\.0\.0\.1:\d+ as alice; talking in ops\./);
+  // bob comes once alice is there (else his arrival may come before hers, told to nobody).
+  await using bob = spawnCli(["chat", "--nick", "bob", ...addressArgs(server.port)]);
   await bob.waitFor(/-- Connected to 127\.0\.0\.1:\d+ as bob; talking in lobby\./);
   // The lobby is small (under --lobby-notices): bob's arrival is told.
   await alice.waitFor(/-- bob joined lobby$/m);
